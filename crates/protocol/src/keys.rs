@@ -1,0 +1,226 @@
+//! Every Redis key Ruby Resque 3.0 uses, under one namespace.
+//!
+//! This is the only place in the workspace that spells a key name. Ruby writes every key
+//! through `Redis::Namespace`, so the real key is `<namespace>:<key>`; the default namespace
+//! is `resque`. See `shared/spec/KEYS.md` for who reads and writes each one.
+
+use crate::{Error, Result};
+
+/// The default namespace, as in Ruby (`Redis::Namespace.new(:resque, ..)`).
+pub const DEFAULT_NAMESPACE: &str = "resque";
+
+/// Key names under one namespace.
+///
+/// ```
+/// let keys = resque_protocol::Keys::new("resque")?;
+/// assert_eq!(keys.queue("file_serve"), "resque:queue:file_serve");
+/// assert_eq!(keys.stat_processed_for("vm:1:a"), "resque:stat:processed:vm:1:a");
+/// # Ok::<(), resque_protocol::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Keys {
+    namespace: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+        }
+    }
+}
+
+impl Keys {
+    /// Keys under `namespace` (for example `resque` or `resque:GitHub`). An empty namespace
+    /// is refused: Ruby would write bare keys, which resque-web and workers never look at.
+    pub fn new(namespace: impl Into<String>) -> Result<Self> {
+        let namespace = namespace.into();
+        if namespace.is_empty() {
+            return Err(Error::EmptyNamespace);
+        }
+        Ok(Self { namespace })
+    }
+
+    /// The namespace, without the trailing `:`.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Any key under the namespace: `<ns>:<key>`.
+    pub fn key(&self, key: &str) -> String {
+        let mut s = String::with_capacity(self.namespace.len() + 1 + key.len());
+        s.push_str(&self.namespace);
+        s.push(':');
+        s.push_str(key);
+        s
+    }
+
+    /// Strips the namespace from a full key; `None` if the key is not under it.
+    pub fn strip<'k>(&self, full: &'k str) -> Option<&'k str> {
+        full.strip_prefix(self.namespace.as_str())?
+            .strip_prefix(':')
+    }
+
+    /// A `SCAN MATCH` pattern for every key under the namespace, with glob characters in
+    /// the namespace itself escaped.
+    pub fn scan_pattern(&self) -> String {
+        let mut s = String::with_capacity(self.namespace.len() + 3);
+        for c in self.namespace.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                s.push('\\');
+            }
+            s.push(c);
+        }
+        s.push_str(":*");
+        s
+    }
+
+    /// `queues`: the set of known queue names.
+    pub fn queues(&self) -> String {
+        self.key("queues")
+    }
+
+    /// `queue:<q>`: the list of pending job payloads of one queue.
+    pub fn queue(&self, queue: &str) -> String {
+        self.key(&format!("queue:{queue}"))
+    }
+
+    /// `workers`: the set of registered worker ids.
+    pub fn workers(&self) -> String {
+        self.key("workers")
+    }
+
+    /// `worker:<id>`: what a worker is working on (absent when idle).
+    pub fn worker(&self, id: &str) -> String {
+        self.key(&format!("worker:{id}"))
+    }
+
+    /// `worker:<id>:started`: when the worker registered (`Time.now.to_s`).
+    pub fn worker_started(&self, id: &str) -> String {
+        self.key(&format!("worker:{id}:started"))
+    }
+
+    /// `workers:heartbeat`: hash of worker id to last heartbeat.
+    pub fn heartbeats(&self) -> String {
+        self.key("workers:heartbeat")
+    }
+
+    /// `pruning_dead_workers_in_progress`: the `SET NX EX` lock taken at worker start-up.
+    pub fn pruning_lock(&self) -> String {
+        self.key("pruning_dead_workers_in_progress")
+    }
+
+    /// `pause-all-workers`: every worker pauses while this is `true`.
+    pub fn pause_all_workers(&self) -> String {
+        self.key("pause-all-workers")
+    }
+
+    /// `stat:<name>`: a counter.
+    pub fn stat(&self, name: &str) -> String {
+        self.key(&format!("stat:{name}"))
+    }
+
+    /// `stat:processed`.
+    pub fn stat_processed(&self) -> String {
+        self.stat("processed")
+    }
+
+    /// `stat:failed`.
+    pub fn stat_failed(&self) -> String {
+        self.stat("failed")
+    }
+
+    /// `stat:processed:<id>`: one worker's processed count.
+    pub fn stat_processed_for(&self, id: &str) -> String {
+        self.key(&format!("stat:processed:{id}"))
+    }
+
+    /// `stat:failed:<id>`: one worker's failed count.
+    pub fn stat_failed_for(&self, id: &str) -> String {
+        self.key(&format!("stat:failed:{id}"))
+    }
+
+    /// `failed`: the Redis failure backend's list.
+    pub fn failed(&self) -> String {
+        self.key("failed")
+    }
+
+    /// `failed_queues`: the set of per-queue failure list names (RedisMultiQueue backend).
+    pub fn failed_queues(&self) -> String {
+        self.key("failed_queues")
+    }
+
+    /// A failure list by its name as stored in `failed_queues` (`failed`, `<q>_failed`).
+    pub fn failure_list(&self, name: &str) -> String {
+        self.key(name)
+    }
+}
+
+/// `Failure.failure_queue_name(q)`: the per-queue failure list name, `<q>_failed`.
+pub fn failure_queue_name(queue: &str) -> String {
+    format!("{queue}_failed")
+}
+
+/// `Failure.job_queue_name(fq)`: the queue a `<q>_failed` list belongs to.
+pub fn job_queue_name(failure_queue: &str) -> &str {
+    failure_queue
+        .strip_suffix("_failed")
+        .unwrap_or(failure_queue)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_of_keys_md() -> std::result::Result<(), Error> {
+        let k = Keys::new("resque")?;
+        let id = "vm:5883:file_serve,low";
+        let cases = [
+            (k.queues(), "resque:queues"),
+            (k.queue("file_serve"), "resque:queue:file_serve"),
+            (k.workers(), "resque:workers"),
+            (k.worker(id), "resque:worker:vm:5883:file_serve,low"),
+            (
+                k.worker_started(id),
+                "resque:worker:vm:5883:file_serve,low:started",
+            ),
+            (k.heartbeats(), "resque:workers:heartbeat"),
+            (k.pruning_lock(), "resque:pruning_dead_workers_in_progress"),
+            (k.pause_all_workers(), "resque:pause-all-workers"),
+            (k.stat_processed(), "resque:stat:processed"),
+            (k.stat_failed(), "resque:stat:failed"),
+            (
+                k.stat_processed_for(id),
+                "resque:stat:processed:vm:5883:file_serve,low",
+            ),
+            (
+                k.stat_failed_for(id),
+                "resque:stat:failed:vm:5883:file_serve,low",
+            ),
+            (k.failed(), "resque:failed"),
+            (k.failed_queues(), "resque:failed_queues"),
+            (
+                k.failure_list(&failure_queue_name("low")),
+                "resque:low_failed",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+        assert_eq!(job_queue_name("low_failed"), "low");
+        Ok(())
+    }
+
+    #[test]
+    fn namespaces() -> std::result::Result<(), Error> {
+        let k = Keys::new("resque:GitHub")?;
+        assert_eq!(k.queue("a"), "resque:GitHub:queue:a");
+        assert_eq!(k.strip("resque:GitHub:queue:a"), Some("queue:a"));
+        assert_eq!(k.strip("resque:queue:a"), None);
+        assert_eq!(k.strip("resque:GitHubX:a"), None);
+        assert_eq!(Keys::new("a*[b]")?.scan_pattern(), "a\\*\\[b\\]:*");
+        assert!(matches!(Keys::new(""), Err(Error::EmptyNamespace)));
+        Ok(())
+    }
+}

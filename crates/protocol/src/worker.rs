@@ -1,0 +1,164 @@
+//! Worker identities (`host:pid:q1,q2`) and the `worker:<id>` "working on" payload.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Payload, Result, json};
+
+/// A worker id as Ruby writes it: `"#{hostname}:#{pid}:#{queues.join(',')}"`.
+///
+/// Parsed like `Worker.find` does, with `split(':', 3)`, so a queue name may contain `:`.
+/// The original string is kept: it is the member of `workers` and the suffix of every
+/// per-worker key, and must be written back byte for byte.
+///
+/// ```
+/// let id: resque_protocol::WorkerId = "vm:5883:file_serve,low".parse()?;
+/// assert_eq!(id.hostname(), "vm");
+/// assert_eq!(id.pid(), Some(5883));
+/// assert_eq!(id.queues().collect::<Vec<_>>(), ["file_serve", "low"]);
+/// # Ok::<(), resque_protocol::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId {
+    raw: String,
+    host_end: usize,
+    pid_end: usize,
+}
+
+impl WorkerId {
+    /// Builds the id of a worker on `hostname` with `pid` listening on `queues` (as given,
+    /// `*` and globs included; Ruby leaves `!negated` entries out, and so must the caller).
+    pub fn new<S: AsRef<str>>(hostname: &str, pid: u32, queues: &[S]) -> Self {
+        let queues: Vec<&str> = queues.iter().map(AsRef::as_ref).collect();
+        let raw = format!("{hostname}:{pid}:{}", queues.join(","));
+        let host_end = hostname.len();
+        let pid_end = host_end + 1 + pid.to_string().len();
+        Self {
+            raw,
+            host_end,
+            pid_end,
+        }
+    }
+
+    /// Parses an id read from Redis. Ruby accepts any string here; we need at least the
+    /// two separators so that host and pid can be told apart.
+    pub fn parse(raw: &str) -> Result<Self> {
+        let host_end = raw
+            .find(':')
+            .ok_or_else(|| Error::BadWorkerId(raw.to_owned()))?;
+        let pid_end = raw[host_end + 1..]
+            .find(':')
+            .map(|i| host_end + 1 + i)
+            .ok_or_else(|| Error::BadWorkerId(raw.to_owned()))?;
+        Ok(Self {
+            raw: raw.to_owned(),
+            host_end,
+            pid_end,
+        })
+    }
+
+    /// The id exactly as stored.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The host name part.
+    pub fn hostname(&self) -> &str {
+        &self.raw[..self.host_end]
+    }
+
+    /// The pid part as written.
+    pub fn pid_str(&self) -> &str {
+        &self.raw[self.host_end + 1..self.pid_end]
+    }
+
+    /// The pid, if the pid part is a number.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid_str().parse().ok()
+    }
+
+    /// The queue list part, as written (`file_serve,low`, `*`).
+    pub fn queues_str(&self) -> &str {
+        &self.raw[self.pid_end + 1..]
+    }
+
+    /// The queues this worker listens on.
+    pub fn queues(&self) -> impl Iterator<Item = &str> {
+        self.queues_str().split(',').filter(|q| !q.is_empty())
+    }
+}
+
+impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl std::str::FromStr for WorkerId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+/// What `worker:<id>` holds while a worker runs a job:
+/// `{"queue":"file_serve","run_at":"2026-11-22T17:42:37Z","payload":{...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkingOn {
+    /// The queue the job came from.
+    pub queue: String,
+    /// When the job started, `Time.now.utc.iso8601` (see [`crate::time::run_at`]).
+    pub run_at: String,
+    /// The job payload as decoded and re-encoded.
+    pub payload: Payload,
+}
+
+impl WorkingOn {
+    /// Encodes the value as Ruby writes it (keys `queue`, `run_at`, `payload`).
+    pub fn encode(&self) -> Result<String> {
+        json::to_string(self)
+    }
+
+    /// Decodes a `worker:<id>` value.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let value = json::from_slice(bytes)?;
+        serde_json::from_value(value).map_err(|e| Error::Decode {
+            message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_like_split_3() -> Result<()> {
+        let id = WorkerId::parse("host.example:42:a:b,c")?;
+        assert_eq!(id.hostname(), "host.example");
+        assert_eq!(id.pid(), Some(42));
+        assert_eq!(id.queues_str(), "a:b,c");
+        assert_eq!(id.queues().collect::<Vec<_>>(), ["a:b", "c"]);
+        let built = WorkerId::new("vm", 5883, &["file_serve", "low"]);
+        assert_eq!(built.as_str(), "vm:5883:file_serve,low");
+        assert_eq!(built, WorkerId::parse("vm:5883:file_serve,low")?);
+        assert!(WorkerId::parse("nocolons").is_err());
+        assert!(WorkerId::parse("one:colon").is_err());
+        assert_eq!(WorkerId::parse("h:x:*")?.pid(), None);
+        Ok(())
+    }
+
+    #[test]
+    fn working_on_matches_fixture_04() -> Result<()> {
+        let w = WorkingOn {
+            queue: "file_serve".into(),
+            run_at: "2026-11-22T17:40:00Z".into(),
+            payload: Payload::new("SleepJob", vec![3.into()]),
+        };
+        let want = r#"{"queue":"file_serve","run_at":"2026-11-22T17:40:00Z","payload":{"class":"SleepJob","args":[3]}}"#;
+        assert_eq!(w.encode()?, want);
+        assert_eq!(WorkingOn::decode(want.as_bytes())?, w);
+        Ok(())
+    }
+}
