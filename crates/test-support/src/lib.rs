@@ -301,6 +301,7 @@ pub struct Monitor {
     lines: Arc<Mutex<Vec<Vec<String>>>>,
     stream: UnixStream,
     marker: String,
+    seq: AtomicUsize,
     socket: PathBuf,
 }
 
@@ -327,6 +328,7 @@ impl Monitor {
             lines,
             stream,
             marker: "resque-test-monitor-marker".to_owned(),
+            seq: AtomicUsize::new(0),
             socket: socket.to_owned(),
         }
     }
@@ -335,18 +337,27 @@ impl Monitor {
     /// the monitor's own markers. It first sends a marker command and waits until it is
     /// seen, so everything the server received before the call is included.
     pub fn commands(&self) -> Vec<Vec<String>> {
+        // Each call waits for its own marker; an older one still in the log proves nothing.
+        let this = format!(
+            "{}-{}",
+            self.marker,
+            self.seq.fetch_add(1, Ordering::SeqCst)
+        );
         let mut s = UnixStream::connect(&self.socket).expect("connect for marker");
-        s.write_all(&encode_command(&["ECHO", &self.marker]))
+        s.write_all(&encode_command(&["ECHO", &this]))
             .expect("send marker");
         let _ = read_resp(&mut BufReader::new(s));
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             {
                 let lines = self.lines.lock().expect("monitor lock");
-                if lines.iter().any(|l| l.get(1) == Some(&self.marker)) {
+                if lines.iter().any(|l| l.get(1) == Some(&this)) {
                     return lines
                         .iter()
-                        .filter(|l| l.get(1) != Some(&self.marker))
+                        .filter(|l| {
+                            !(l[0] == "echo"
+                                && l.get(1).is_some_and(|m| m.starts_with(&self.marker)))
+                        })
                         .cloned()
                         .collect();
                 }
@@ -358,8 +369,22 @@ impl Monitor {
 
     /// Forgets the commands seen so far.
     pub fn clear(&self) {
-        let _ = self.commands();
-        self.lines.lock().expect("monitor lock").clear();
+        let seen = self.commands().len();
+        let mut lines = self.lines.lock().expect("monitor lock");
+        // Drop what `commands` returned (and its markers), keep anything newer.
+        let mut data = 0;
+        let cut = lines
+            .iter()
+            .position(|l| {
+                let is_marker =
+                    l[0] == "echo" && l.get(1).is_some_and(|m| m.starts_with(&self.marker));
+                if !is_marker {
+                    data += 1;
+                }
+                data > seen
+            })
+            .unwrap_or(lines.len());
+        lines.drain(..cut);
     }
 
     /// Commands seen so far that touch keys (drops connection handshakes such as

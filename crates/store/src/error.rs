@@ -1,0 +1,75 @@
+//! The error type of `resque-store`.
+
+/// Errors from talking to Redis or from the Resque API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A connection string that is not one of the accepted forms.
+    #[error("bad Redis connection string {input:?}: {reason}")]
+    BadConnectionString {
+        /// The string as given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Redis could not be reached.
+    #[error("cannot connect to Redis at {redis}: {source}")]
+    Connect {
+        /// The server, as [`crate::Connection::redis_id`].
+        redis: String,
+        /// fred's error.
+        #[source]
+        source: fred::error::Error,
+    },
+    /// A command failed (Redis went away, timed out, or answered an error).
+    #[error("Redis command failed: {0}")]
+    Redis(#[from] fred::error::Error),
+    /// A value could not be encoded or decoded.
+    #[error(transparent)]
+    Protocol(#[from] resque_protocol::Error),
+    /// A queue holds an item that is not a job payload. Nothing was removed.
+    #[error("malformed job payload in queue {queue:?}: {source} (payload: {raw:.200})")]
+    MalformedPayload {
+        /// The queue.
+        queue: String,
+        /// The stored item, as text.
+        raw: String,
+        /// Why it is not a payload.
+        #[source]
+        source: resque_protocol::Error,
+    },
+    /// `Resque::NoQueueError`.
+    #[error("Jobs must be placed onto a queue. No queue could be inferred for class {class}")]
+    NoQueue {
+        /// The job class.
+        class: String,
+    },
+    /// `Resque::NoClassError`.
+    #[error("Jobs must be given a class.")]
+    NoClass,
+    /// A job type whose `Args` do not serialize to a JSON array.
+    #[error("arguments of job {class} must serialize to a JSON array (use a tuple), found {found}")]
+    ArgsNotArray {
+        /// The job class.
+        class: String,
+        /// What they serialized to.
+        found: String,
+    },
+    /// Inline mode was asked to run a class no job type is registered for.
+    #[error("no job type is registered for class {0:?}")]
+    UnknownClass(String),
+    /// A job run inline failed (inline mode raises to the caller, as in Ruby).
+    #[error("job {class} failed: {error}")]
+    Job {
+        /// The job class.
+        class: String,
+        /// The failure.
+        error: crate::JobError,
+    },
+    /// A worker id that is not registered.
+    #[error("no such worker {0:?}")]
+    NoSuchWorker(String),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

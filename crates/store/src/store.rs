@@ -1,0 +1,434 @@
+//! [`Store`]: Resque's data operations on Redis, one method per `Resque::DataStore` call,
+//! each sending what Ruby sends (same commands, same pipelines).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fred::prelude::*;
+use fred::types::{ClusterHash, CustomCommand, Value as RedisValue};
+use resque_protocol::{Failure, Keys, Payload, json};
+
+use crate::{Connection, Error, Result};
+
+/// How a [`Store`] connects.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Keep reconnecting in the background when the connection drops (long-running
+    /// processes: workers and resque-web). The first connection still fails at once.
+    pub reconnect: bool,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one command before it fails.
+    pub command_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            reconnect: true,
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Most items one RPUSH carries in a batch; a larger batch is several RPUSHes in the same
+/// pipeline, so Redis never sees one huge command.
+const MAX_ITEMS_PER_RPUSH: usize = 1000;
+
+/// A connection to Redis with Resque's key schema.
+///
+/// Cheap to clone (clones share the connection). Must be created and used inside a tokio
+/// runtime; for synchronous code see [`crate::blocking`].
+#[derive(Clone)]
+pub struct Store {
+    client: fred::clients::Client,
+    keys: Keys,
+    redis_id: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("redis", &self.redis_id)
+            .field("namespace", &self.keys.namespace())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to the server a connection string names, under `namespace` (or the
+    /// string's own namespace, or `resque`).
+    pub async fn connect(connection: &Connection, namespace: Option<&str>) -> Result<Self> {
+        Self::connect_with(connection, namespace, &ConnectOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit options.
+    pub async fn connect_with(
+        connection: &Connection,
+        namespace: Option<&str>,
+        options: &ConnectOptions,
+    ) -> Result<Self> {
+        let ns = namespace
+            .or(connection.namespace())
+            .unwrap_or(resque_protocol::DEFAULT_NAMESPACE);
+        let keys = Keys::new(ns)?;
+        let mut builder = Builder::from_config(connection.config.clone());
+        builder.with_connection_config(|c| {
+            c.connection_timeout = options.connect_timeout;
+            c.internal_command_timeout = options.connect_timeout;
+        });
+        builder.with_performance_config(|p| {
+            p.default_command_timeout = options.command_timeout;
+        });
+        if options.reconnect {
+            builder.set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+        }
+        let connect_err = |source| Error::Connect {
+            redis: connection.redis_id().to_owned(),
+            source,
+        };
+        let client = builder.build().map_err(connect_err)?;
+        client.init().await.map_err(connect_err)?;
+        Ok(Self {
+            client,
+            keys,
+            redis_id: connection.redis_id().to_owned(),
+        })
+    }
+
+    /// The key names in use.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The server's printable identity (`Resque.redis_id`).
+    pub fn redis_id(&self) -> &str {
+        &self.redis_id
+    }
+
+    /// Closes the connection (sends QUIT).
+    pub async fn close(&self) -> Result<()> {
+        self.client.quit().await?;
+        Ok(())
+    }
+
+    /// `PING`.
+    pub async fn ping(&self) -> Result<()> {
+        let _: String = self.client.ping(None).await?;
+        Ok(())
+    }
+
+    // ---- queues -----------------------------------------------------------------------
+
+    /// `push_to_queue`: `SADD queues <q>` and `RPUSH queue:<q> <item>` in one round trip.
+    pub async fn push(&self, queue: &str, encoded: &str) -> Result<()> {
+        let p = self.client.pipeline();
+        let () = p.sadd(self.keys.queues(), queue).await?;
+        let () = p.rpush(self.keys.queue(queue), encoded).await?;
+        let _: (i64, i64) = p.all().await?;
+        Ok(())
+    }
+
+    /// Pushes many items, possibly to several queues, in one round trip: one `SADD queues`
+    /// of every queue named, then `RPUSH`es that keep each queue's items in order.
+    pub async fn push_many<Q: AsRef<str>, S: AsRef<str>>(&self, items: &[(Q, S)]) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        // Group by queue, keeping the first-seen order of queues and the order within each.
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_queue: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (q, s) in items {
+            let q = q.as_ref();
+            by_queue
+                .entry(q)
+                .or_insert_with(|| {
+                    order.push(q);
+                    Vec::new()
+                })
+                .push(s.as_ref());
+        }
+        let p = self.client.pipeline();
+        let () = p.sadd(self.keys.queues(), order.clone()).await?;
+        for q in &order {
+            let key = self.keys.queue(q);
+            for chunk in by_queue[q].chunks(MAX_ITEMS_PER_RPUSH) {
+                let () = p.rpush(key.as_str(), chunk.to_vec()).await?;
+            }
+        }
+        let _: Vec<RedisValue> = p.all().await?;
+        Ok(())
+    }
+
+    /// `pop_from_queue`: `LPOP queue:<q>`.
+    pub async fn pop(&self, queue: &str) -> Result<Option<String>> {
+        Ok(self.client.lpop(self.keys.queue(queue), None).await?)
+    }
+
+    /// Puts an item back at the head of a queue (used to undo a pop of an item that could
+    /// not be decoded, so nothing is lost).
+    pub async fn push_front(&self, queue: &str, raw: &str) -> Result<()> {
+        let () = self.client.lpush(self.keys.queue(queue), raw).await?;
+        Ok(())
+    }
+
+    /// `queue_size`: `LLEN queue:<q>`.
+    pub async fn size(&self, queue: &str) -> Result<u64> {
+        Ok(self.client.llen(self.keys.queue(queue)).await?)
+    }
+
+    /// `peek_in_queue` on a queue (see [`Store::list_range`]).
+    pub async fn peek(&self, queue: &str, start: i64, count: i64) -> Result<Vec<String>> {
+        self.list_range(&self.keys.queue(queue), start, count).await
+    }
+
+    /// `list_range` on any full key: `LINDEX` when `count == 1` (as Ruby), else
+    /// `LRANGE start start+count-1`. Items that are not UTF-8 are shown lossily.
+    pub async fn list_range(&self, key: &str, start: i64, count: i64) -> Result<Vec<String>> {
+        if count <= 0 {
+            return Ok(Vec::new());
+        }
+        if count == 1 {
+            let v: RedisValue = self.client.lindex(key, start).await?;
+            return Ok(value_to_string(v).into_iter().collect());
+        }
+        let vs: Vec<RedisValue> = self.client.lrange(key, start, start + count - 1).await?;
+        Ok(vs.into_iter().filter_map(value_to_string).collect())
+    }
+
+    /// `queue_names`: `SMEMBERS queues`, sorted (Redis returns them in no order).
+    pub async fn queue_names(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self.client.smembers(self.keys.queues()).await?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// `Resque.queue_sizes`: `LLEN` of every queue, pipelined.
+    pub async fn queue_sizes(&self) -> Result<Vec<(String, u64)>> {
+        let names = self.queue_names().await?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let p = self.client.pipeline();
+        for n in &names {
+            let () = p.llen(self.keys.queue(n)).await?;
+        }
+        let sizes: Vec<u64> = p.all().await?;
+        Ok(names.into_iter().zip(sizes).collect())
+    }
+
+    /// `remove_queue`: `SREM queues <q>` and `DEL queue:<q>` in one pipeline. Returns
+    /// `(removed from the set, keys deleted)` as Ruby's pipeline does.
+    pub async fn remove_queue(&self, queue: &str) -> Result<(u64, u64)> {
+        let p = self.client.pipeline();
+        let () = p.srem(self.keys.queues(), queue).await?;
+        let () = p.del(self.keys.queue(queue)).await?;
+        Ok(p.all().await?)
+    }
+
+    /// `watch_queue`: `SADD queues <q>`.
+    pub async fn watch_queue(&self, queue: &str) -> Result<()> {
+        let () = self.client.sadd(self.keys.queues(), queue).await?;
+        Ok(())
+    }
+
+    /// `everything_in_queue`: `LRANGE queue:<q> 0 -1`, as exact bytes.
+    pub async fn everything_in_queue(&self, queue: &str) -> Result<Vec<Vec<u8>>> {
+        let vs: Vec<RedisValue> = self.client.lrange(self.keys.queue(queue), 0, -1).await?;
+        Ok(vs.into_iter().filter_map(value_to_bytes).collect())
+    }
+
+    /// `remove_from_queue`: `LREM queue:<q> 0 <exact bytes>`; returns how many went.
+    pub async fn remove_from_queue(&self, queue: &str, item: &[u8]) -> Result<u64> {
+        Ok(self
+            .client
+            .lrem(
+                self.keys.queue(queue),
+                0,
+                RedisValue::Bytes(item.to_vec().into()),
+            )
+            .await?)
+    }
+
+    // ---- workers ------------------------------------------------------------------------
+
+    /// `worker_ids`: `SMEMBERS workers`, sorted.
+    pub async fn worker_ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = self.client.smembers(self.keys.workers()).await?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// `workers_map`: `MGET worker:<id>...` for the given ids (`None` when idle).
+    pub async fn worker_payloads(&self, ids: &[String]) -> Result<Vec<Option<String>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.worker(id)).collect();
+        let vs: Vec<RedisValue> = self.client.mget(keys).await?;
+        Ok(vs.into_iter().map(value_to_string).collect())
+    }
+
+    /// `get_worker_payload`: `GET worker:<id>`.
+    pub async fn worker_payload(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.client.get(self.keys.worker(id)).await?)
+    }
+
+    /// `worker_exists?`: `SISMEMBER workers <id>`.
+    pub async fn worker_exists(&self, id: &str) -> Result<bool> {
+        Ok(self.client.sismember(self.keys.workers(), id).await?)
+    }
+
+    /// `worker_start_time`: `GET worker:<id>:started`.
+    pub async fn worker_started(&self, id: &str) -> Result<Option<String>> {
+        Ok(self.client.get(self.keys.worker_started(id)).await?)
+    }
+
+    /// `all_heartbeats`: `HGETALL workers:heartbeat`.
+    pub async fn heartbeats(&self) -> Result<HashMap<String, String>> {
+        Ok(self.client.hgetall(self.keys.heartbeats()).await?)
+    }
+
+    /// `unregister_worker`'s pipeline: `SREM workers`, `DEL worker:<id>`,
+    /// `DEL worker:<id>:started`, `HDEL workers:heartbeat`, `DEL stat:processed:<id>`,
+    /// `DEL stat:failed:<id>`. (Failing the in-flight job comes first; see
+    /// [`crate::Client::remove_worker`].)
+    pub async fn unregister_worker(&self, id: &str) -> Result<()> {
+        let k = &self.keys;
+        let p = self.client.pipeline();
+        let () = p.srem(k.workers(), id).await?;
+        let () = p.del(k.worker(id)).await?;
+        let () = p.del(k.worker_started(id)).await?;
+        let () = p.hdel(k.heartbeats(), id).await?;
+        let () = p.del(k.stat_processed_for(id)).await?;
+        let () = p.del(k.stat_failed_for(id)).await?;
+        let _: Vec<RedisValue> = p.all().await?;
+        Ok(())
+    }
+
+    // ---- stats --------------------------------------------------------------------------
+
+    /// `Stat[name]`: `GET stat:<name>`, read like Ruby's `to_i`.
+    pub async fn stat(&self, name: &str) -> Result<i64> {
+        let v: Option<String> = self.client.get(self.keys.stat(name)).await?;
+        Ok(resque_protocol::parse_stat(v.as_deref()))
+    }
+
+    /// `Stat.incr`: `INCRBY stat:<name> by`.
+    pub async fn incr_stat(&self, name: &str, by: i64) -> Result<i64> {
+        Ok(self.client.incr_by(self.keys.stat(name), by).await?)
+    }
+
+    /// `Stat.decr`: `DECRBY stat:<name> by`.
+    pub async fn decr_stat(&self, name: &str, by: i64) -> Result<i64> {
+        Ok(self.client.decr_by(self.keys.stat(name), by).await?)
+    }
+
+    /// `Stat.clear`: `DEL stat:<name>`.
+    pub async fn clear_stat(&self, name: &str) -> Result<()> {
+        let () = self.client.del(self.keys.stat(name)).await?;
+        Ok(())
+    }
+
+    // ---- failures (the default Redis backend's list) --------------------------------------
+
+    /// `num_failed`: `LLEN failed`.
+    pub async fn failed_count(&self) -> Result<u64> {
+        Ok(self.client.llen(self.keys.failed()).await?)
+    }
+
+    /// `push_to_failed_queue`: `RPUSH <list> <record>` (`failed` for the Redis backend).
+    pub async fn push_failure(&self, list_name: &str, record: &Failure) -> Result<()> {
+        let encoded = record.encode()?;
+        let () = self
+            .client
+            .rpush(self.keys.failure_list(list_name), encoded)
+            .await?;
+        Ok(())
+    }
+
+    // ---- server ---------------------------------------------------------------------------
+
+    /// Every key under the namespace, without the namespace (`Resque.keys`). Uses `SCAN`,
+    /// not Ruby's `KEYS *`, so a large keyspace does not block Redis.
+    pub async fn all_keys(&self) -> Result<Vec<String>> {
+        let pattern = self.keys.scan_pattern();
+        let mut cursor = "0".to_owned();
+        let mut out = Vec::new();
+        loop {
+            let (next, batch): (String, Vec<String>) = self
+                .client
+                .custom(
+                    CustomCommand::new_static("SCAN", ClusterHash::Random, false),
+                    vec![cursor.as_str(), "MATCH", pattern.as_str(), "COUNT", "1000"],
+                )
+                .await?;
+            out.extend(
+                batch
+                    .iter()
+                    .filter_map(|k| self.keys.strip(k).map(str::to_owned)),
+            );
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Redis `TIME` as `(seconds, microseconds)`.
+    pub async fn server_time(&self) -> Result<(i64, i64)> {
+        let (s, us): (String, String) = self
+            .client
+            .custom(
+                CustomCommand::new_static("TIME", ClusterHash::Random, false),
+                Vec::<String>::new(),
+            )
+            .await?;
+        Ok((s.parse().unwrap_or(0), us.parse().unwrap_or(0)))
+    }
+
+    /// `INFO` as key/value pairs, in the server's order (for the web UI's Redis page).
+    pub async fn server_info(&self) -> Result<Vec<(String, String)>> {
+        let text: String = self.client.info(None).await?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_owned(), v.trim_end().to_owned()))
+            .collect())
+    }
+}
+
+/// Decodes a queue item into a payload, with an error that names the queue and the item.
+pub(crate) fn decode_item(queue: &str, raw: &[u8]) -> Result<Payload> {
+    Payload::decode(raw).map_err(|source| Error::MalformedPayload {
+        queue: queue.to_owned(),
+        raw: String::from_utf8_lossy(raw).into_owned(),
+        source,
+    })
+}
+
+/// Encodes a payload exactly as Ruby's `Resque.encode` would.
+pub(crate) fn encode(payload: &Payload) -> Result<String> {
+    Ok(json::to_string(payload)?)
+}
+
+fn value_to_bytes(v: RedisValue) -> Option<Vec<u8>> {
+    match v {
+        RedisValue::Null => None,
+        RedisValue::Bytes(b) => Some(b.to_vec()),
+        RedisValue::String(s) => Some(s.as_bytes().to_vec()),
+        other => other.as_bytes().map(<[u8]>::to_vec),
+    }
+}
+
+fn value_to_string(v: RedisValue) -> Option<String> {
+    value_to_bytes(v).map(|b| match String::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}

@@ -1,0 +1,641 @@
+//! The Resque client API against a real `redis-server` per test, checked against the
+//! command sequences and key states captured from Ruby Resque 3.0.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use resque_protocol::{Failure, Payload, Value};
+use resque_store::{Client, Connection, Context, Error, Job, JobError, Registry, Store};
+use resque_test_support::{RedisServer, RoundTripProxy};
+use serde_json::json;
+
+fn fixture(name: &str) -> Result<Value> {
+    let path = format!(
+        "{}/../protocol/tests/fixtures/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Ok(serde_json::from_str(
+        &std::fs::read_to_string(&path).context(path)?,
+    )?)
+}
+
+/// The data commands of a fixture step, without connection noise.
+fn fixture_commands(fx: &Value, step: usize) -> Vec<Vec<String>> {
+    fx["steps"][step]["commands"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get(2)?.as_array())
+        .map(|argv| {
+            argv.iter()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+async fn client(server: &RedisServer) -> Result<Client> {
+    Ok(Client::connect(&server.url()).await?)
+}
+
+struct Archive;
+impl Job for Archive {
+    const CLASS: &'static str = "Archive";
+    const QUEUE: &'static str = "file_serve";
+    type Args = (u64, String);
+    fn perform(_: &Self::Args, _: &mut Context) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn enqueue_matches_fixture_01_in_one_round_trip() -> Result<()> {
+    let server = RedisServer::start();
+    let proxy = RoundTripProxy::start(&server);
+    let c = Client::connect(&proxy.url()).await?;
+    let fx = fixture("01_enqueue")?;
+    let mon = server.monitor();
+    proxy.reset();
+    assert!(c.enqueue::<Archive>((44, "masterbrew".into())).await?);
+    assert_eq!(proxy.turns(), 1, "SADD + RPUSH share one round trip");
+    assert_eq!(mon.data_commands(), fixture_commands(&fx, 0));
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:file_serve", "0", "-1"]),
+        [r#"{"class":"Archive","args":[44,"masterbrew"]}"#]
+    );
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:queues"]),
+        ["file_serve"]
+    );
+
+    // Step 2: enqueue_to another queue, and a raw push with an extra key.
+    mon.clear();
+    c.enqueue_to("low", "Archive", vec![45.into()]).await?;
+    let raw = Payload::decode(br#"{"class":"Archive","args":[],"extra":"kept"}"#)?;
+    c.push("low", &raw).await?;
+    assert_eq!(mon.data_commands(), fixture_commands(&fx, 1));
+
+    // Step 3: reserve is one LPOP.
+    mon.clear();
+    let job = c.pop("file_serve").await?.context("a job")?;
+    assert_eq!(job.class(), Some("Archive"));
+    assert_eq!(mon.data_commands(), fixture_commands(&fx, 2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn dequeue_matches_fixture_09() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?;
+    let fx = fixture("09_dequeue")?;
+    for _ in 0..2 {
+        c.enqueue::<Archive>((44, "masterbrew".into())).await?;
+    }
+    c.enqueue::<Archive>((45, "other".into())).await?;
+    c.enqueue_to("file_serve", "NoopJob", vec![]).await?;
+    for raw in [
+        r#"{"args":[44,"masterbrew"],"class":"Archive"}"#,
+        r#"{"class": "Archive", "args": [44, "masterbrew"]}"#,
+        r#"{"class":"Archive","args":[44,"masterbrew"],"id":"x"}"#,
+    ] {
+        server.cmd(&["RPUSH", "resque:queue:file_serve", raw])?;
+    }
+    let mon = server.monitor();
+    assert_eq!(
+        c.dequeue::<Archive>(Some(&(44, "masterbrew".into())))
+            .await?,
+        Some(2)
+    );
+    assert_eq!(mon.data_commands(), fixture_commands(&fx, 0));
+    let want: Vec<String> = fx["steps"][0]["keys"]["resque:queue:file_serve"]["value"]
+        .as_array()
+        .context("list")?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:file_serve", "0", "-1"]),
+        want
+    );
+
+    mon.clear();
+    assert_eq!(c.dequeue::<Archive>(None).await?, Some(4));
+    assert_eq!(mon.data_commands(), fixture_commands(&fx, 1));
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:file_serve", "0", "-1"]),
+        [r#"{"class":"NoopJob","args":[]}"#]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn destroy_and_remove_queue_match_fixtures_10_and_08() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?;
+    let fx10 = fixture("10_job_destroy")?;
+    for _ in 0..2 {
+        c.enqueue::<Archive>((44, "masterbrew".into())).await?;
+    }
+    c.enqueue_to("file_serve", "Archive", vec![45.into()])
+        .await?;
+    let mon = server.monitor();
+    assert_eq!(
+        c.destroy(
+            "file_serve",
+            "Archive",
+            Some(&[44.into(), "masterbrew".into()])
+        )
+        .await?,
+        2
+    );
+    assert_eq!(mon.data_commands(), fixture_commands(&fx10, 0));
+    mon.clear();
+    assert_eq!(c.destroy("file_serve", "Archive", None).await?, 1);
+    assert_eq!(mon.data_commands(), fixture_commands(&fx10, 1));
+    mon.clear();
+    assert_eq!(c.destroy("nope", "Archive", None).await?, 0);
+    assert_eq!(mon.data_commands(), fixture_commands(&fx10, 2));
+    // The queue stays in `queues` even when emptied.
+    assert_eq!(c.queues().await?, ["file_serve"]);
+
+    let fx08 = fixture("08_remove_queue")?;
+    c.enqueue::<Archive>((1, "x".into())).await?;
+    mon.clear();
+    assert_eq!(c.store().remove_queue("file_serve").await?, (1, 1));
+    assert_eq!(mon.data_commands(), fixture_commands(&fx08, 0));
+    mon.clear();
+    assert_eq!(c.store().remove_queue("nope").await?, (0, 0));
+    assert_eq!(mon.data_commands(), fixture_commands(&fx08, 1));
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn queue_inspection() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?;
+    for i in 0..5 {
+        c.enqueue_to("b", "Noop", vec![i.into()]).await?;
+    }
+    c.enqueue_to("a", "Noop", vec![]).await?;
+    c.watch_queue("empty").await?;
+    assert_eq!(c.queues().await?, ["a", "b", "empty"]);
+    assert_eq!(c.size("b").await?, 5);
+    assert_eq!(
+        c.queue_sizes().await?,
+        [
+            ("a".to_owned(), 1),
+            ("b".to_owned(), 5),
+            ("empty".to_owned(), 0)
+        ]
+    );
+    // peek(q, start, 1) is one LINDEX; larger counts are one LRANGE.
+    let mon = server.monitor();
+    let one = c.peek("b", 2, 1).await?;
+    assert_eq!(one.len(), 1);
+    assert_eq!(
+        one[0]
+            .as_ref()
+            .ok()
+            .and_then(|p| p.args())
+            .map(<[Value]>::to_vec),
+        Some(vec![2.into()])
+    );
+    let three = c.peek("b", 1, 3).await?;
+    assert_eq!(three.len(), 3);
+    assert_eq!(
+        mon.data_commands(),
+        [
+            vec!["lindex", "resque:queue:b", "2"],
+            vec!["lrange", "resque:queue:b", "1", "3"]
+        ]
+    );
+    assert!(c.peek("b", 10, 5).await?.is_empty());
+    assert_eq!(c.pop("nope").await?, None);
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn stats_info_keys_and_workers() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?.with_environment("production");
+    assert_eq!(c.stat("processed").await?, 0);
+    assert_eq!(c.incr_stat("processed", 5).await?, 5);
+    assert_eq!(c.decr_stat("processed", 2).await?, 3);
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("3")
+    );
+    c.incr_stat("custom", 1).await?;
+    c.clear_stat("custom").await?;
+    assert_eq!(c.stat("custom").await?, 0);
+
+    // A registry as a Ruby worker leaves it: one idle, one working.
+    let working_payload = r#"{"queue":"file_serve","run_at":"2026-11-22T17:40:00Z","payload":{"class":"SleepJob","args":[3]}}"#;
+    for id in ["vm:1:file_serve", "vm:2:*"] {
+        server.cmd(&["SADD", "resque:workers", id])?;
+        server.cmd(&[
+            "SET",
+            &format!("resque:worker:{id}:started"),
+            "2026-11-22 17:40:00 +0000",
+        ])?;
+    }
+    server.cmd(&["SET", "resque:worker:vm:2:*", working_payload])?;
+    server.cmd(&["RPUSH", "resque:failed", "{}"])?;
+    c.enqueue_to("file_serve", "A", vec![]).await?;
+    c.enqueue_to("low", "A", vec![]).await?;
+    c.enqueue_to("low", "A", vec![]).await?;
+
+    let info = c.info().await?;
+    assert_eq!(
+        (
+            info.pending,
+            info.processed,
+            info.queues,
+            info.workers,
+            info.working,
+            info.failed
+        ),
+        (3, 3, 2, 2, 1, 1)
+    );
+    assert_eq!(info.environment, "production");
+    assert_eq!(info.servers, [c.store().redis_id().to_owned()]);
+    assert_eq!(c.workers().await?, ["vm:1:file_serve", "vm:2:*"]);
+    let working = c.working().await?;
+    assert_eq!(working.len(), 1);
+    assert_eq!(working[0].worker, "vm:2:*");
+    assert_eq!(
+        working[0].job.as_ref().map(|w| w.queue.as_str()),
+        Ok("file_serve")
+    );
+    assert_eq!(c.worker_state("vm:1:file_serve").await?, "idle");
+    assert_eq!(c.worker_state("vm:2:*").await?, "working");
+
+    let keys = c.keys().await?;
+    for k in [
+        "queues",
+        "queue:low",
+        "workers",
+        "worker:vm:2:*",
+        "stat:processed",
+        "failed",
+    ] {
+        assert!(keys.contains(&k.to_owned()), "{k} in {keys:?}");
+    }
+
+    // remove_worker: the in-flight job becomes a DirtyExit record, then the registry
+    // entries go in one pipeline, as in Ruby's unregister_worker.
+    server.cmd(&["SET", "resque:stat:processed:vm:2:*", "7"])?;
+    let mon = server.monitor();
+    c.remove_worker("vm:2:*").await?;
+    let cmds = mon.data_commands();
+    let tail: Vec<Vec<String>> = cmds[cmds.len() - 6..].to_vec();
+    assert_eq!(
+        tail,
+        [
+            vec!["srem", "resque:workers", "vm:2:*"],
+            vec!["del", "resque:worker:vm:2:*"],
+            vec!["del", "resque:worker:vm:2:*:started"],
+            vec!["hdel", "resque:workers:heartbeat", "vm:2:*"],
+            vec!["del", "resque:stat:processed:vm:2:*"],
+            vec!["del", "resque:stat:failed:vm:2:*"],
+        ]
+    );
+    let records = server.get_list(&["LRANGE", "resque:failed", "0", "-1"]);
+    let f = Failure::decode(records[1].as_bytes())?;
+    assert_eq!(
+        (f.exception.as_str(), f.error.as_str()),
+        ("Resque::DirtyExit", "Job still being processed")
+    );
+    assert_eq!(
+        (f.worker.as_str(), f.queue.as_str()),
+        ("vm:2:*", "file_serve")
+    );
+    assert_eq!(f.payload, json!({"class":"SleepJob","args":[3]}));
+    assert!(f.backtrace.is_empty());
+    assert_eq!(c.workers().await?, ["vm:1:file_serve"]);
+    assert!(matches!(
+        c.remove_worker("vm:9:x").await,
+        Err(Error::NoSuchWorker(_))
+    ));
+    Ok(())
+}
+
+static HOOK_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Hooked;
+impl Job for Hooked {
+    const CLASS: &'static str = "Hooked";
+    const QUEUE: &'static str = "hooks";
+    type Args = (i64,);
+    fn perform((n,): &Self::Args, ctx: &mut Context) -> Result<(), JobError> {
+        HOOK_LOG
+            .lock()
+            .expect("log")
+            .push(format!("perform {n} in {}", ctx.queue()));
+        if *n < 0 {
+            return Err(JobError::msg("negative"));
+        }
+        if *n > 0 {
+            // A job can enqueue another; in inline mode it runs at once.
+            ctx.enqueue::<Hooked>((n - 1,))
+                .map_err(|e| JobError::msg(e.to_string()))?;
+        }
+        Ok(())
+    }
+    fn before_enqueue((n,): &Self::Args) -> bool {
+        HOOK_LOG
+            .lock()
+            .expect("log")
+            .push(format!("before_enqueue {n}"));
+        *n != 99
+    }
+    fn after_enqueue((n,): &Self::Args) {
+        HOOK_LOG
+            .lock()
+            .expect("log")
+            .push(format!("after_enqueue {n}"));
+    }
+    fn before_dequeue((n,): &Self::Args) -> bool {
+        *n != 99
+    }
+    fn after_dequeue((n,): &Self::Args) {
+        HOOK_LOG
+            .lock()
+            .expect("log")
+            .push(format!("after_dequeue {n}"));
+    }
+    fn on_failure(e: &JobError, (n,): &Self::Args) {
+        HOOK_LOG
+            .lock()
+            .expect("log")
+            .push(format!("on_failure {n} {}", e.message()));
+    }
+}
+
+fn take_log() -> Vec<String> {
+    std::mem::take(&mut *HOOK_LOG.lock().expect("log"))
+}
+
+// One test for the hook log, since it is shared.
+#[tokio::test(flavor = "current_thread")]
+async fn hooks_and_inline_mode() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?;
+    take_log();
+    assert!(
+        !c.enqueue::<Hooked>((99,)).await?,
+        "before_enqueue false cancels"
+    );
+    assert_eq!(c.size("hooks").await?, 0);
+    assert_eq!(take_log(), ["before_enqueue 99"]);
+    assert!(c.enqueue::<Hooked>((1,)).await?);
+    assert_eq!(take_log(), ["before_enqueue 1", "after_enqueue 1"]);
+    assert_eq!(c.size("hooks").await?, 1);
+    assert_eq!(
+        c.dequeue::<Hooked>(Some(&(99,))).await?,
+        None,
+        "before_dequeue false cancels"
+    );
+    assert_eq!(c.dequeue::<Hooked>(Some(&(1,))).await?, Some(1));
+    assert_eq!(take_log(), ["after_dequeue 1"]);
+
+    // Inline: perform and all hooks run in the caller; Redis sees nothing at all.
+    let mut reg = Registry::new();
+    reg.register::<Hooked>();
+    let inline = c.clone().with_inline(true).with_registry(reg);
+    let mon = server.monitor();
+    assert!(inline.enqueue::<Hooked>((2,)).await?);
+    assert_eq!(
+        take_log(),
+        [
+            "before_enqueue 2",
+            "perform 2 in inline",
+            "before_enqueue 1",
+            "perform 1 in inline",
+            "before_enqueue 0",
+            "perform 0 in inline",
+            "after_enqueue 0",
+            "after_enqueue 1",
+            "after_enqueue 2",
+        ]
+    );
+    // Untyped enqueue of a registered class runs it too; an unknown class is an error.
+    inline.enqueue_to("hooks", "Hooked", vec![0.into()]).await?;
+    assert_eq!(take_log(), ["perform 0 in inline"]);
+    assert!(matches!(
+        inline.enqueue_to("q", "Nope", vec![]).await,
+        Err(Error::UnknownClass(_))
+    ));
+    // Failures raise to the caller after on_failure.
+    let err = inline.enqueue::<Hooked>((-1,)).await.expect_err("fails");
+    assert!(
+        matches!(&err, Error::Job { class, error } if class == "Hooked" && error.message() == "negative")
+    );
+    assert_eq!(
+        take_log(),
+        [
+            "before_enqueue -1",
+            "perform -1 in inline",
+            "on_failure -1 negative"
+        ]
+    );
+    assert!(
+        mon.data_commands().is_empty(),
+        "inline mode touches no Redis key"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn validation_errors_match_ruby() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?;
+    let e = c
+        .enqueue_to("", "Archive", vec![])
+        .await
+        .expect_err("no queue");
+    assert_eq!(
+        e.to_string(),
+        "Jobs must be placed onto a queue. No queue could be inferred for class Archive"
+    );
+    let e = c.enqueue_to("q", "", vec![]).await.expect_err("no class");
+    assert_eq!(e.to_string(), "Jobs must be given a class.");
+    assert!(c.queues().await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn batch_enqueue_is_one_round_trip_and_keeps_order() -> Result<()> {
+    let server = RedisServer::start();
+    let proxy = RoundTripProxy::start(&server);
+    let c = Client::connect(&proxy.url()).await?;
+    proxy.reset();
+    let jobs: Vec<(String, &str, Vec<Value>)> = (0..2500)
+        .map(|i| {
+            (
+                if i % 3 == 0 { "a" } else { "b" }.to_owned(),
+                "Noop",
+                vec![i.into()],
+            )
+        })
+        .collect();
+    assert_eq!(c.enqueue_batch(jobs).await?, 2500);
+    assert_eq!(proxy.turns(), 1);
+    assert_eq!(c.size("a").await?, 834);
+    assert_eq!(c.size("b").await?, 1666);
+    let b = server.get_list(&["LRANGE", "resque:queue:b", "0", "2"]);
+    assert_eq!(
+        b,
+        [
+            r#"{"class":"Noop","args":[1]}"#,
+            r#"{"class":"Noop","args":[2]}"#,
+            r#"{"class":"Noop","args":[4]}"#
+        ]
+    );
+    assert_eq!(c.queues().await?, ["a", "b"]);
+    assert_eq!(
+        c.enqueue_batch(Vec::<(String, String, Vec<Value>)>::new())
+            .await?,
+        0
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn malformed_payloads_are_reported_and_never_deleted() -> Result<()> {
+    let server = RedisServer::start();
+    let c = client(&server).await?;
+    server.cmd(&["RPUSH", "resque:queue:q", "not json {"])?;
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:q",
+        r#"{"class":"Archive","args":[1]}"#,
+    ])?;
+    server.cmd(&["RPUSH", "resque:queue:q", "[1,2]"])?;
+    server.cmd(&["SADD", "resque:queues", "q"])?;
+
+    let err = c.pop("q").await.expect_err("malformed head");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("malformed job payload in queue \"q\""),
+        "{msg}"
+    );
+    assert!(msg.contains("not json {"), "{msg}");
+    // Put back at the head: nothing lost, nothing reordered.
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:q", "0", "0"]),
+        ["not json {"]
+    );
+    assert_eq!(c.size("q").await?, 3);
+
+    let peeked = c.peek("q", 0, 3).await?;
+    assert!(peeked[0].is_err() && peeked[1].is_ok() && peeked[2].is_err());
+    assert_eq!(c.destroy("q", "Archive", None).await?, 1);
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:q", "0", "-1"]),
+        ["not json {", "[1,2]"]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn connection_errors_are_clear() -> Result<()> {
+    let e = Client::connect("localhost:notaport")
+        .await
+        .expect_err("bad string");
+    assert!(
+        e.to_string()
+            .starts_with("bad Redis connection string \"localhost:notaport\""),
+        "{e}"
+    );
+
+    let dir = tempfile::tempdir()?;
+    let missing = format!("unix://{}/none.sock", dir.path().display());
+    let started = Instant::now();
+    let e = Client::connect(&missing).await.expect_err("unreachable");
+    assert!(
+        e.to_string()
+            .starts_with("cannot connect to Redis at unix://"),
+        "{e}"
+    );
+    let e = Client::connect("127.0.0.1:1").await.expect_err("refused");
+    assert!(
+        e.to_string()
+            .starts_with("cannot connect to Redis at redis://127.0.0.1:1/0"),
+        "{e}"
+    );
+    assert!(started.elapsed().as_secs() < 10, "fails fast");
+
+    // Redis going away after connecting: commands fail with an error, no panic.
+    let mut server = RedisServer::start();
+    let opts = resque_store::ConnectOptions {
+        reconnect: false,
+        ..Default::default()
+    };
+    let c = Client::connect_with(&server.url(), None, &opts).await?;
+    c.enqueue_to("q", "A", vec![]).await?;
+    server.stop();
+    let e = c.size("q").await.expect_err("server gone");
+    assert!(matches!(e, Error::Redis(_)), "{e}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn tcp_host_port_db_namespace_form() -> Result<()> {
+    let server = RedisServer::start_tcp();
+    let port = server.port().context("tcp port")?;
+    let conn = Connection::parse(&format!("127.0.0.1:{port}:3/myapp"))?;
+    let store = Store::connect(&conn, None).await?;
+    let c = Client::new(store);
+    c.enqueue::<Archive>((44, "masterbrew".into())).await?;
+    assert_eq!(
+        server.get_list(&["KEYS", "*"]),
+        Vec::<String>::new(),
+        "nothing in db 0"
+    );
+    let keys = {
+        // `cmd` opens a fresh connection each time, so select db 3 inside one script.
+        let r = server.cmd(&[
+            "EVAL",
+            "redis.call('SELECT', 3); return redis.call('LRANGE', 'myapp:queue:file_serve', 0, -1)",
+            "0",
+        ])?;
+        format!("{r:?}")
+    };
+    assert!(
+        keys.contains(&format!(
+            "{:?}",
+            br#"{"class":"Archive","args":[44,"masterbrew"]}"#.to_vec()
+        )),
+        "{keys}"
+    );
+    // -N style override beats the string's namespace.
+    let other = Store::connect(&conn, Some("override")).await?;
+    assert_eq!(other.keys().queue("x"), "override:queue:x");
+    Ok(())
+}
+
+#[test]
+fn blocking_client_round_trip() -> Result<()> {
+    let server = RedisServer::start();
+    let c = resque_store::blocking::Client::connect(&server.url(), Some("blk"))?;
+    assert!(c.enqueue::<Archive>((1, "b".into()))?);
+    c.enqueue_batch([("q", "A", vec![]), ("q", "B", vec![])])?;
+    assert_eq!(
+        c.queue_sizes()?,
+        [("file_serve".to_owned(), 1), ("q".to_owned(), 2)]
+    );
+    assert_eq!(
+        server.get_list(&["LRANGE", "blk:queue:q", "0", "-1"]).len(),
+        2
+    );
+    assert_eq!(
+        c.pop("q")?
+            .and_then(|p| p.class().map(str::to_owned))
+            .as_deref(),
+        Some("A")
+    );
+    assert_eq!(c.info()?.pending, 2);
+    Ok(())
+}
