@@ -75,15 +75,14 @@ impl Payload {
     /// wrapped by Rails' adapter (`args[0].job_class`), else `class`.
     pub fn display_class(&self) -> Option<&str> {
         let class = self.class()?;
-        if class == ACTIVE_JOB_WRAPPER {
-            if let Some(inner) = self
+        if class == ACTIVE_JOB_WRAPPER
+            && let Some(inner) = self
                 .args()
                 .and_then(|a| a.first())
                 .and_then(|a| a.get("job_class"))
                 .and_then(Value::as_str)
-            {
-                return Some(inner);
-            }
+        {
+            return Some(inner);
         }
         Some(class)
     }

@@ -10,7 +10,7 @@ fn fixture(name: &str) -> Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("parsing {path}"))
 }
 
-fn step<'a>(fx: &'a Value, i: usize) -> Result<&'a Value> {
+fn step(fx: &Value, i: usize) -> Result<&Value> {
     fx["steps"]
         .get(i)
         .with_context(|| format!("step {i} missing"))

@@ -1,1 +1,19 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+#[doc(inline)]
+pub use resque_protocol as protocol;
+#[doc(inline)]
+pub use resque_store as store;
+
+#[doc(inline)]
+pub use resque_protocol::{Failure, Keys, Payload, Value, WorkerId, WorkingOn};
+#[doc(inline)]
+pub use resque_store::{
+    Client, ConnectOptions, Connection, Context, Error, Info, Job, JobError, Performed, Registry,
+    Result, Store, blocking,
+};
+
+/// The types most applications touch.
+pub mod prelude {
+    pub use resque_store::{Client, Context, Error, Job, JobError, Registry};
+}

@@ -207,10 +207,10 @@ impl Client {
     /// byte-for-byte `{"class":..,"args":..}`; with `None`, every job of the class in its
     /// default queue. Hooks run; `Ok(None)` when `before_dequeue` cancelled.
     pub async fn dequeue<J: Job>(&self, args: Option<&J::Args>) -> Result<Option<u64>> {
-        if let Some(a) = args {
-            if !J::before_dequeue(a) {
-                return Ok(None);
-            }
+        if let Some(a) = args
+            && !J::before_dequeue(a)
+        {
+            return Ok(None);
         }
         let json_args = args.map(job::args_to_json::<J>).transpose()?;
         let n = self

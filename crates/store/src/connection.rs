@@ -159,7 +159,7 @@ impl Connection {
             reason,
         };
         let (server, namespace) = match s.split_once('/') {
-            Some((server, ns)) if ns.is_empty() => {
+            Some((server, "")) => {
                 return Err(bad(format!(
                     "empty namespace after {server:?}/; leave out the / for the default"
                 )));

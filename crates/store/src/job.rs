@@ -175,13 +175,16 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for JobError {
     }
 }
 
+/// A function that pushes a payload to a queue (see [`Context::with_pusher`]).
+pub type Pusher = Arc<dyn Fn(&str, &resque_protocol::Payload) -> Result<()> + Send + Sync>;
+
 /// Where `Context::enqueue` sends jobs.
 #[derive(Clone)]
 pub(crate) enum Sink {
     /// Inline mode: run at once, touch no Redis.
     Inline(Arc<Registry>),
     /// A callback that pushes to Redis (the worker gives the child a lazily connected one).
-    Push(Arc<dyn Fn(&str, &resque_protocol::Payload) -> Result<()> + Send + Sync>),
+    Push(Pusher),
     /// Enqueueing is not available (a job run by `perform_now` without a client).
     None,
 }
@@ -213,11 +216,7 @@ impl Context {
     }
 
     /// A context whose enqueues go through `push(queue, payload)`.
-    pub fn with_pusher(
-        queue: impl Into<String>,
-        worker: Option<String>,
-        push: Arc<dyn Fn(&str, &resque_protocol::Payload) -> Result<()> + Send + Sync>,
-    ) -> Self {
+    pub fn with_pusher(queue: impl Into<String>, worker: Option<String>, push: Pusher) -> Self {
         Self {
             queue: queue.into(),
             worker,

@@ -118,10 +118,10 @@ impl RedisServer {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(Resp::Simple(s)) = server.cmd(&["PING"]) {
-                if s == "PONG" {
-                    return Ok(server);
-                }
+            if let Ok(Resp::Simple(s)) = server.cmd(&["PING"])
+                && s == "PONG"
+            {
+                return Ok(server);
             }
             if let Ok(Some(status)) = server.child.try_wait() {
                 return Err(format!(

@@ -1,0 +1,1 @@
+//! Cross-crate scenarios and architecture checks live in `tests/tests`.

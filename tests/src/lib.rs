@@ -1,1 +1,0 @@
-//! Cross-crate scenarios live in `tests/tests`.
