@@ -1,0 +1,185 @@
+//! A small in-memory index of a failure list, so filtered pages by class, queue or
+//! exception do not rescan 100,000 records.
+//!
+//! Failure lists are append-mostly: workers `RPUSH` at the tail; removals and requeues are
+//! rare operator actions. The index holds, per record, interned ids of its class, display
+//! class, queue and exception (about 20 bytes a record). Before each use it is checked:
+//! the list must not have shrunk and the last indexed record must still hash the same;
+//! then only the new tail is read. Any other change rebuilds it. Records fetched for a
+//! page are decoded and checked against the filter again, so a stale index can cost a
+//! rebuild but never show a wrong record.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::filter::Filter;
+
+/// Interned strings; id 0 means "absent".
+#[derive(Debug, Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn id(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return 0 };
+        let next = u32::try_from(self.ids.len() + 1).unwrap_or(u32::MAX);
+        *self.ids.entry(s.to_owned()).or_insert(next)
+    }
+
+    fn lookup(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    class: u32,
+    display_class: u32,
+    queue: u32,
+    exception: u32,
+}
+
+/// What the index needs of a record, decoded without building the whole JSON tree.
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+    exception: Option<String>,
+    queue: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PeekPayload {
+    class: Option<String>,
+    args: Option<Vec<serde_json::Value>>,
+}
+
+/// The index of one list.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    rows: Vec<Row>,
+    last_hash: u64,
+    strings: Interner,
+}
+
+pub(crate) fn hash(raw: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    raw.hash(&mut h);
+    h.finish()
+}
+
+impl Index {
+    /// Records indexed.
+    pub(crate) fn len(&self) -> u64 {
+        self.rows.len() as u64
+    }
+
+    /// Whether the list still starts with what was indexed: it has at least as many
+    /// records, and the last indexed one is unchanged.
+    pub(crate) fn still_prefix(&self, list_len: u64, last_indexed: Option<&[u8]>) -> bool {
+        if self.rows.is_empty() {
+            return true;
+        }
+        list_len >= self.len() && last_indexed.is_some_and(|raw| hash(raw) == self.last_hash)
+    }
+
+    /// Adds the next record.
+    pub(crate) fn push(&mut self, raw: &[u8]) {
+        let row = match serde_json::from_slice::<Peek<'_>>(raw) {
+            Ok(p) => {
+                let payload = p
+                    .payload
+                    .and_then(|r| serde_json::from_str::<PeekPayload>(r.get()).ok());
+                let class = payload.as_ref().and_then(|p| p.class.as_deref());
+                // ActiveJob's wrapper: the display class is args[0].job_class.
+                let display = match (class, payload.as_ref().and_then(|p| p.args.as_ref())) {
+                    (Some(resque_protocol::payload::ACTIVE_JOB_WRAPPER), Some(args)) => args
+                        .first()
+                        .and_then(|a| a.get("job_class"))
+                        .and_then(|c| c.as_str())
+                        .or(class),
+                    _ => class,
+                };
+                Row {
+                    class: self.strings.id(class),
+                    display_class: self.strings.id(display),
+                    queue: self.strings.id(p.queue.as_deref()),
+                    exception: self.strings.id(p.exception.as_deref()),
+                }
+            }
+            // Corrupt records match only an empty filter, which never uses the index.
+            Err(_) => Row {
+                class: 0,
+                display_class: 0,
+                queue: 0,
+                exception: 0,
+            },
+        };
+        self.rows.push(row);
+        self.last_hash = hash(raw);
+    }
+
+    /// Whether the index can answer this filter (no text search).
+    pub(crate) fn can_answer(filter: &Filter) -> bool {
+        filter.text.is_none() && !filter.is_empty()
+    }
+
+    /// How many records match.
+    pub(crate) fn count(&self, filter: &Filter) -> u64 {
+        self.matches(filter, false, 0, u64::MAX - 1).len() as u64
+    }
+
+    /// Indices of matching records in the chosen order, skipping `offset` matches and
+    /// taking up to `limit + 1` (the extra one tells whether more follow).
+    pub(crate) fn matches(
+        &self,
+        filter: &Filter,
+        newest_first: bool,
+        offset: u64,
+        limit: u64,
+    ) -> Vec<u64> {
+        let want = |s: &Option<String>| -> Option<Option<u32>> {
+            s.as_deref().map(|v| self.strings.lookup(v))
+        };
+        let (class, queue, exception) = (
+            want(&filter.class),
+            want(&filter.queue),
+            want(&filter.exception),
+        );
+        // A value never seen matches nothing.
+        if [class, queue, exception]
+            .iter()
+            .any(|w| matches!(w, Some(None)))
+        {
+            return Vec::new();
+        }
+        let ok = |r: &Row| {
+            class.is_none_or(|c| c == Some(r.class) || c == Some(r.display_class))
+                && queue.is_none_or(|q| q == Some(r.queue))
+                && exception.is_none_or(|x| x == Some(r.exception))
+        };
+        let take = usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX);
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let indexed = self.rows.iter().enumerate();
+        if newest_first {
+            indexed
+                .rev()
+                .filter(|(_, r)| ok(r))
+                .skip(skip)
+                .take(take)
+                .map(|(i, _)| i as u64)
+                .collect()
+        } else {
+            indexed
+                .filter(|(_, r)| ok(r))
+                .skip(skip)
+                .take(take)
+                .map(|(i, _)| i as u64)
+                .collect()
+        }
+    }
+}
