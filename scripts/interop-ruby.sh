@@ -12,7 +12,9 @@ peers=${1:-../shared/peers}
 : "${RESQUE_RB_SRC:?set RESQUE_RB_SRC to an extracted resque 3.0 tree (see shared/peers/README.md)}"
 command -v ruby >/dev/null || { echo "ruby is missing: apt-get install -y ruby ruby-redis ruby-redis-namespace ruby-mono-logger ruby-multi-json" >&2; exit 2; }
 cargo build --quiet -p resque --bins
+cargo build --quiet -p resque-failure --example record_failure
 resque="${CARGO_TARGET_DIR:-target}/debug/resque"
+record="${CARGO_TARGET_DIR:-target}/debug/examples/record_failure"
 
 dir=$(mktemp -d /tmp/resque-interop.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -66,4 +68,45 @@ for _ in $(seq 100); do "$resque" list | grep -q ":idleq (idle)" && break; sleep
 echo "   $("$resque" list | grep idleq)"
 kill -QUIT "$rbpid"; wait "$rbpid" || true
 [ "$("$resque" list)" = "None" ] || fail "Ruby worker did not unregister"
+echo "== 4. failures resque-rs wrote: Ruby reads, requeues and removes them"
+for b in redis redis_multi_queue; do
+  "$record" "$REDIS_URL" "$b" file_serve Archive "boom é" 44 '"masterbrew"'
+  "$record" "$REDIS_URL" "$b" low NoopJob "second" 1
+done
+FAILURE_BACKEND=redis rb inspect.rb > "$dir/inspect4.json" || fail "Ruby cannot read our failure records"
+python3 - "$dir/inspect4.json" <<'PY' || fail "Ruby sees our failure records wrongly"
+import json, sys
+d = json.load(open(sys.argv[1]))
+items = d["failure"]["all"] if "all" in d["failure"] else d["failure"]["items"]
+assert d["failure"]["count"] == 2, d["failure"]
+assert items[0]["payload"] == {"class": "Archive", "args": [44, "masterbrew"]} and items[0]["error"] == "boom é", items[0]
+print("   Ruby's Failure.all reads", d["failure"]["count"], "records we wrote")
+PY
+ruby -I"$RESQUE_RB_SRC/lib" -e '
+  require File.expand_path(ARGV[0] + "/ruby/peer_common.rb"); Peer.connect!
+  Resque::Failure.requeue(0); Resque::Failure.remove(1)
+  require "resque/failure/redis_multi_queue"; Resque::Failure.backend = Resque::Failure::RedisMultiQueue
+  Resque::Failure.requeue(0, "file_serve_failed"); Resque::Failure.remove(0, "low_failed")' "$peers"
+"$resque" failures list | grep -q "Archive  RuntimeError: boom é  \[retried " || fail "our view of Ruby's requeue"
+[ "$("$resque" failures count)" = 1 ] || fail "Ruby's remove of our record"
+[ "$("$resque" failures --backend redis_multi_queue count)" = 1 ] || fail "multi-queue remove"
+"$resque" failures --backend redis_multi_queue list | grep -q "\[retried " || fail "multi-queue requeue"
+[ "$("$resque" queues --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["file_serve"])')" = 2 ] || fail "Ruby's requeue pushed our jobs"
+echo "   Ruby requeued and removed our records (both backends)"
+
+echo "== 5. failures Ruby wrote: resque-rs lists, requeues and removes them"
+"$resque" failures clear
+"$resque" enqueue fail FailJob 1 >/dev/null; "$resque" enqueue fail UnicodeFailJob x >/dev/null
+INTERVAL=0 rb work.rb fail > /dev/null
+[ "$("$resque" failures count)" = 2 ] || fail "Ruby's failures not seen"
+"$resque" failures list | grep -q "CustomError: boom é☃" || fail "Ruby's unicode failure"
+"$resque" failures requeue 0 >/dev/null && "$resque" failures remove 1 >/dev/null
+rb inspect.rb > "$dir/inspect5.json" || fail "Ruby cannot read the list after our changes"
+python3 - "$dir/inspect5.json" <<'PY' || fail "Ruby's view after our requeue/remove"
+import json, sys
+d = json.load(open(sys.argv[1]))
+items = d["failure"]["all"] if "all" in d["failure"] else d["failure"]["items"]
+assert d["failure"]["count"] == 1 and "retried_at" in items[0], d["failure"]
+print("   Ruby sees our requeue (retried_at) and remove")
+PY
 echo "interop: all checks passed"

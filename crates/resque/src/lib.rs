@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 #[doc(inline)]
+pub use resque_failure as failure;
+#[doc(inline)]
 pub use resque_protocol as protocol;
 #[doc(inline)]
 pub use resque_store as store;

@@ -1,0 +1,198 @@
+//! `resque failures ...` against a private redis-server, on records Ruby Resque wrote.
+
+use std::process::{Command, Output};
+
+use anyhow::{Context as _, Result};
+use resque_test_support::RedisServer;
+
+fn resque(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_resque"))
+        .arg("-r")
+        .arg(url)
+        .args(args)
+        .env_remove("REDIS_URL")
+        .env_remove("RESQUE_NAMESPACE")
+        .env_remove("FAILURE_BACKEND")
+        .output()
+        .expect("run resque")
+}
+
+fn ok(url: &str, args: &[&str]) -> String {
+    let o = resque(url, args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Seeds the three records of fixture 05 plus a corrupt one.
+fn seed(server: &RedisServer, key: &str) -> Result<Vec<String>> {
+    let path = format!(
+        "{}/../protocol/tests/fixtures/05_failure_redis.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let mut records: Vec<String> = fx["steps"][0]["keys"]["resque:failed"]["value"]
+        .as_array()
+        .context("records")?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    records.push("not json at all".to_owned());
+    for r in &records {
+        server.cmd(&["RPUSH", key, r])?;
+    }
+    Ok(records)
+}
+
+#[test]
+fn list_show_count() -> Result<()> {
+    let server = RedisServer::start();
+    let url = server.url();
+    seed(&server, "resque:failed")?;
+    let list = ok(&url, &["failures", "list"]);
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 4, "{list}");
+    assert!(lines[0].starts_with("#3     (corrupt record:"), "{list}");
+    assert!(lines[3].starts_with("#0     2026/11/22 17:54:00 UTC  file_serve  FailJob  RuntimeError: FailJob failed: [44, \"masterbrew\"]"), "{list}");
+    assert_eq!(
+        ok(&url, &["failures", "list", "--asc", "--limit", "1"])
+            .lines()
+            .count(),
+        2,
+        "one record and a 'more' line"
+    );
+    assert_eq!(
+        ok(&url, &["failures", "list", "--class", "UnicodeFailJob"])
+            .lines()
+            .count(),
+        1
+    );
+    assert!(ok(&url, &["failures", "list", "--exception", "NameError"]).contains("NoSuchJob"));
+    assert!(ok(&url, &["failures", "list", "--text", "BOOM"]).contains("CustomError: boom é☃"));
+    let json = ok(&url, &["failures", "list", "--json"]);
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().context("a line")?)?;
+    assert_eq!(
+        (first["index"].as_u64(), first["corrupt"].as_bool()),
+        (Some(3), Some(true))
+    );
+    let show = ok(&url, &["failures", "show", "0"]);
+    assert!(
+        show.contains("worker:    vm:7180:file_serve")
+            && show.contains("  peers/ruby/jobs.rb:14:in `perform'"),
+        "{show}"
+    );
+    assert!(ok(&url, &["failures", "show", "1", "--json"]).starts_with("{\"failed_at\":"));
+    assert_eq!(ok(&url, &["failures", "count"]), "4\n");
+    assert_eq!(
+        ok(&url, &["failures", "count", "--class", "FailJob"]),
+        "1\n"
+    );
+    let o = resque(&url, &["failures", "show", "9"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "resque: error: no failure record at index 9 of failed\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn requeue_remove_clear() -> Result<()> {
+    let server = RedisServer::start();
+    let url = server.url();
+    seed(&server, "resque:failed")?;
+    assert_eq!(
+        ok(&url, &["failures", "requeue", "0"]),
+        "** requeued 1 job\n"
+    );
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:file_serve", "0", "-1"]),
+        [r#"{"class":"FailJob","args":[44,"masterbrew"]}"#]
+    );
+    assert!(ok(&url, &["failures", "list", "--class", "FailJob"]).contains("[retried "));
+    assert_eq!(
+        ok(&url, &["failures", "clear-retried"]),
+        "** removed 1 retried failure\n"
+    );
+    assert_eq!(ok(&url, &["failures", "count"]), "3\n");
+    // By class, with removal; the corrupt record is skipped, never deleted.
+    assert_eq!(
+        ok(
+            &url,
+            &[
+                "failures",
+                "requeue",
+                "--class",
+                "UnicodeFailJob",
+                "--remove"
+            ]
+        ),
+        "** requeued and removed 1 job\n"
+    );
+    assert_eq!(
+        ok(&url, &["failures", "requeue", "--all"]),
+        "** requeued 1 job\n"
+    );
+    let o = resque(&url, &["failures", "requeue"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("say which"));
+    assert_eq!(
+        ok(&url, &["failures", "remove", "0"]),
+        "** removed failure 0\n"
+    );
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:failed", "0", "-1"]),
+        ["not json at all"]
+    );
+    assert_eq!(ok(&url, &["failures", "clear"]), "** cleared\n");
+    assert_eq!(ok(&url, &["failures", "count"]), "0\n");
+    Ok(())
+}
+
+#[test]
+fn multi_queue_backend_from_env() -> Result<()> {
+    let server = RedisServer::start();
+    let url = server.url();
+    seed(&server, "resque:file_serve_failed")?;
+    server.cmd(&["SADD", "resque:failed_queues", "file_serve_failed"])?;
+    let o = Command::new(env!("CARGO_BIN_EXE_resque"))
+        .args(["-r", &url, "failures", "count"])
+        .env("FAILURE_BACKEND", "redis_multi_queue")
+        .output()?;
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "4\n");
+    assert_eq!(
+        ok(
+            &url,
+            &["failures", "--backend", "redis_multi_queue", "list"]
+        )
+        .lines()
+        .count(),
+        4
+    );
+    assert_eq!(
+        ok(
+            &url,
+            &[
+                "failures",
+                "--backend",
+                "redis_multi_queue",
+                "requeue",
+                "0",
+                "--list",
+                "file_serve_failed"
+            ]
+        ),
+        "** requeued 1 job\n"
+    );
+    let rec = server.get_list(&["LRANGE", "resque:file_serve_failed", "0", "0"]);
+    assert!(
+        rec[0].contains("\"retried_at\":\"") && !rec[0].ends_with(" UTC\"}"),
+        "no zone for multi-queue: {}",
+        rec[0]
+    );
+    // The plain redis backend refuses other lists, as Ruby's ArgumentError does.
+    let o = resque(&url, &["failures", "count", "--list", "file_serve_failed"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("invalid queue: file_serve_failed"));
+    Ok(())
+}
