@@ -55,6 +55,23 @@ impl Config {
         }
     }
 
+    /// Settings from `AIRBRAKE_PROJECT_ID`, `AIRBRAKE_PROJECT_KEY`, `AIRBRAKE_HOST` and
+    /// `AIRBRAKE_ENVIRONMENT` values, looked up through `get` (binaries pass their flags or
+    /// `std::env::var`; this library reads no environment itself). `None` when the id or
+    /// key is missing.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let id = get("AIRBRAKE_PROJECT_ID").filter(|s| !s.is_empty())?;
+        let key = get("AIRBRAKE_PROJECT_KEY").filter(|s| !s.is_empty())?;
+        let mut c = Self::new(id, key);
+        if let Some(host) = get("AIRBRAKE_HOST").filter(|s| !s.is_empty()) {
+            c.host = host;
+        }
+        if let Some(env) = get("AIRBRAKE_ENVIRONMENT").filter(|s| !s.is_empty()) {
+            c.environment = env;
+        }
+        Some(c)
+    }
+
     /// The longest a notify can take: every attempt timing out, plus the pauses.
     pub fn max_duration(&self) -> Duration {
         let attempts = self.retries + 1;
@@ -77,6 +94,12 @@ impl Config {
 pub struct Notifier {
     config: Config,
     agent: ureq::Agent,
+}
+
+impl crate::backend::Notifier for Notifier {
+    fn notify(&self, failure: &NewFailure) -> Result<()> {
+        Notifier::notify(self, failure)
+    }
 }
 
 impl Notifier {
@@ -237,5 +260,20 @@ mod tests {
         );
         c.host = "api.airbrake.io".into();
         assert!(Notifier::new(c).is_err());
+        let vars = |k: &str| match k {
+            "AIRBRAKE_PROJECT_ID" => Some("42".to_owned()),
+            "AIRBRAKE_PROJECT_KEY" => Some("k".to_owned()),
+            "AIRBRAKE_HOST" => Some("http://errbit.local".to_owned()),
+            _ => None,
+        };
+        let c = Config::from_lookup(vars).expect("configured");
+        assert_eq!(
+            (c.endpoint().as_str(), c.environment.as_str()),
+            (
+                "http://errbit.local/api/v3/projects/42/notices",
+                "production"
+            )
+        );
+        assert_eq!(Config::from_lookup(|_| None), None);
     }
 }

@@ -177,6 +177,7 @@ pub struct Failures {
     /// Ruby's `Multiple.remove` removes from every member; a second Redis-kind member
     /// holding the same record is removed from too.
     also_remove_from: Vec<Layout>,
+    url: Option<String>,
     /// Per-list indices for filtered pages (see `index.rs`); shared by clones.
     indices: Arc<Mutex<HashMap<String, Index>>>,
 }
@@ -199,8 +200,14 @@ impl Failures {
             store,
             layout,
             also_remove_from,
+            url: backend.url().map(str::to_owned),
             indices: Arc::default(),
         }
+    }
+
+    /// `Failure.url`: where the backend's failures are browsed, if elsewhere.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
     }
 
     /// The store.

@@ -52,6 +52,14 @@ fn filter_backtrace(frames: &[String]) -> Vec<String> {
     }
 }
 
+/// A backend that reports failures somewhere other than Redis (an error tracker, a log,
+/// a chat room). It is called after the Redis members have stored the record, and must
+/// bound its own time: the worker waits for it.
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// Reports one failure.
+    fn notify(&self, failure: &NewFailure) -> Result<()>;
+}
+
 /// One backend.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -63,6 +71,8 @@ pub enum Member {
     /// An Airbrake v3 notice per failure.
     #[cfg(feature = "airbrake")]
     Airbrake(Arc<crate::airbrake::Notifier>),
+    /// Any other [`Notifier`].
+    Custom(Arc<dyn Notifier>),
 }
 
 /// The configured failure backend: one member, or several (Ruby's `Failure::Multiple`:
@@ -70,6 +80,7 @@ pub enum Member {
 #[derive(Debug, Clone)]
 pub struct Backend {
     members: Vec<Member>,
+    url: Option<String>,
 }
 
 impl Default for Backend {
@@ -83,6 +94,7 @@ impl Backend {
     pub fn redis() -> Self {
         Self {
             members: vec![Member::Redis],
+            url: None,
         }
     }
 
@@ -90,7 +102,20 @@ impl Backend {
     pub fn redis_multi_queue() -> Self {
         Self {
             members: vec![Member::RedisMultiQueue],
+            url: None,
         }
+    }
+
+    /// `Failure.url`: where failures are browsed instead of resque-web's Failed page (Ruby's
+    /// backends may define one; resque-web then redirects there).
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// `Failure.url`, if set.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
     }
 
     /// `Failure::Multiple` with `classes = members` (at least one).
@@ -98,7 +123,7 @@ impl Backend {
         if members.is_empty() {
             return Self::redis();
         }
-        Self { members }
+        Self { members, url: None }
     }
 
     /// Parses `FAILURE_BACKEND`: `redis` (or empty), `redis_multi_queue`, `airbrake`, or a
@@ -124,7 +149,7 @@ impl Backend {
         }
         #[cfg(not(feature = "airbrake"))]
         let _ = airbrake;
-        Ok(Self { members })
+        Ok(Self { members, url: None })
     }
 
     /// The members, in order.
@@ -147,18 +172,23 @@ impl Backend {
                 }
                 #[cfg(feature = "airbrake")]
                 Member::Airbrake(_) => {}
+                Member::Custom(_) => {}
             }
         }
-        #[cfg(feature = "airbrake")]
+        let mut first_error = None;
         for member in &self.members {
-            if let Member::Airbrake(n) = member
-                && let Err(e) = n.notify(failure)
-            {
-                tracing::warn!(error = %e, "failure recorded in Redis, but the tracker was not notified");
-                return Err(e);
+            let result = match member {
+                #[cfg(feature = "airbrake")]
+                Member::Airbrake(n) => n.notify(failure),
+                Member::Custom(n) => n.notify(failure),
+                Member::Redis | Member::RedisMultiQueue => Ok(()),
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "failure recorded in Redis, but a notifier failed");
+                first_error.get_or_insert(e);
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// The Failure API (count, all, requeue, remove...) over this backend.

@@ -29,6 +29,6 @@ mod filter;
 mod index;
 
 pub use api::{Entry, Failures, Order, Page};
-pub use backend::{AirbrakeConfigArg, Backend, Member, NewFailure};
+pub use backend::{AirbrakeConfigArg, Backend, Member, NewFailure, Notifier};
 pub use error::{Error, Result};
 pub use filter::Filter;

@@ -602,3 +602,62 @@ async fn filter_index_follows_list_changes() -> Result<()> {
     );
     Ok(())
 }
+
+/// A custom notifier that records what it was given (the backend trait users implement).
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<String>>, bool);
+
+impl resque_failure::Notifier for Recorder {
+    fn notify(&self, f: &NewFailure) -> resque_failure::Result<()> {
+        self.0.lock().expect("lock").push(f.error.clone());
+        if self.1 {
+            return Err(Error::Notify {
+                attempts: 1,
+                last: "down".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn custom_notifiers_requeue_queue_and_url() -> Result<()> {
+    let server = RedisServer::start();
+    let s = store(&server).await?;
+    let ok = Arc::new(Recorder::default());
+    let down = Arc::new(Recorder(Mutex::default(), true));
+    let b = Backend::multiple(vec![
+        Member::Redis,
+        Member::Custom(down.clone()),
+        Member::Custom(ok.clone()),
+    ])
+    .with_url("https://errors.example/resque");
+    let e = b
+        .save(&s, &new_failure("A", "q", "first"))
+        .await
+        .expect_err("one notifier is down");
+    assert!(matches!(e, Error::Notify { .. }));
+    assert_eq!(
+        *ok.0.lock().expect("lock"),
+        ["first"],
+        "a failing notifier does not stop the next"
+    );
+    assert_eq!(list(&server, "resque:failed").len(), 1);
+    let f = b.failures(s.clone());
+    assert_eq!(f.url(), Some("https://errors.example/resque"));
+    assert_eq!(Backend::redis().failures(s.clone()).url(), None);
+
+    // requeue_queue on both layouts.
+    b.save(&s, &new_failure("B", "other", "second")).await.ok();
+    assert_eq!(f.requeue_queue("q").await?, 1);
+    assert_eq!(list(&server, "resque:queue:q").len(), 1);
+    assert!(list(&server, "resque:queue:other").is_empty());
+    let m = Backend::redis_multi_queue();
+    m.save(&s, &new_failure("C", "mq", "third")).await?;
+    let mf = m.failures(s.clone());
+    assert_eq!(mf.requeue_queue("mq").await?, 1);
+    assert_eq!(list(&server, "resque:queue:mq").len(), 1);
+    mf.clear(Some("mq_failed")).await?;
+    assert_eq!(mf.count(None, None).await?, 0);
+    Ok(())
+}
