@@ -1,4 +1,12 @@
-//! The forking Resque worker (`resque-worker`).
+//! The forking Resque worker (`resque-worker`), compatible with Ruby Resque 3.0.
 //!
-//! Not built yet: this crate is filled by the worker issue (fork model in
-//! `shared/design/DECISIONS.md` §2).
+//! Built so far: the command line and its validation ([`config`]), with every Ruby
+//! environment variable also a flag, and queue selection ([`queues`]: priorities, `*`,
+//! globs, `!negation`). The fork loop, signals and registry follow the worker issue and
+//! `shared/design/DECISIONS.md` §2.
+
+pub mod config;
+pub mod queues;
+
+pub use config::{Args, Config, ConfigError};
+pub use queues::{NoQueues, QueueSpec};

@@ -1,0 +1,350 @@
+//! `resque-worker`'s command line: Ruby Resque's environment variables, each also a flag,
+//! validated into a typed [`Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::queues::{NoQueues, QueueSpec};
+
+/// Runs Resque jobs, compatible with Ruby Resque 3.0 workers, queues and resque-web.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "resque-worker", version, about)]
+pub struct Args {
+    /// Queues to work, in priority order: `critical,high`, `*`, globs, `!skip`.
+    #[arg(long = "queues", short = 'q', env = "QUEUES")]
+    pub queues: Option<String>,
+    /// Same as --queues (Ruby reads QUEUES first, then QUEUE).
+    #[arg(long = "queue", env = "QUEUE", hide = true)]
+    pub queue: Option<String>,
+    /// Seconds to sleep when every queue is empty; 0 drains the queues and exits.
+    #[arg(long, env = "INTERVAL", default_value = "5")]
+    pub interval: String,
+    /// Seconds to sleep right after a job was found (default: INTERVAL).
+    #[arg(long = "min-interval", env = "MIN_INTERVAL")]
+    pub min_interval: Option<String>,
+    /// Longest sleep when backing off on empty polls (default: INTERVAL).
+    #[arg(long = "max-interval", env = "MAX_INTERVAL")]
+    pub max_interval: Option<String>,
+    /// Seconds added to the sleep after each empty poll, up to MAX_INTERVAL.
+    #[arg(
+        long = "backoff-interval",
+        env = "BACKOFF_INTERVAL",
+        default_value = "0.1"
+    )]
+    pub backoff_interval: String,
+    /// Run this many worker processes (Ctrl-C stops them all).
+    #[arg(long, env = "COUNT")]
+    pub count: Option<String>,
+    /// Write the worker's pid to this file.
+    #[arg(long, env = "PIDFILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Detach and run in the background.
+    #[arg(long, env = "BACKGROUND", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub background: Option<bool>,
+    /// Log what the worker does (`*** message`).
+    #[arg(long, short = 'v', env = "VERBOSE", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub verbose: Option<bool>,
+    /// Same as VERBOSE.
+    #[arg(long, env = "LOGGING", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1", hide = true)]
+    pub logging: Option<bool>,
+    /// Log in detail (`** [time] pid: message`).
+    #[arg(long, env = "VVERBOSE", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub vverbose: Option<bool>,
+    /// `false` runs jobs in the worker process instead of a child per job.
+    #[arg(long = "fork-per-job", env = "FORK_PER_JOB", default_value = "true")]
+    pub fork_per_job: String,
+    /// On TERM, ask the child to stop (TERM) and kill it only after RESQUE_TERM_TIMEOUT.
+    #[arg(long = "term-child", env = "TERM_CHILD", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub term_child: Option<bool>,
+    /// With TERM_CHILD: seconds to let the job finish before sending it TERM.
+    #[arg(
+        long = "pre-shutdown-timeout",
+        env = "RESQUE_PRE_SHUTDOWN_TIMEOUT",
+        default_value = "0"
+    )]
+    pub pre_shutdown_timeout: String,
+    /// With TERM_CHILD: seconds between TERM and KILL.
+    #[arg(
+        long = "term-timeout",
+        env = "RESQUE_TERM_TIMEOUT",
+        default_value = "4"
+    )]
+    pub term_timeout: String,
+    /// Make TERM behave like QUIT (finish the job, then exit).
+    #[arg(long = "graceful-term", env = "GRACEFUL_TERM", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub graceful_term: Option<bool>,
+    /// Prefix for the process title.
+    #[arg(
+        long = "procline-prefix",
+        env = "RESQUE_PROCLINE_PREFIX",
+        default_value = ""
+    )]
+    pub procline_prefix: String,
+    /// Failure backend: redis, redis_multi_queue, airbrake, or a comma list of them.
+    #[arg(
+        long = "failure-backend",
+        env = "FAILURE_BACKEND",
+        default_value = "redis"
+    )]
+    pub failure_backend: String,
+    /// Redis connection string (host:port, host:port:db/namespace, redis://, unix://...).
+    #[arg(long, short = 'r', env = "REDIS_URL", default_value = "localhost:6379")]
+    pub redis: String,
+    /// Redis namespace.
+    #[arg(long, short = 'N', env = "RESQUE_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Run jobs of CLASS by executing PROGRAM (args as JSON on stdin); `*=PROGRAM` catches
+    /// every other class. Repeatable.
+    #[arg(long = "exec", value_name = "CLASS=PROGRAM")]
+    pub exec: Vec<String>,
+}
+
+/// Ruby treats any set value as on (`ENV['TERM_CHILD']` is truthy when set); we also
+/// accept the usual spellings of off, so `TERM_CHILD=0` does what it says.
+fn env_flag(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+/// A validated worker configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Queue selection.
+    pub queues: QueueSpec,
+    /// Sleep when idle; `None` for INTERVAL=0 (drain and exit).
+    pub interval: Option<Duration>,
+    /// Sleep after a job.
+    pub min_interval: Duration,
+    /// Longest idle sleep.
+    pub max_interval: Duration,
+    /// Added per empty poll.
+    pub backoff_interval: Duration,
+    /// Worker processes to run.
+    pub count: u32,
+    /// Pid file.
+    pub pidfile: Option<PathBuf>,
+    /// Daemonize.
+    pub background: bool,
+    /// `*** message` logging.
+    pub verbose: bool,
+    /// Detailed logging.
+    pub very_verbose: bool,
+    /// A child per job.
+    pub fork_per_job: bool,
+    /// TERM the child before KILL.
+    pub term_child: bool,
+    /// Wait before TERMing the child.
+    pub pre_shutdown_timeout: Duration,
+    /// Wait between TERM and KILL.
+    pub term_timeout: Duration,
+    /// TERM acts like QUIT.
+    pub graceful_term: bool,
+    /// Process title prefix.
+    pub procline_prefix: String,
+    /// Failure backend names.
+    pub failure_backend: String,
+    /// Redis connection string.
+    pub redis: String,
+    /// Namespace override.
+    pub namespace: Option<String>,
+    /// `--exec` handlers: class (or `*`) and program.
+    pub exec: Vec<(String, String)>,
+}
+
+/// A configuration error: one line naming the setting.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No queue given; Ruby's rake task prints the same line.
+    #[error("set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work ({0})")]
+    NoQueues(NoQueues),
+    /// A number that is not one.
+    #[error("{name} must be a number of seconds, got {value:?}")]
+    BadSeconds {
+        /// The variable.
+        name: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// A bad COUNT.
+    #[error("COUNT must be a whole number from 1, got {0:?}")]
+    BadCount(String),
+    /// A bad FORK_PER_JOB.
+    #[error("FORK_PER_JOB must be true or false, got {0:?}")]
+    BadForkPerJob(String),
+    /// A bad --exec.
+    #[error("--exec takes CLASS=PROGRAM (or *=PROGRAM), got {0:?}")]
+    BadExec(String),
+}
+
+fn seconds(name: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    let bad = || ConfigError::BadSeconds {
+        name,
+        value: value.to_owned(),
+    };
+    let f: f64 = value.trim().parse().map_err(|_| bad())?;
+    if !f.is_finite() || f < 0.0 {
+        return Err(bad());
+    }
+    Duration::try_from_secs_f64(f).map_err(|_| bad())
+}
+
+impl TryFrom<Args> for Config {
+    type Error = ConfigError;
+
+    fn try_from(a: Args) -> Result<Self, ConfigError> {
+        // Ruby: (ENV["QUEUES"] || ENV['QUEUE']).
+        let list = a.queues.or(a.queue).unwrap_or_default();
+        let queues = QueueSpec::parse(&list).map_err(ConfigError::NoQueues)?;
+        let interval = seconds("INTERVAL", &a.interval)?;
+        let min_interval = a
+            .min_interval
+            .as_deref()
+            .map(|v| seconds("MIN_INTERVAL", v))
+            .transpose()?
+            .unwrap_or(interval);
+        let max_interval = a
+            .max_interval
+            .as_deref()
+            .map(|v| seconds("MAX_INTERVAL", v))
+            .transpose()?
+            .unwrap_or(interval);
+        let count = match a.count.as_deref().map(str::trim) {
+            None | Some("") => 1,
+            Some(c) => c
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| ConfigError::BadCount(c.to_owned()))?,
+        };
+        let fork_per_job = match a.fork_per_job.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "" => true,
+            "false" | "0" | "no" => false,
+            _ => return Err(ConfigError::BadForkPerJob(a.fork_per_job)),
+        };
+        let exec = a
+            .exec
+            .iter()
+            .map(|e| match e.split_once('=') {
+                Some((class, program))
+                    if !class.trim().is_empty() && !program.trim().is_empty() =>
+                {
+                    Ok((class.trim().to_owned(), program.trim().to_owned()))
+                }
+                _ => Err(ConfigError::BadExec(e.clone())),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            queues,
+            interval: (!interval.is_zero()).then_some(interval),
+            min_interval,
+            max_interval,
+            backoff_interval: seconds("BACKOFF_INTERVAL", &a.backoff_interval)?,
+            count,
+            pidfile: a.pidfile,
+            background: a.background.unwrap_or(false),
+            verbose: a.verbose.or(a.logging).unwrap_or(false),
+            very_verbose: a.vverbose.unwrap_or(false),
+            fork_per_job,
+            term_child: a.term_child.unwrap_or(false),
+            pre_shutdown_timeout: seconds("RESQUE_PRE_SHUTDOWN_TIMEOUT", &a.pre_shutdown_timeout)?,
+            term_timeout: seconds("RESQUE_TERM_TIMEOUT", &a.term_timeout)?,
+            graceful_term: a.graceful_term.unwrap_or(false),
+            procline_prefix: a.procline_prefix,
+            failure_backend: a.failure_backend,
+            redis: a.redis,
+            namespace: a.namespace,
+            exec,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["resque-worker"];
+        argv.extend_from_slice(args);
+        Config::try_from(Args::try_parse_from(argv).expect("clap accepts"))
+    }
+
+    #[test]
+    fn defaults_match_ruby() -> Result<(), ConfigError> {
+        let c = parse(&["--queues", "critical,high"])?;
+        assert_eq!(c.queues.configured(), ["critical", "high"]);
+        assert_eq!(c.interval, Some(Duration::from_secs(5)));
+        assert_eq!(
+            (c.min_interval, c.max_interval),
+            (Duration::from_secs(5), Duration::from_secs(5))
+        );
+        assert_eq!(c.backoff_interval, Duration::from_millis(100));
+        assert_eq!(c.term_timeout, Duration::from_secs(4));
+        assert_eq!(c.pre_shutdown_timeout, Duration::ZERO);
+        assert!(c.fork_per_job && !c.term_child && !c.graceful_term && !c.verbose);
+        assert_eq!((c.count, c.failure_backend.as_str()), (1, "redis"));
+        Ok(())
+    }
+
+    #[test]
+    fn values_and_errors() -> Result<(), ConfigError> {
+        let c = parse(&[
+            "-q",
+            "a",
+            "--interval",
+            "0",
+            "--min-interval",
+            "0.5",
+            "--fork-per-job",
+            "false",
+            "--term-child",
+            "--exec",
+            "Archive=/bin/true",
+            "--exec",
+            "*=./any.sh",
+        ])?;
+        assert_eq!(c.interval, None, "INTERVAL=0 drains and exits");
+        assert_eq!(c.min_interval, Duration::from_millis(500));
+        assert!(!c.fork_per_job && c.term_child);
+        assert_eq!(
+            c.exec,
+            [
+                ("Archive".to_owned(), "/bin/true".to_owned()),
+                ("*".to_owned(), "./any.sh".to_owned())
+            ]
+        );
+        assert_eq!(
+            parse(&[]).expect_err("no queue").to_string(),
+            "set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work (Please give each worker at least one queue.)"
+        );
+        assert!(matches!(
+            parse(&["-q", "a", "--interval", "soon"]),
+            Err(ConfigError::BadSeconds {
+                name: "INTERVAL",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["-q", "a", "--interval=-1"]),
+            Err(ConfigError::BadSeconds { .. })
+        ));
+        assert!(matches!(
+            parse(&["-q", "a", "--count", "0"]),
+            Err(ConfigError::BadCount(_))
+        ));
+        assert!(matches!(
+            parse(&["-q", "a", "--fork-per-job", "maybe"]),
+            Err(ConfigError::BadForkPerJob(_))
+        ));
+        assert!(matches!(
+            parse(&["-q", "a", "--exec", "nobody"]),
+            Err(ConfigError::BadExec(_))
+        ));
+        assert!(!parse(&["-q", "a", "--term-child", "0"])?.term_child);
+        Ok(())
+    }
+}
