@@ -639,3 +639,49 @@ fn blocking_client_round_trip() -> Result<()> {
     assert_eq!(c.info()?.pending, 2);
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn connects_through_a_real_sentinel() -> Result<()> {
+    let master = RedisServer::start_tcp();
+    let port = master.port().context("tcp port")?;
+    // A sentinel watching the test master, on a free loopback port, in the master's temp dir.
+    let sport = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let conf = master.dir().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {sport}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {port} 1\ndir {}\n",
+            master.dir().display()
+        ),
+    )?;
+    let mut sentinel = std::process::Command::new("redis-server")
+        .arg(&conf)
+        .arg("--sentinel")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting redis-server --sentinel")?;
+    let url = format!("redis-sentinel://127.0.0.1:{sport}/0?sentinelServiceName=mymaster");
+    let mut connected = None;
+    for _ in 0..100 {
+        if let Ok(c) = Client::connect(&url).await {
+            connected = Some(c);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let result = async {
+        let c = connected.context("connect through the sentinel")?;
+        c.enqueue::<Archive>((44, "masterbrew".into())).await?;
+        assert_eq!(
+            master.get_list(&["LRANGE", "resque:queue:file_serve", "0", "-1"]),
+            [r#"{"class":"Archive","args":[44,"masterbrew"]}"#]
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = sentinel.kill();
+    let _ = sentinel.wait();
+    result
+}
