@@ -1,0 +1,113 @@
+//! The fork boundary: the only place resque-rs calls `fork()` (DECISIONS.md §2).
+//!
+//! The worker parent keeps one current-thread tokio runtime and one Redis connection across
+//! forks. That is sound only because of what this module enforces and documents:
+//!
+//! 1. **One thread at every fork.** [`fork_child`] counts `/proc/self/task` and refuses to
+//!    fork otherwise. A lock held by another thread (the allocator's, stdout's, a logger's)
+//!    would be copied into the child locked forever; a runtime's worker threads would not
+//!    exist in the child at all.
+//! 2. **Signals are blocked across the fork**, so no handler runs in the child before its
+//!    dispositions are reset, then unblocked in both processes.
+//! 3. **The child resets every signal it may have inherited a handler for to `SIG_DFL`**
+//!    with raw `sigaction` (never signal-hook, whose registry takes a global lock); without
+//!    this a TERM sent to the child would be swallowed by the parent's self-pipe handler.
+//! 4. **The child never returns and never unwinds into the parent's frames**: its body runs
+//!    inside `catch_unwind`, and it leaves with `_exit`, which runs no destructors and no
+//!    `atexit` handlers (Ruby's `exit!`). So nothing inherited from the parent (its runtime,
+//!    its fred client, its sockets) is ever dropped in the child: dropping the inherited
+//!    runtime would deregister the parent's Redis socket from the epoll instance both
+//!    processes share, and hang the parent.
+//! 5. Output the child wants to keep must be flushed before it returns: `_exit` does not
+//!    flush Rust's buffered stdout.
+#![allow(unsafe_code)]
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::unistd::{ForkResult, Pid};
+
+/// Signals the worker parent handles, reset to their defaults in every child. (SIGPIPE
+/// stays ignored, as Rust programs expect; `std::process::Command` restores it for
+/// programs a child executes.)
+pub const HANDLED_SIGNALS: [Signal; 7] = [
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGCONT,
+    Signal::SIGCHLD,
+];
+
+/// Exit status of a child whose body panicked.
+pub const PANIC_EXIT: i32 = 3;
+
+/// Why a fork was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ForkError {
+    /// The process has more than one thread; forking now could deadlock the child.
+    #[error("refusing to fork: the process has {0} threads, and fork is only safe with one")]
+    Threads(usize),
+    /// `/proc/self/task` could not be read.
+    #[error("cannot count this process's threads: {0}")]
+    Proc(std::io::Error),
+    /// `fork()` or the signal mask failed.
+    #[error("fork failed: {0}")]
+    Sys(#[from] nix::Error),
+}
+
+/// The number of threads in this process.
+pub fn thread_count() -> Result<usize, ForkError> {
+    Ok(std::fs::read_dir("/proc/self/task")
+        .map_err(ForkError::Proc)?
+        .count())
+}
+
+/// Forks; the child runs `child` and exits with the status it returns (or
+/// [`PANIC_EXIT`] if it panics). Returns the child's pid in the parent.
+///
+/// Refuses (with [`ForkError::Threads`]) unless this process has exactly one thread.
+pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
+    let threads = thread_count()?;
+    if threads != 1 {
+        return Err(ForkError::Threads(threads));
+    }
+    let mut handled = SigSet::empty();
+    for s in HANDLED_SIGNALS {
+        handled.add(s);
+    }
+    let mut old = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&handled), Some(&mut old))?;
+
+    // SAFETY: the process has exactly one thread (checked just above, and nothing between
+    // the check and the call starts one), so no lock can be held by a thread that will not
+    // exist in the child. The child only resets signal dispositions, restores its mask, runs
+    // `child` (which must not touch the parent's runtime or connections), and calls `_exit`
+    // without returning, unwinding or running destructors.
+    #[allow(clippy::disallowed_methods)]
+    let forked = unsafe { nix::unistd::fork() };
+    match forked {
+        Ok(ForkResult::Child) => {
+            for s in HANDLED_SIGNALS {
+                // SAFETY: setting SIG_DFL installs no Rust handler; raw sigaction takes no lock.
+                unsafe {
+                    let _ = nix::sys::signal::signal(s, SigHandler::SigDfl);
+                }
+            }
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            let code = catch_unwind(AssertUnwindSafe(child)).unwrap_or(PANIC_EXIT);
+            // SAFETY: _exit ends the process at once; nothing after it runs.
+            unsafe { libc::_exit(code) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
+            Ok(child)
+        }
+        Err(e) => {
+            let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+            Err(ForkError::Sys(e))
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Process titles that `ps -o command` shows whole, as Ruby's `$0 =` does.
+//!
+//! Ruby workers decide whether a same-host worker is alive by grepping `ps` for
+//! `resque-[0-9]`; operators' god/monit rules match the same text. So the title must replace
+//! the whole command line, not just the 15-character `comm` that `prctl(PR_SET_NAME)` sets.
+//! Like Ruby, nginx and PostgreSQL, [`init`] takes over the memory that holds argv and the
+//! environment strings (after copying the environment to the heap), and [`set`] writes the
+//! title there, padding the rest with NULs.
+//!
+//! Parse the command line (clap) **before** calling [`init`]: afterwards the argv memory
+//! holds the title, and `std::env::args()` returns it.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::sync::Mutex;
+
+/// The writable region: start address and length (argv start to environment end).
+static AREA: Mutex<Option<(usize, usize)>> = Mutex::new(None);
+
+unsafe extern "C" {
+    static mut environ: *mut *mut libc::c_char;
+}
+
+/// Reads `arg_start` and `env_end` from `/proc/self/stat` (fields 48 and 51).
+fn arg_env_bounds() -> Option<(usize, usize)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3.
+    let get = |n: usize| fields.get(n - 3)?.parse::<usize>().ok();
+    let (arg_start, env_end) = (get(48)?, get(51)?);
+    (env_end > arg_start).then_some((arg_start, env_end))
+}
+
+/// Takes over the argv and environment memory for titles. Call once, early, while the
+/// process has one thread, after parsing arguments. Returns the longest title that fits.
+pub fn init() -> Option<usize> {
+    let mut area = AREA.lock().ok()?;
+    if let Some((_, len)) = *area {
+        return Some(len - 1);
+    }
+    let (start, end) = arg_env_bounds()?;
+    // Move the environment to the heap first, so getenv keeps working once the original
+    // strings are overwritten. The copies live for the rest of the process.
+    // SAFETY: single-threaded start-up; `environ` is a NULL-terminated array of C strings.
+    unsafe {
+        let mut copies: Vec<*mut libc::c_char> = Vec::new();
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            let owned = CString::from(CStr::from_ptr(*p));
+            copies.push(owned.into_raw());
+            p = p.add(1);
+        }
+        copies.push(std::ptr::null_mut());
+        let leaked: &'static mut [*mut libc::c_char] = Box::leak(copies.into_boxed_slice());
+        environ = leaked.as_mut_ptr();
+    }
+    *area = Some((start, end - start));
+    Some(end - start - 1)
+}
+
+/// Sets the title (truncated to what fits). Does nothing before [`init`] succeeded, except
+/// setting the short `comm` name.
+pub fn set(title: &str) {
+    set_comm(title);
+    let Ok(area) = AREA.lock() else { return };
+    let Some((start, len)) = *area else { return };
+    let bytes = title.as_bytes();
+    let n = bytes.len().min(len - 1);
+    // SAFETY: [start, start+len) is this process's argv+environ block (from /proc/self/stat),
+    // which no Rust code reads after `init` moved the environment to the heap.
+    unsafe {
+        let dst = start as *mut u8;
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, n);
+        std::ptr::write_bytes(dst.add(n), 0, len - n);
+    }
+}
+
+/// `prctl(PR_SET_NAME)`: the 15-character name `top` and `ps -o comm` show.
+fn set_comm(title: &str) {
+    let short: Vec<u8> = title.bytes().filter(|b| *b != 0).take(15).collect();
+    if let Ok(c) = CString::new(short) {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0);
+        }
+    }
+}
+
+/// Titles Ruby Resque 3.0 sets (`Worker#procline`), so `ps`-based tools and Ruby's pruning
+/// see a live worker.
+pub mod titles {
+    use resque_protocol::RESQUE_VERSION;
+
+    /// `resque: Starting` (no prefix or version, as Ruby's startup title).
+    pub fn starting() -> String {
+        "resque: Starting".to_owned()
+    }
+    /// `<prefix>resque-3.0.0: Waiting for q1,q2`.
+    pub fn waiting(prefix: &str, queues: &[String]) -> String {
+        format!(
+            "{prefix}resque-{RESQUE_VERSION}: Waiting for {}",
+            queues.join(",")
+        )
+    }
+    /// `<prefix>resque-3.0.0: Paused`.
+    pub fn paused(prefix: &str) -> String {
+        format!("{prefix}resque-{RESQUE_VERSION}: Paused")
+    }
+    /// `<prefix>resque-3.0.0: Processing <queue> since <epoch> [<Class>]`.
+    pub fn processing(prefix: &str, queue: &str, since: i64, class: &str) -> String {
+        format!("{prefix}resque-{RESQUE_VERSION}: Processing {queue} since {since} [{class}]")
+    }
+    /// `<prefix>resque-3.0.0: Forked <pid> at <epoch>`.
+    pub fn forked(prefix: &str, pid: i32, at: i64) -> String {
+        format!("{prefix}resque-{RESQUE_VERSION}: Forked {pid} at {at}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::titles;
+
+    #[test]
+    fn titles_match_fixture_04() {
+        assert_eq!(
+            titles::waiting("", &["file_serve".into(), "low".into()]),
+            "resque-3.0.0: Waiting for file_serve,low"
+        );
+        assert_eq!(
+            titles::processing("", "sig", 1795369043, "SleepJob"),
+            "resque-3.0.0: Processing sig since 1795369043 [SleepJob]"
+        );
+        assert_eq!(
+            titles::forked("app1 ", 19089, 5),
+            "app1 resque-3.0.0: Forked 19089 at 5"
+        );
+        assert_eq!(titles::paused(""), "resque-3.0.0: Paused");
+        assert_eq!(titles::starting(), "resque: Starting");
+    }
+}
