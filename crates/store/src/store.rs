@@ -307,6 +307,102 @@ impl Store {
         Ok(())
     }
 
+    // ---- the worker's own registry operations (Ruby's Worker / DataStore::Workers) --------
+
+    /// `remove_heartbeat`: `HDEL workers:heartbeat <id>` (first thing at start-up).
+    pub async fn remove_heartbeat(&self, id: &str) -> Result<()> {
+        let () = self.client.hdel(self.keys.heartbeats(), id).await?;
+        Ok(())
+    }
+
+    /// `heartbeat!`: Redis `TIME`, then `HSET workers:heartbeat <id> <time in tz>`. Returns
+    /// the server time in seconds.
+    pub async fn heartbeat(&self, id: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
+        let (secs, _) = self.server_time().await?;
+        let value = resque_protocol::time::heartbeat(secs, tz).unwrap_or_default();
+        let () = self
+            .client
+            .hset(self.keys.heartbeats(), (id, value))
+            .await?;
+        Ok(secs)
+    }
+
+    /// `acquire_pruning_dead_worker_lock`: `SET pruning_dead_workers_in_progress <id> EX
+    /// <secs> NX`; whether this worker got it.
+    pub async fn acquire_pruning_lock(&self, id: &str, expiry_secs: i64) -> Result<bool> {
+        let set: Option<String> = self
+            .client
+            .set(
+                self.keys.pruning_lock(),
+                id,
+                Some(fred::types::Expiration::EX(expiry_secs)),
+                Some(fred::types::SetOptions::NX),
+                false,
+            )
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// `register_worker`: `SADD workers <id>` and `SET worker:<id>:started <started>` in one
+    /// pipeline.
+    pub async fn register_worker(&self, id: &str, started: &str) -> Result<()> {
+        let p = self.client.pipeline();
+        let () = p.sadd(self.keys.workers(), id).await?;
+        let () = p
+            .set(self.keys.worker_started(id), started, None, None, false)
+            .await?;
+        let _: Vec<RedisValue> = p.all().await?;
+        Ok(())
+    }
+
+    /// `paused?` from Redis: `GET pause-all-workers`, paused when the value, stripped and
+    /// lower-cased, is `true`.
+    pub async fn pause_all_requested(&self) -> Result<bool> {
+        let v: Option<String> = self.client.get(self.keys.pause_all_workers()).await?;
+        Ok(v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
+    }
+
+    /// `reserve`: `LPOP` each queue in order until one returns a job, one command at a time
+    /// as Ruby does (a pipelined LPOP would take a job from every queue).
+    pub async fn pop_first(&self, queues: &[String]) -> Result<Option<(String, String)>> {
+        for q in queues {
+            if let Some(raw) = self.pop(q).await? {
+                return Ok(Some((q.clone(), raw)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `working_on`: `SET worker:<id> <payload>`.
+    pub async fn set_working_on(&self, id: &str, working_on: &str) -> Result<()> {
+        let () = self
+            .client
+            .set(self.keys.worker(id), working_on, None, None, false)
+            .await?;
+        Ok(())
+    }
+
+    /// The bookkeeping after a job, in one pipeline: for a failed job, `RPUSH` the record
+    /// to `failure_list` and `INCRBY stat:failed` / `stat:failed:<id>` (Ruby does these in
+    /// the child); then Ruby's `done_working`: `DEL worker:<id>`, `INCRBY stat:processed 1`,
+    /// `INCRBY stat:processed:<id> 1`. The end state is what Ruby's worker leaves.
+    pub async fn job_done(&self, id: &str, failure: Option<(&str, &Failure, bool)>) -> Result<()> {
+        let k = &self.keys;
+        let p = self.client.pipeline();
+        if let Some((list, record, count_failed)) = failure {
+            let () = p.rpush(k.failure_list(list), record.encode()?).await?;
+            if count_failed {
+                let () = p.incr_by(k.stat_failed(), 1).await?;
+                let () = p.incr_by(k.stat_failed_for(id), 1).await?;
+            }
+        }
+        let () = p.del(k.worker(id)).await?;
+        let () = p.incr_by(k.stat_processed(), 1).await?;
+        let () = p.incr_by(k.stat_processed_for(id), 1).await?;
+        let _: Vec<RedisValue> = p.all().await?;
+        Ok(())
+    }
+
     // ---- stats --------------------------------------------------------------------------
 
     /// `Stat[name]`: `GET stat:<name>`, read like Ruby's `to_i`.

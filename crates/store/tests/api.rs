@@ -685,3 +685,138 @@ async fn connects_through_a_real_sentinel() -> Result<()> {
     let _ = sentinel.wait();
     result
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
+    let server = RedisServer::start();
+    let s = client(&server).await?.store().clone();
+    let fx3 = fixture("03_worker_idle")?;
+    let id = "vm:5883:file_serve,low";
+    let utc = jiff::tz::TimeZone::UTC;
+    let mon = server.monitor();
+    s.remove_heartbeat(id).await?;
+    assert!(s.acquire_pruning_lock(id, 60).await?);
+    assert!(
+        !s.acquire_pruning_lock("other:1:q", 60).await?,
+        "NX: the second worker does not get it"
+    );
+    let now = s.heartbeat(id, &utc).await?;
+    s.register_worker(id, "2026-11-22 17:53:49 +0000").await?;
+    assert!(!s.pause_all_requested().await?);
+    assert_eq!(
+        s.pop_first(&["file_serve".into(), "low".into()]).await?,
+        None
+    );
+    let cmds = mon.data_commands();
+    let want = fixture_commands(&fx3, 0);
+    let shape = |c: &Vec<String>| c[..c.len().min(2)].to_vec();
+    // Same commands on the same keys (heartbeat value and timing differ by nature).
+    for c in [
+        &want[0], &want[1], &want[3], &want[4], &want[7], &want[8], &want[9], &want[10], &want[11],
+    ] {
+        assert!(
+            cmds.iter().any(|got| shape(got) == shape(c)),
+            "missing {c:?} in {cmds:?}"
+        );
+    }
+    match server.cmd(&["TTL", "resque:pruning_dead_workers_in_progress"])? {
+        resque_test_support::Resp::Integer(ttl) => {
+            assert!((55..=60).contains(&ttl), "the lock expires in 60 s: {ttl}")
+        }
+        other => anyhow::bail!("TTL answered {other:?}"),
+    }
+    assert_eq!(
+        server
+            .get_str(&["GET", "resque:pruning_dead_workers_in_progress"])
+            .as_deref(),
+        Some(id)
+    );
+    let hb = server
+        .get_str(&["HGET", "resque:workers:heartbeat", id])
+        .context("heartbeat")?;
+    assert_eq!(
+        resque_protocol::time::parse_iso8601(&hb).map(|t| t.as_second()),
+        Some(now)
+    );
+    assert!(hb.ends_with("+00:00"), "{hb}");
+
+    // Pause, a job, and the after-job pipeline (fixture 04), then a failed job.
+    server.cmd(&["SET", "resque:pause-all-workers", " TRUE\n"])?;
+    assert!(s.pause_all_requested().await?);
+    server.cmd(&["DEL", "resque:pause-all-workers"])?;
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:low",
+        r#"{"class":"SleepJob","args":[3]}"#,
+    ])?;
+    let (queue, raw) = s
+        .pop_first(&["file_serve".into(), "low".into()])
+        .await?
+        .context("a job")?;
+    assert_eq!(queue, "low");
+    let working = r#"{"queue":"low","run_at":"2026-11-22T17:53:53Z","payload":{"class":"SleepJob","args":[3]}}"#;
+    s.set_working_on(id, working).await?;
+    assert_eq!(
+        server
+            .get_str(&["GET", &format!("resque:worker:{id}")])
+            .as_deref(),
+        Some(working)
+    );
+    mon.clear();
+    s.job_done(id, None).await?;
+    assert_eq!(
+        mon.data_commands(),
+        [
+            vec!["del".to_owned(), format!("resque:worker:{id}")],
+            vec![
+                "incrby".to_owned(),
+                "resque:stat:processed".to_owned(),
+                "1".to_owned()
+            ],
+            vec![
+                "incrby".to_owned(),
+                format!("resque:stat:processed:{id}"),
+                "1".to_owned()
+            ],
+        ]
+    );
+    let record = Failure {
+        failed_at: "2026/11/22 17:54:00 UTC".into(),
+        payload: serde_json::from_str(&raw)?,
+        exception: "RuntimeError".into(),
+        error: "boom".into(),
+        backtrace: vec![],
+        worker: id.into(),
+        queue,
+        retried_at: None,
+    };
+    s.job_done(id, Some(("failed", &record, true))).await?;
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:failed"]).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        server
+            .get_str(&["GET", &format!("resque:stat:failed:{id}")])
+            .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:failed", "0", "-1"]),
+        [record.encode()?]
+    );
+    s.unregister_worker(id).await?;
+    assert_eq!(
+        server
+            .get_list(&["KEYS", "*"])
+            .iter()
+            .filter(|k| k.contains(id))
+            .count(),
+        0
+    );
+    Ok(())
+}
