@@ -152,6 +152,12 @@ impl Backend {
         Ok(Self { members, url: None })
     }
 
+    /// Whether this is exactly the default Redis backend (the worker then writes the record
+    /// in its after-job pipeline instead of calling [`Backend::save`]).
+    pub fn is_redis_only(&self) -> bool {
+        matches!(self.members.as_slice(), [Member::Redis])
+    }
+
     /// The members, in order.
     pub fn members(&self) -> &[Member] {
         &self.members

@@ -154,6 +154,55 @@ pub fn ruby_float(value: f64) -> String {
     out
 }
 
+/// Ruby's `inspect` of a decoded JSON value: `[44, "masterbrew"]`, `{"a"=>1}`, `nil`,
+/// `1.0e+20`. Job messages that interpolate their arguments (`"failed: #{args.inspect}"`)
+/// read the same from a Rust job as from a Ruby one.
+pub fn ruby_inspect(v: &Value) -> String {
+    match v {
+        Value::Null => "nil".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => normalize_number(&n.to_string()).into_owned(),
+        Value::String(s) => {
+            let mut out = String::with_capacity(s.len() + 2);
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\t' => out.push_str("\\t"),
+                    '\r' => out.push_str("\\r"),
+                    '#' => out.push('#'),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02X}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(ruby_inspect).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(m) => {
+            if m.is_empty() {
+                return "{}".to_owned();
+            }
+            let pairs: Vec<String> = m
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}=>{}",
+                        ruby_inspect(&Value::String(k.clone())),
+                        ruby_inspect(v)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", pairs.join(", "))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +262,16 @@ mod tests {
             to_string(&v).expect("encodes"),
             "[\"</script> & 'q' \\\"dq\\\" \\\\ back\",\"nul\\u0000 tab\\t nl\\n del\u{7f}\",\"\u{2028}\u{2029}\",\"café ☃ 😀\"]"
         );
+    }
+
+    #[test]
+    fn inspect_like_ruby() {
+        let v = serde_json::json!([44, "masterbrew", null, 1.5, {"a": [true]}, "q\"x"]);
+        assert_eq!(
+            ruby_inspect(&v),
+            r#"[44, "masterbrew", nil, 1.5, {"a"=>[true]}, "q\"x"]"#
+        );
+        assert_eq!(ruby_inspect(&serde_json::json!(["x"])), r#"["x"]"#);
     }
 
     #[test]

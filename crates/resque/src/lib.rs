@@ -6,6 +6,8 @@ pub use resque_failure as failure;
 pub use resque_protocol as protocol;
 #[doc(inline)]
 pub use resque_store as store;
+#[doc(inline)]
+pub use resque_worker as worker;
 
 #[doc(inline)]
 pub use resque_protocol::{Failure, Keys, Payload, Value, WorkerId, WorkingOn};

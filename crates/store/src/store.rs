@@ -386,15 +386,23 @@ impl Store {
     /// to `failure_list` and `INCRBY stat:failed` / `stat:failed:<id>` (Ruby does these in
     /// the child); then Ruby's `done_working`: `DEL worker:<id>`, `INCRBY stat:processed 1`,
     /// `INCRBY stat:processed:<id> 1`. The end state is what Ruby's worker leaves.
-    pub async fn job_done(&self, id: &str, failure: Option<(&str, &Failure, bool)>) -> Result<()> {
+    /// `record` is written only for the Redis backend; other backends save their record
+    /// first and pass `None`. `count_failed` is Ruby's `report_failed_job` (failures raised
+    /// inside `perform`; not dirty exits).
+    pub async fn job_done(
+        &self,
+        id: &str,
+        record: Option<(&str, &Failure)>,
+        count_failed: bool,
+    ) -> Result<()> {
         let k = &self.keys;
         let p = self.client.pipeline();
-        if let Some((list, record, count_failed)) = failure {
+        if let Some((list, record)) = record {
             let () = p.rpush(k.failure_list(list), record.encode()?).await?;
-            if count_failed {
-                let () = p.incr_by(k.stat_failed(), 1).await?;
-                let () = p.incr_by(k.stat_failed_for(id), 1).await?;
-            }
+        }
+        if count_failed {
+            let () = p.incr_by(k.stat_failed(), 1).await?;
+            let () = p.incr_by(k.stat_failed_for(id), 1).await?;
         }
         let () = p.del(k.worker(id)).await?;
         let () = p.incr_by(k.stat_processed(), 1).await?;

@@ -763,7 +763,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         Some(working)
     );
     mon.clear();
-    s.job_done(id, None).await?;
+    s.job_done(id, None, false).await?;
     assert_eq!(
         mon.data_commands(),
         [
@@ -790,7 +790,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         queue,
         retried_at: None,
     };
-    s.job_done(id, Some(("failed", &record, true))).await?;
+    s.job_done(id, Some(("failed", &record)), true).await?;
     assert_eq!(
         server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
         Some("2")

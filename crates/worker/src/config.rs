@@ -95,6 +95,22 @@ pub struct Args {
     /// Redis namespace.
     #[arg(long, short = 'N', env = "RESQUE_NAMESPACE")]
     pub namespace: Option<String>,
+    /// Airbrake project id (for FAILURE_BACKEND=...airbrake).
+    #[arg(long = "airbrake-project-id", env = "AIRBRAKE_PROJECT_ID")]
+    pub airbrake_project_id: Option<String>,
+    /// Airbrake project key.
+    #[arg(
+        long = "airbrake-project-key",
+        env = "AIRBRAKE_PROJECT_KEY",
+        hide_env_values = true
+    )]
+    pub airbrake_project_key: Option<String>,
+    /// Airbrake (or Errbit...) URL with its scheme; default https://api.airbrake.io.
+    #[arg(long = "airbrake-host", env = "AIRBRAKE_HOST")]
+    pub airbrake_host: Option<String>,
+    /// Environment name reported to Airbrake.
+    #[arg(long = "airbrake-environment", env = "AIRBRAKE_ENVIRONMENT")]
+    pub airbrake_environment: Option<String>,
     /// Run jobs of CLASS by executing PROGRAM (args as JSON on stdin); `*=PROGRAM` catches
     /// every other class. Repeatable.
     #[arg(long = "exec", value_name = "CLASS=PROGRAM")]
@@ -153,6 +169,8 @@ pub struct Config {
     pub namespace: Option<String>,
     /// `--exec` handlers: class (or `*`) and program.
     pub exec: Vec<(String, String)>,
+    /// The Airbrake notifier's settings, when an id and key were given.
+    pub airbrake: Option<resque_failure::airbrake::Config>,
 }
 
 /// A configuration error: one line naming the setting.
@@ -238,7 +256,15 @@ impl TryFrom<Args> for Config {
                 _ => Err(ConfigError::BadExec(e.clone())),
             })
             .collect::<Result<_, _>>()?;
+        let airbrake = resque_failure::airbrake::Config::from_lookup(|k| match k {
+            "AIRBRAKE_PROJECT_ID" => a.airbrake_project_id.clone(),
+            "AIRBRAKE_PROJECT_KEY" => a.airbrake_project_key.clone(),
+            "AIRBRAKE_HOST" => a.airbrake_host.clone(),
+            "AIRBRAKE_ENVIRONMENT" => a.airbrake_environment.clone(),
+            _ => None,
+        });
         Ok(Self {
+            airbrake,
             queues,
             interval: (!interval.is_zero()).then_some(interval),
             min_interval,

@@ -1,0 +1,711 @@
+//! The worker's life cycle, Ruby's `Worker#work`: start-up and registration, the polling
+//! loop, a child per job (or in-process with `FORK_PER_JOB=false`), signals, heartbeat,
+//! the after-job bookkeeping and unregistration.
+//!
+//! The parent is single-threaded: one current-thread tokio runtime and one Redis connection,
+//! kept across forks (see `fork.rs`). `fork` happens outside `block_on`; waiting for the
+//! child, a signal or the next heartbeat is one `select!`.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use resque_failure::{Backend, NewFailure};
+use resque_protocol::{Failure, Payload, Value, WorkerId, WorkingOn, failure, time};
+use resque_store::{Connection, Context, Performed, Registry, Store};
+use signal_hook::consts::signal::{SIGCHLD, SIGCONT, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+use signal_hook_tokio::Signals;
+
+use crate::config::Config;
+use crate::fork::fork_child;
+use crate::proctitle::{self, titles};
+
+/// Ruby's default `heartbeat_interval`.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
+/// Largest failure report a child sends (the pipe holds 64 KiB; a child must never block
+/// writing it).
+const MAX_REPORT: usize = 48 * 1024;
+
+/// Errors that stop a worker.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Redis or the Resque API failed.
+    #[error(transparent)]
+    Store(#[from] resque_store::Error),
+    /// The failure backend could not be set up or written.
+    #[error(transparent)]
+    Failure(#[from] resque_failure::Error),
+    /// A system call failed (runtime, signals, pipes).
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Forking failed or was refused.
+    #[error(transparent)]
+    Fork(#[from] crate::fork::ForkError),
+}
+
+fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Sys { what, source }
+}
+
+/// How a job ended, as the parent records it.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    /// Performed, or skipped by `before_perform` (not a failure).
+    Done,
+    /// Failed: a failure record, and whether it counts in `stat:failed` (Ruby counts
+    /// exceptions raised by the job, not dirty exits).
+    Failed {
+        exception: String,
+        error: String,
+        backtrace: Vec<String>,
+        count_failed: bool,
+    },
+}
+
+impl Outcome {
+    fn failed(exception: &str, error: impl Into<String>) -> Self {
+        Self::Failed {
+            exception: exception.to_owned(),
+            error: error.into(),
+            backtrace: Vec::new(),
+            count_failed: true,
+        }
+    }
+}
+
+/// Parent-side flags set by signals.
+#[derive(Debug, Default)]
+struct Flags {
+    shutdown: bool,
+    paused: bool,
+    /// Kill the running child (TERM/INT/USR1), with TERM_CHILD escalation.
+    kill_child: bool,
+}
+
+/// A worker ready to run (see [`crate::Builder`] for the command-line entry point).
+pub struct Worker {
+    config: Config,
+    registry: Arc<Registry>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker for `config` running the job types in `registry`.
+    pub fn new(config: Config, registry: Registry) -> Self {
+        Self {
+            config,
+            registry: Arc::new(registry),
+        }
+    }
+
+    /// Runs until QUIT/TERM/INT, or until the queues are empty with `INTERVAL=0`.
+    pub fn run(&self) -> Result<(), Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // fred resolves host names on the blocking pool: let that thread go at once, so
+            // the process is single-threaded again before the first fork.
+            .thread_keep_alive(Duration::from_millis(1))
+            .build()
+            .map_err(sys("building the runtime"))?;
+        let conn = Connection::parse(&self.config.redis)?;
+        let store = rt.block_on(Store::connect(&conn, self.config.namespace.as_deref()))?;
+        let backend =
+            Backend::from_names(&self.config.failure_backend, self.config.airbrake.clone())?;
+        let hostname = nix::unistd::gethostname()
+            .map_err(|e| Error::Sys {
+                what: "reading the host name",
+                source: e.into(),
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let id = WorkerId::new(
+            &hostname,
+            std::process::id(),
+            self.config.queues.configured(),
+        );
+        let mut signals = rt
+            .block_on(async {
+                Signals::new([SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD])
+            })
+            .map_err(sys("installing signal handlers"))?;
+        let handle = signals.handle();
+        let mut run = Run {
+            cfg: &self.config,
+            registry: &self.registry,
+            rt: &rt,
+            store: &store,
+            backend: &backend,
+            id: &id,
+            signals: &mut signals,
+            flags: Flags::default(),
+            tz: jiff::tz::TimeZone::system(),
+            next_heartbeat: Instant::now(),
+        };
+        let result = run.work();
+        handle.close();
+        result
+    }
+}
+
+struct Run<'a> {
+    cfg: &'a Config,
+    registry: &'a Arc<Registry>,
+    rt: &'a tokio::runtime::Runtime,
+    store: &'a Store,
+    backend: &'a Backend,
+    id: &'a WorkerId,
+    signals: &'a mut Signals,
+    flags: Flags,
+    tz: jiff::tz::TimeZone,
+    next_heartbeat: Instant,
+}
+
+impl Run<'_> {
+    fn title(&self, t: &str) {
+        proctitle::set(t);
+    }
+
+    fn work(&mut self) -> Result<(), Error> {
+        self.title(&titles::starting());
+        let id = self.id.as_str().to_owned();
+        // Ruby's startup: drop our stale heartbeat, beat once, take the pruning lock
+        // (pruning itself is not done yet), then register.
+        self.rt.block_on(async {
+            self.store.remove_heartbeat(&id).await?;
+            self.store.heartbeat(&id, &self.tz).await?;
+            let _ = self
+                .store
+                .acquire_pruning_lock(&id, HEARTBEAT_INTERVAL.as_secs() as i64)
+                .await?;
+            self.store
+                .register_worker(&id, &time::started(&time::now()))
+                .await
+        })?;
+        self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        tracing::info!(worker = %id, "started");
+
+        let c = self.cfg;
+        let max = c.max_interval;
+        let min = c.min_interval.min(max);
+        let backoff = c.backoff_interval.min(max);
+        let mut interval = c.interval.unwrap_or(Duration::ZERO).clamp(min, max);
+        let result = loop {
+            self.drain_signals();
+            if self.flags.shutdown {
+                break Ok(());
+            }
+            match self.reserve() {
+                Err(e) => break Err(e),
+                Ok(Some((queue, raw))) => {
+                    if let Err(e) = self.process(&queue, &raw) {
+                        break Err(e);
+                    }
+                    interval = min;
+                }
+                Ok(None) => {
+                    // state_change: Ruby reads its own worker key after an empty poll.
+                    if let Err(e) = self.rt.block_on(self.store.worker_payload(&id)) {
+                        break Err(e.into());
+                    }
+                    if interval.is_zero() {
+                        break Ok(());
+                    }
+                    interval = (interval + backoff).min(max);
+                    let paused = self.flags.paused
+                        || self
+                            .rt
+                            .block_on(self.store.pause_all_requested())
+                            .unwrap_or(false);
+                    self.title(&if paused {
+                        titles::paused(&c.procline_prefix)
+                    } else {
+                        titles::waiting(&c.procline_prefix, c.queues.configured())
+                    });
+                    if let Err(e) = self.sleep(interval) {
+                        break Err(e);
+                    }
+                }
+            }
+        };
+        let unregistered = self.unregister();
+        tracing::info!(worker = %id, "exiting");
+        result.and(unregistered)
+    }
+
+    /// Takes the next job: nothing while paused (USR2 or `pause-all-workers`), else `LPOP`
+    /// the queues in order (re-resolving dynamic lists first).
+    fn reserve(&mut self) -> Result<Option<(String, String)>, Error> {
+        if self.flags.paused {
+            return Ok(None);
+        }
+        let spec = &self.cfg.queues;
+        Ok(self.rt.block_on(async {
+            if self.store.pause_all_requested().await? {
+                return Ok(None);
+            }
+            let queues = if spec.is_dynamic() {
+                spec.resolve(&self.store.queue_names().await?)
+            } else {
+                spec.resolve(&[])
+            };
+            self.store.pop_first(&queues).await
+        })?)
+    }
+
+    fn process(&mut self, queue: &str, raw: &str) -> Result<(), Error> {
+        let id = self.id.as_str().to_owned();
+        let payload = match Payload::decode(raw.as_bytes()) {
+            Ok(p) => p,
+            Err(e) => {
+                // Ruby loses such an item (popped, then decode raises). We keep it, whole,
+                // in a failure record.
+                let outcome = Outcome::failed("Resque::Helpers::DecodeException", e.to_string());
+                return self.finish(queue, Value::String(raw.to_owned()), outcome);
+            }
+        };
+        let now = Timestamp::now();
+        let working = WorkingOn {
+            queue: queue.to_owned(),
+            run_at: time::run_at(now),
+            payload: payload.clone(),
+        };
+        let class = payload.class().unwrap_or_default().to_owned();
+        self.rt.block_on(async {
+            self.store.set_working_on(&id, &working.encode()?).await?;
+            self.store.worker_payload(&id).await
+        })?;
+        self.title(&titles::processing(
+            &self.cfg.procline_prefix,
+            queue,
+            now.as_second(),
+            &class,
+        ));
+        tracing::info!(queue, class = %class, "got job");
+
+        let outcome = if self.cfg.fork_per_job {
+            self.perform_with_fork(queue, &payload)?
+        } else {
+            perform(
+                self.registry,
+                queue,
+                &payload,
+                self.id.as_str(),
+                &self.cfg.redis,
+                self.cfg.namespace.as_deref(),
+            )
+        };
+        self.finish(queue, payload.into_value(), outcome)
+    }
+
+    /// Forks a child for the job and waits for it, handling signals meanwhile.
+    fn perform_with_fork(&mut self, queue: &str, payload: &Payload) -> Result<Outcome, Error> {
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Sys {
+                what: "creating the report pipe",
+                source: e.into(),
+            })?;
+        let (rfd, wfd) = (read.as_raw_fd(), write.as_raw_fd());
+        let registry = Arc::clone(self.registry);
+        let (id, redis, ns) = (
+            self.id.as_str().to_owned(),
+            self.cfg.redis.clone(),
+            self.cfg.namespace.clone(),
+        );
+        let pid = fork_child(move || {
+            // The child: close the read end, run the job, report a failure, leave.
+            let _ = nix::unistd::close(rfd);
+            let outcome = perform(&registry, queue, payload, &id, &redis, ns.as_deref());
+            // SAFETY-free: the write end is this child's own copy of the pipe.
+            let mut pipe = std::fs::File::from(unsafe_owned(wfd));
+            let code = match &outcome {
+                Outcome::Done => 0,
+                Outcome::Failed { .. } => {
+                    let report = report_json(&outcome);
+                    let _ = std::io::Write::write_all(&mut pipe, report.as_bytes());
+                    1
+                }
+            };
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            code
+        })?;
+        drop(write);
+        self.title(&titles::forked(
+            &self.cfg.procline_prefix,
+            pid.as_raw(),
+            Timestamp::now().as_second(),
+        ));
+        let status = self.wait_child(pid)?;
+        let mut report = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut report);
+        Ok(match status {
+            WaitStatus::Exited(_, 0) => Outcome::Done,
+            WaitStatus::Exited(_, code) => parse_report(&report).unwrap_or_else(|| {
+                // Ruby records nothing for a child that exits non-zero by itself; ours only
+                // do that after writing a report, so this is a crash we keep a record of.
+                Outcome::failed(
+                    "Resque::DirtyExit",
+                    format!("Child process exited with status {code}"),
+                )
+            }),
+            WaitStatus::Signaled(p, sig, _) => Outcome::Failed {
+                exception: failure::DIRTY_EXIT.to_owned(),
+                error: format!(
+                    "Child process received unhandled signal pid {p} {sig:?} (signal {})",
+                    sig as i32
+                ),
+                backtrace: Vec::new(),
+                count_failed: false,
+            },
+            other => Outcome::failed(
+                "Resque::DirtyExit",
+                format!("Child process ended oddly: {other:?}"),
+            ),
+        })
+    }
+
+    /// Waits for the child, reacting to signals: QUIT finishes the job; TERM and INT kill
+    /// it (KILL, or with TERM_CHILD: TERM after RESQUE_PRE_SHUTDOWN_TIMEOUT, KILL after
+    /// RESQUE_TERM_TIMEOUT); USR1 kills it and goes on; USR2/CONT pause and resume.
+    fn wait_child(&mut self, pid: Pid) -> Result<WaitStatus, Error> {
+        let cfg = self.cfg;
+        let mut escalation: Option<(Instant, Signal)> = None;
+        loop {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    return Err(Error::Sys {
+                        what: "waiting for the child",
+                        source: e.into(),
+                    });
+                }
+            }
+            if self.flags.kill_child && escalation.is_none() {
+                self.flags.kill_child = false;
+                escalation = if cfg.term_child {
+                    Some((Instant::now() + cfg.pre_shutdown_timeout, Signal::SIGTERM))
+                } else {
+                    let _ = kill(pid, Signal::SIGKILL);
+                    None
+                };
+            }
+            if let Some((at, sig)) = escalation
+                && Instant::now() >= at
+            {
+                let _ = kill(pid, sig);
+                escalation = (sig == Signal::SIGTERM)
+                    .then(|| (Instant::now() + cfg.term_timeout, Signal::SIGKILL));
+            }
+            self.heartbeat_if_due()?;
+            let wake =
+                escalation.map_or(self.next_heartbeat, |(at, _)| at.min(self.next_heartbeat));
+            let sig = self.rt.block_on(async {
+                tokio::select! {
+                    s = self.signals.next() => s,
+                    // SIGCHLD wakes us; the poll is a safety net for a missed wake-up.
+                    () = tokio::time::sleep(Duration::from_millis(200)) => None,
+                    () = tokio::time::sleep_until(wake.into()) => None,
+                }
+            });
+            if let Some(s) = sig {
+                self.on_signal(s);
+            }
+        }
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        match sig {
+            SIGQUIT => self.flags.shutdown = true,
+            SIGTERM if self.cfg.graceful_term => self.flags.shutdown = true,
+            SIGTERM | SIGINT => {
+                self.flags.shutdown = true;
+                self.flags.kill_child = true;
+            }
+            SIGUSR1 => self.flags.kill_child = true,
+            SIGUSR2 => {
+                tracing::info!("USR2 received; pausing job processing");
+                self.flags.paused = true;
+            }
+            SIGCONT => {
+                tracing::info!("CONT received; resuming job processing");
+                self.flags.paused = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// Handles signals already delivered, without waiting.
+    fn drain_signals(&mut self) {
+        loop {
+            let s = self.rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    s = self.signals.next() => s,
+                    () = std::future::ready(()) => None,
+                }
+            });
+            match s {
+                Some(s) => self.on_signal(s),
+                None => break,
+            }
+        }
+        // A kill request with no child running is moot.
+        self.flags.kill_child = false;
+    }
+
+    /// Sleeps `d`, waking early for QUIT/TERM/INT, and beating the heart when due.
+    fn sleep(&mut self, d: Duration) -> Result<(), Error> {
+        let until = Instant::now() + d;
+        while Instant::now() < until && !self.flags.shutdown {
+            self.heartbeat_if_due()?;
+            let wake = until.min(self.next_heartbeat);
+            let sig = self.rt.block_on(async {
+                tokio::select! {
+                    s = self.signals.next() => s,
+                    () = tokio::time::sleep_until(wake.into()) => None,
+                }
+            });
+            if let Some(s) = sig {
+                self.on_signal(s);
+                if s == SIGCONT || s == SIGUSR2 {
+                    return Ok(());
+                }
+            }
+        }
+        self.flags.kill_child = false;
+        Ok(())
+    }
+
+    fn heartbeat_if_due(&mut self) -> Result<(), Error> {
+        if Instant::now() >= self.next_heartbeat {
+            self.rt
+                .block_on(self.store.heartbeat(self.id.as_str(), &self.tz))?;
+            self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        }
+        Ok(())
+    }
+
+    /// Ruby's `done_working` (and `report_failed_job`): the failure record, the stats and
+    /// the `worker:<id>` cleanup, in one pipeline for the default backend.
+    fn finish(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
+        let id = self.id.as_str();
+        self.rt.block_on(async {
+            match outcome {
+                Outcome::Done => self.store.job_done(id, None, false).await?,
+                Outcome::Failed { exception, error, backtrace, count_failed } => {
+                    let new = NewFailure {
+                        payload,
+                        exception,
+                        error,
+                        backtrace,
+                        worker: id.to_owned(),
+                        queue: queue.to_owned(),
+                    };
+                    tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
+                    if self.backend.is_redis_only() {
+                        let record: Failure = new.to_record(&time::now());
+                        self.store.job_done(id, Some(("failed", &record)), count_failed).await?;
+                    } else {
+                        if let Err(e) = self.backend.save(self.store, &new).await {
+                            tracing::warn!(error = %e, "failure backend");
+                        }
+                        self.store.job_done(id, None, count_failed).await?;
+                    }
+                }
+            }
+            Ok::<_, Error>(())
+        })
+    }
+
+    /// Ruby's `unregister_worker`: a job still registered as in progress becomes a
+    /// DirtyExit failure, then the registry entries go.
+    fn unregister(&mut self) -> Result<(), Error> {
+        let id = self.id.as_str();
+        self.rt.block_on(async {
+            if let Some(raw) = self
+                .store
+                .worker_payload(id)
+                .await?
+                .filter(|s| !s.is_empty())
+            {
+                let (queue, payload) = match resque_protocol::json::from_slice(raw.as_bytes()) {
+                    Ok(Value::Object(mut m)) => (
+                        m.get("queue")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        m.remove("payload").unwrap_or(Value::Null),
+                    ),
+                    _ => (String::new(), Value::String(raw)),
+                };
+                let new = NewFailure {
+                    payload,
+                    exception: failure::DIRTY_EXIT.to_owned(),
+                    error: failure::JOB_STILL_BEING_PROCESSED.to_owned(),
+                    backtrace: Vec::new(),
+                    worker: id.to_owned(),
+                    queue,
+                };
+                if let Err(e) = self.backend.save(self.store, &new).await {
+                    tracing::warn!(error = %e, "failure backend");
+                }
+            }
+            self.store.unregister_worker(id).await?;
+            Ok::<_, Error>(())
+        })
+    }
+}
+
+/// Wraps the child's copy of the pipe's write end.
+fn unsafe_owned(fd: i32) -> OwnedFd {
+    #[allow(unsafe_code)]
+    // SAFETY: `fd` is the write end of a pipe this process (the child) owns a copy of;
+    // nothing else in the child uses or closes it.
+    unsafe {
+        OwnedFd::from_raw_fd(fd)
+    }
+}
+
+/// Runs one job with its hooks (in the child, or in-process), catching panics.
+fn perform(
+    registry: &Registry,
+    queue: &str,
+    payload: &Payload,
+    worker: &str,
+    redis: &str,
+    namespace: Option<&str>,
+) -> Outcome {
+    let Some(class) = payload.class().filter(|c| !c.is_empty()) else {
+        return Outcome::failed("NameError", "job payload has no class");
+    };
+    let Some(args) = payload.args() else {
+        return Outcome::failed("ArgumentError", "job payload args is not an array");
+    };
+    if !registry.contains(class) {
+        // What Ruby records for a class it cannot load.
+        return Outcome::failed("NameError", format!("uninitialized constant {class}"));
+    }
+    // Jobs that enqueue connect lazily, once, with their own runtime (never the parent's).
+    let (redis, ns) = (redis.to_owned(), namespace.map(str::to_owned));
+    let client: std::sync::OnceLock<Result<resque_store::blocking::Client, String>> =
+        std::sync::OnceLock::new();
+    let client = Arc::new(client);
+    let pusher: resque_store::job::Pusher = Arc::new(move |q: &str, p: &Payload| {
+        let c = client.get_or_init(|| {
+            resque_store::blocking::Client::connect(&redis, ns.as_deref())
+                .map_err(|e| e.to_string())
+        });
+        match c {
+            Ok(c) => c.push(q, p),
+            Err(e) => Err(resque_store::Error::UnknownClass(format!(
+                "cannot connect to enqueue: {e}"
+            ))),
+        }
+    });
+    let mut ctx = Context::with_pusher(queue, Some(worker.to_owned()), pusher);
+    let result = catch_unwind(AssertUnwindSafe(|| registry.perform(class, args, &mut ctx)));
+    match result {
+        Ok(Some(Ok(Performed::Yes | Performed::No))) => Outcome::Done,
+        Ok(Some(Err(e))) => Outcome::Failed {
+            exception: e.exception().to_owned(),
+            error: e.message().to_owned(),
+            backtrace: e.backtrace().to_vec(),
+            count_failed: true,
+        },
+        Ok(None) => Outcome::failed("NameError", format!("uninitialized constant {class}")),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_owned());
+            Outcome::failed("Panic", msg)
+        }
+    }
+}
+
+fn report_json(outcome: &Outcome) -> String {
+    let Outcome::Failed {
+        exception,
+        error,
+        backtrace,
+        count_failed,
+    } = outcome
+    else {
+        return String::new();
+    };
+    let mut error = error.clone();
+    let mut backtrace = backtrace.clone();
+    // Stay well under the pipe's capacity.
+    while error.len() + backtrace.iter().map(String::len).sum::<usize>() > MAX_REPORT {
+        if backtrace.pop().is_none() {
+            let cut = (0..=MAX_REPORT)
+                .rev()
+                .find(|i| error.is_char_boundary(*i))
+                .unwrap_or(0);
+            error.truncate(cut);
+        }
+    }
+    serde_json::json!({"exception": exception, "error": error, "backtrace": backtrace, "count_failed": count_failed})
+        .to_string()
+}
+
+fn parse_report(report: &str) -> Option<Outcome> {
+    let v: Value = serde_json::from_str(report).ok()?;
+    Some(Outcome::Failed {
+        exception: v["exception"].as_str()?.to_owned(),
+        error: v["error"].as_str().unwrap_or_default().to_owned(),
+        backtrace: v["backtrace"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        count_failed: v["count_failed"].as_bool().unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_round_trip_and_stay_small() {
+        let o = Outcome::Failed {
+            exception: "RuntimeError".into(),
+            error: "é".repeat(40_000),
+            backtrace: vec!["x".repeat(30_000)],
+            count_failed: true,
+        };
+        let r = report_json(&o);
+        assert!(r.len() < 64 * 1024);
+        let back = parse_report(&r).expect("parses");
+        assert!(
+            matches!(back, Outcome::Failed { ref exception, .. } if exception == "RuntimeError")
+        );
+        assert!(parse_report("").is_none());
+    }
+}

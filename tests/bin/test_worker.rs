@@ -1,0 +1,59 @@
+//! A worker for the end-to-end tests: the peer harness's jobs, and jobs that panic, abort,
+//! leak memory or enqueue other jobs.
+
+use resque::Value;
+use resque::prelude::*;
+use resque::protocol::json::ruby_inspect;
+
+macro_rules! job {
+    ($name:ident, $queue:literal, |$args:ident, $ctx:ident| $body:expr) => {
+        struct $name;
+        impl Job for $name {
+            const CLASS: &'static str = stringify!($name);
+            const QUEUE: &'static str = $queue;
+            type Args = Vec<Value>;
+            fn perform($args: &Self::Args, $ctx: &mut Context) -> Result<(), JobError> {
+                $body
+            }
+        }
+    };
+}
+
+job!(NoopJob, "noop", |_a, _c| Ok(()));
+job!(FailJob, "fail", |a, _c| Err(JobError::msg(format!(
+    "FailJob failed: {}",
+    ruby_inspect(&Value::Array(a.clone()))
+))));
+job!(SleepJob, "sleep", |a, _c| {
+    let secs = a.first().and_then(Value::as_f64).unwrap_or(5.0);
+    std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+    Ok(())
+});
+job!(PanicJob, "bad", |_a, _c| panic!("this job panics"));
+job!(AbortJob, "bad", |_a, _c| std::process::abort());
+job!(LeakJob, "bad", |_a, _c| {
+    // 200 MB, touched so it is really resident; the child takes it to its grave.
+    let v = vec![7u8; 200 * 1024 * 1024];
+    std::mem::forget(v);
+    Ok(())
+});
+job!(SpawnJob, "spawn", |a, c| {
+    let n = a.first().and_then(Value::as_u64).unwrap_or(1);
+    for i in 0..n {
+        c.enqueue::<NoopJob>(vec![i.into()])
+            .map_err(|e| JobError::msg(e.to_string()))?;
+    }
+    Ok(())
+});
+
+fn main() -> std::process::ExitCode {
+    resque::worker::Builder::cli()
+        .job::<NoopJob>()
+        .job::<FailJob>()
+        .job::<SleepJob>()
+        .job::<PanicJob>()
+        .job::<AbortJob>()
+        .job::<LeakJob>()
+        .job::<SpawnJob>()
+        .main()
+}

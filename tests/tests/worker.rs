@@ -1,0 +1,480 @@
+//! The worker, run as a real binary against a private redis-server: draining queues in both
+//! modes, misbehaving jobs, the registry while busy, process titles, and every signal.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use resque_test_support::{RedisServer, eventually};
+use serde_json::Value;
+
+const WORKER: &str = env!("CARGO_BIN_EXE_resque-test-worker");
+
+fn enqueue(server: &RedisServer, queue: &str, payload: &str) -> Result<()> {
+    server.cmd(&["SADD", "resque:queues", queue])?;
+    server.cmd(&["RPUSH", &format!("resque:queue:{queue}"), payload])?;
+    Ok(())
+}
+
+fn job(server: &RedisServer, queue: &str, class: &str, args: &str) -> Result<()> {
+    enqueue(
+        server,
+        queue,
+        &format!(r#"{{"class":"{class}","args":{args}}}"#),
+    )
+}
+
+fn worker(server: &RedisServer, queues: &str, env: &[(&str, &str)]) -> Result<Child> {
+    let mut c = Command::new(WORKER);
+    for v in [
+        "REDIS_URL",
+        "RESQUE_NAMESPACE",
+        "QUEUE",
+        "QUEUES",
+        "INTERVAL",
+        "FORK_PER_JOB",
+        "TERM_CHILD",
+        "GRACEFUL_TERM",
+        "FAILURE_BACKEND",
+        "VERBOSE",
+        "VVERBOSE",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("REDIS_URL", server.url())
+        .env("QUEUES", queues)
+        .stdout(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Ok(c.spawn()?)
+}
+
+/// Waits for the worker to exit (killing it after `timeout`) and returns its exit code.
+fn finish(child: &mut Child, timeout: Duration) -> Result<Option<i32>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("worker did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: Signal) -> Result<()> {
+    kill(Pid::from_raw(i32::try_from(child.id())?), sig)?;
+    Ok(())
+}
+
+fn stat(server: &RedisServer, name: &str) -> i64 {
+    server
+        .get_str(&["GET", &format!("resque:stat:{name}")])
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn failures(server: &RedisServer) -> Result<Vec<Value>> {
+    server
+        .get_list(&["LRANGE", "resque:failed", "0", "-1"])
+        .iter()
+        .map(|r| Ok(serde_json::from_str(r)?))
+        .collect()
+}
+
+fn title(pid: u32) -> String {
+    Command::new("ps")
+        .args(["-o", "command=", "-p", &pid.to_string()])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+fn registry_is_empty(server: &RedisServer) -> bool {
+    let keys = server.get_list(&["KEYS", "resque:worker*"]);
+    keys.is_empty() && server.get_list(&["SMEMBERS", "resque:workers"]).is_empty()
+}
+
+#[test]
+fn drains_queues_with_misbehaving_jobs_fork_per_job() -> Result<()> {
+    let server = RedisServer::start();
+    for i in 0..20 {
+        job(&server, "noop", "NoopJob", &format!("[{i}]"))?;
+    }
+    job(&server, "fail", "FailJob", r#"[44,"masterbrew"]"#)?;
+    job(&server, "fail", "NoSuchJob", "[1]")?;
+    job(&server, "bad", "PanicJob", "[]")?;
+    job(&server, "bad", "AbortJob", "[]")?;
+    job(&server, "bad", "LeakJob", "[]")?;
+    enqueue(&server, "bad", "not json {")?;
+    job(&server, "spawn", "SpawnJob", "[3]")?;
+    let mut w = worker(&server, "noop,fail,bad,spawn", &[("INTERVAL", "0")])?;
+    assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
+
+    // 27 jobs, plus the 3 that SpawnJob enqueued (drained before the worker stopped).
+    assert_eq!(stat(&server, "processed"), 30);
+    assert_eq!(
+        server.cmd(&["LLEN", "resque:queue:noop"])?,
+        resque_test_support::Resp::Integer(0)
+    );
+    let f = failures(&server)?;
+    let kinds: Vec<(&str, &str)> = f
+        .iter()
+        .map(|r| {
+            (
+                r["payload"]["class"].as_str().unwrap_or("(raw)"),
+                r["exception"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("FailJob", "RuntimeError"),
+            ("NoSuchJob", "NameError"),
+            ("PanicJob", "Panic"),
+            ("AbortJob", "Resque::DirtyExit"),
+            ("(raw)", "Resque::Helpers::DecodeException"),
+        ],
+        "one record per failed job, none for the leak"
+    );
+    assert_eq!(f[0]["error"], r#"FailJob failed: [44, "masterbrew"]"#);
+    assert_eq!(f[1]["error"], "uninitialized constant NoSuchJob");
+    assert_eq!(f[2]["error"], "this job panics");
+    assert!(
+        f[3]["error"].as_str().unwrap_or("").contains("SIGABRT"),
+        "{}",
+        f[3]
+    );
+    assert_eq!(
+        f[4]["payload"], "not json {",
+        "the malformed item is kept whole"
+    );
+    assert!(f.iter().all(|r| {
+        r["worker"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with(":noop,fail,bad,spawn")
+    }));
+    // Ruby counts exceptions raised by jobs in stat:failed, not dirty exits.
+    assert_eq!(stat(&server, "failed"), 4);
+    assert!(registry_is_empty(&server), "unregistered on exit");
+    assert!(
+        server
+            .get_list(&["HKEYS", "resque:workers:heartbeat"])
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[test]
+fn drains_queues_in_process_with_fork_per_job_false() -> Result<()> {
+    let server = RedisServer::start();
+    for i in 0..50 {
+        job(&server, "noop", "NoopJob", &format!("[{i}]"))?;
+    }
+    job(&server, "fail", "FailJob", "[1]")?;
+    job(&server, "bad", "PanicJob", "[]")?;
+    job(&server, "spawn", "SpawnJob", "[2]")?;
+    let mut w = worker(
+        &server,
+        "noop,fail,bad,spawn",
+        &[("INTERVAL", "0"), ("FORK_PER_JOB", "false")],
+    )?;
+    assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
+    assert_eq!(stat(&server, "processed"), 55);
+    let f = failures(&server)?;
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        (f[1]["exception"].as_str(), f[1]["error"].as_str()),
+        (Some("Panic"), Some("this job panics"))
+    );
+    assert!(registry_is_empty(&server));
+    Ok(())
+}
+
+#[test]
+fn busy_worker_is_registered_titled_and_quits_after_its_job() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "sleep", "SleepJob", "[1.5]")?;
+    let mut w = worker(&server, "sleep", &[("INTERVAL", "0.2")])?;
+    let pid = w.id();
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["KEYS", "resque:worker:*:sleep"])
+        .len()
+        == 1));
+    let id = server
+        .get_list(&["SMEMBERS", "resque:workers"])
+        .pop()
+        .context("registered")?;
+    let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
+    assert_eq!(id, format!("{host}:{pid}:sleep"));
+    let payload: Value = serde_json::from_str(
+        &server
+            .get_str(&["GET", &format!("resque:worker:{id}")])
+            .context("working on")?,
+    )?;
+    assert_eq!(payload["queue"], "sleep");
+    assert_eq!(
+        payload["payload"],
+        serde_json::json!({"class": "SleepJob", "args": [1.5]})
+    );
+    assert!(payload["run_at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let started = server
+        .get_str(&["GET", &format!("resque:worker:{id}:started")])
+        .context("started")?;
+    assert_eq!(started.len(), "2026-11-22 17:53:49 +0000".len());
+    let hb = server
+        .get_str(&["HGET", "resque:workers:heartbeat", &id])
+        .context("heartbeat")?;
+    assert!(hb.contains('T') && !hb.ends_with('Z'), "{hb}");
+    // Titles as Ruby's: the parent "Forked", the child "Processing" (ps shows them whole).
+    assert!(
+        eventually(Duration::from_secs(5), || title(pid)
+            .starts_with("resque-3.0.0: Forked ")),
+        "{}",
+        title(pid)
+    );
+    let child = children_of(pid).first().copied().context("a child")?;
+    assert!(
+        title(child).starts_with("resque-3.0.0: Processing sleep since ")
+            && title(child).ends_with(" [SleepJob]"),
+        "{}",
+        title(child)
+    );
+
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    assert_eq!(stat(&server, "processed"), 1, "QUIT let the job finish");
+    assert!(failures(&server)?.is_empty());
+    assert!(registry_is_empty(&server));
+    Ok(())
+}
+
+#[test]
+fn idle_worker_title_and_term() -> Result<()> {
+    let server = RedisServer::start();
+    let mut w = worker(
+        &server,
+        "b,a",
+        &[("INTERVAL", "0.1"), ("RESQUE_PROCLINE_PREFIX", "app1 ")],
+    )?;
+    assert!(
+        eventually(Duration::from_secs(10), || title(w.id())
+            == "app1 resque-3.0.0: Waiting for b,a"),
+        "{}",
+        title(w.id())
+    );
+    let started = Instant::now();
+    signal(&w, Signal::SIGTERM)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(5))?, Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "TERM while idle exits at once"
+    );
+    assert!(registry_is_empty(&server));
+    Ok(())
+}
+
+/// Starts a worker busy with a 30 s job, returning it once the child runs.
+fn busy(server: &RedisServer, env: &[(&str, &str)]) -> Result<Child> {
+    job(server, "sleep", "SleepJob", "[30]")?;
+    let w = worker(server, "sleep", env)?;
+    let pid = w.id();
+    if !eventually(Duration::from_secs(10), || !children_of(pid).is_empty()) {
+        bail!("the worker never forked");
+    }
+    Ok(w)
+}
+
+#[test]
+fn term_and_int_kill_the_child_and_record_a_dirty_exit() -> Result<()> {
+    for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        let server = RedisServer::start();
+        let mut w = busy(&server, &[("INTERVAL", "0.1")])?;
+        let started = Instant::now();
+        signal(&w, sig)?;
+        assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{sig}: child killed at once"
+        );
+        let f = failures(&server)?;
+        assert_eq!(f.len(), 1, "{sig}");
+        assert_eq!(f[0]["exception"], "Resque::DirtyExit");
+        assert!(
+            f[0]["error"].as_str().unwrap_or("").contains("SIGKILL"),
+            "{}",
+            f[0]
+        );
+        assert_eq!(
+            stat(&server, "failed"),
+            0,
+            "dirty exits are not counted in stat:failed"
+        );
+        assert_eq!(stat(&server, "processed"), 1);
+        assert!(registry_is_empty(&server));
+    }
+    Ok(())
+}
+
+#[test]
+fn term_child_sends_term_first() -> Result<()> {
+    let server = RedisServer::start();
+    let mut w = busy(
+        &server,
+        &[
+            ("INTERVAL", "0.1"),
+            ("TERM_CHILD", "1"),
+            ("RESQUE_TERM_TIMEOUT", "5"),
+        ],
+    )?;
+    signal(&w, Signal::SIGTERM)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    let f = failures(&server)?;
+    assert!(
+        f[0]["error"].as_str().unwrap_or("").contains("SIGTERM"),
+        "{}",
+        f[0]
+    );
+    Ok(())
+}
+
+#[test]
+fn graceful_term_finishes_the_job() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "sleep", "SleepJob", "[1]")?;
+    let mut w = worker(
+        &server,
+        "sleep",
+        &[("INTERVAL", "0.1"), ("GRACEFUL_TERM", "1")],
+    )?;
+    let pid = w.id();
+    assert!(eventually(Duration::from_secs(10), || !children_of(pid).is_empty()));
+    signal(&w, Signal::SIGTERM)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    assert!(failures(&server)?.is_empty());
+    assert_eq!(stat(&server, "processed"), 1);
+    Ok(())
+}
+
+#[test]
+fn usr1_kills_the_child_and_carries_on() -> Result<()> {
+    let server = RedisServer::start();
+    let mut w = busy(&server, &[("INTERVAL", "0.1")])?;
+    job(&server, "sleep", "NoopJob", "[]")?;
+    signal(&w, Signal::SIGUSR1)?;
+    assert!(
+        eventually(Duration::from_secs(10), || stat(&server, "processed") == 2),
+        "the next job ran"
+    );
+    assert_eq!(failures(&server)?.len(), 1);
+    assert!(w.try_wait()?.is_none(), "still running");
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    Ok(())
+}
+
+#[test]
+fn usr2_pauses_cont_resumes_and_pause_all_workers() -> Result<()> {
+    let server = RedisServer::start();
+    let mut w = worker(&server, "q", &[("INTERVAL", "0.1")])?;
+    assert!(eventually(Duration::from_secs(10), || title(w.id())
+        .contains("Waiting for q")));
+    signal(&w, Signal::SIGUSR2)?;
+    assert!(
+        eventually(Duration::from_secs(5), || title(w.id())
+            == "resque-3.0.0: Paused"),
+        "{}",
+        title(w.id())
+    );
+    job(&server, "q", "NoopJob", "[]")?;
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(stat(&server, "processed"), 0, "paused: the job waits");
+    signal(&w, Signal::SIGCONT)?;
+    assert!(eventually(Duration::from_secs(5), || stat(
+        &server,
+        "processed"
+    ) == 1));
+
+    // The global switch other tools set.
+    server.cmd(&["SET", "resque:pause-all-workers", "true"])?;
+    assert!(eventually(Duration::from_secs(5), || title(w.id())
+        == "resque-3.0.0: Paused"));
+    job(&server, "q", "NoopJob", "[]")?;
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(stat(&server, "processed"), 1);
+    server.cmd(&["DEL", "resque:pause-all-workers"])?;
+    assert!(eventually(Duration::from_secs(5), || stat(
+        &server,
+        "processed"
+    ) == 2));
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    Ok(())
+}
+
+#[test]
+fn leaking_jobs_leave_the_parent_flat() -> Result<()> {
+    let server = RedisServer::start();
+    for _ in 0..3 {
+        job(&server, "bad", "LeakJob", "[]")?;
+    }
+    let mut w = worker(&server, "bad", &[("INTERVAL", "0.1")])?;
+    assert!(eventually(Duration::from_secs(30), || stat(
+        &server,
+        "processed"
+    ) == 3));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", w.id()))?;
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("VmHWM")?;
+    assert!(
+        peak_kb < 40 * 1024,
+        "parent peak RSS {peak_kb} kB after three 200 MB leaks"
+    );
+    assert!(failures(&server)?.is_empty());
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    Ok(())
+}
+
+#[test]
+fn no_queue_is_a_clear_error() -> Result<()> {
+    let out = Command::new(WORKER)
+        .env_remove("QUEUE")
+        .env_remove("QUEUES")
+        .env("REDIS_URL", "localhost:1")
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "resque-worker: set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work (Please give each worker at least one queue.)\n"
+    );
+    let out = Command::new(WORKER)
+        .env("QUEUE", "a")
+        .env("REDIS_URL", "localhost:notaport")
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("resque-worker: error: bad Redis connection string")
+    );
+    Ok(())
+}
