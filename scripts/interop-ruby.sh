@@ -13,6 +13,8 @@ peers=${1:-../shared/peers}
 command -v ruby >/dev/null || { echo "ruby is missing: apt-get install -y ruby ruby-redis ruby-redis-namespace ruby-mono-logger ruby-multi-json" >&2; exit 2; }
 cargo build --quiet -p resque --bins
 cargo build --quiet -p resque-failure --example record_failure
+cargo build --quiet -p resque --example worker
+rsworker="${CARGO_TARGET_DIR:-target}/debug/examples/worker"
 resque="${CARGO_TARGET_DIR:-target}/debug/resque"
 record="${CARGO_TARGET_DIR:-target}/debug/examples/record_failure"
 
@@ -109,4 +111,44 @@ items = d["failure"]["all"] if "all" in d["failure"] else d["failure"]["items"]
 assert d["failure"]["count"] == 1 and "retried_at" in items[0], d["failure"]
 print("   Ruby sees our requeue (retried_at) and remove")
 PY
+echo "== 6. the resque-rs worker: runs Ruby's jobs, Ruby sees it, Ruby does not prune it"
+"$resque" failures clear; redis-cli -p "$port" del resque:stat:processed resque:stat:failed >/dev/null
+rb enqueue.rb -q noop -c NoopJob -n 200 --clear > /dev/null
+rb enqueue.rb -q noop -c FailJob -a '[44,"masterbrew"]' -n 1 > /dev/null
+QUEUES=noop INTERVAL=0 "$rsworker" || fail "our worker failed on Ruby's jobs"
+[ "$("$resque" stats | grep processed)" = "resque.processed+=201" ] || fail "processed: $("$resque" stats)"
+rb inspect.rb > "$dir/inspect6.json" || fail "Ruby cannot read our worker's failure record"
+python3 - "$dir/inspect6.json" <<'PY' || fail "Ruby's view of our failure record"
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["failure"]["all"][0]
+assert f["exception"] == "RuntimeError" and f["error"] == 'FailJob failed: [44, "masterbrew"]', f
+print("   our worker ran 200 Ruby-enqueued jobs; Ruby's Failure.all reads its record:", f["error"])
+PY
+"$resque" enqueue sleep SleepJob 4 >/dev/null
+QUEUES=sleep INTERVAL=0.2 "$rsworker" &
+rspid=$!
+for _ in $(seq 100); do [ -n "$("$resque" list | grep working)" ] && break; sleep 0.1; done
+rb inspect.rb > "$dir/inspect7.json" || fail "Ruby cannot read our busy worker"
+python3 - "$dir/inspect7.json" "$rspid" <<'PY' || fail "Ruby's view of our busy worker"
+import json, sys
+d, pid = json.load(open(sys.argv[1])), sys.argv[2]
+w = [w for w in d["workers"] if w["id"].split(":")[1] == pid]
+assert w and w[0]["state"] == "working" and w[0]["job"]["payload"]["class"] == "SleepJob", d["workers"]
+assert w[0]["started"] and w[0]["heartbeat"], w[0]
+assert d["info"]["working"] == 1 and len(d["working"]) == 1, d["info"]
+print("   Ruby sees our worker", w[0]["id"], "working on", w[0]["job"]["payload"]["class"], "heartbeat", w[0]["heartbeat"])
+PY
+# A Ruby worker starting on this host with the same queue prunes dead workers first. Free
+# the pruning lock (ours took it at start-up) so Ruby really prunes, and register a dead
+# same-host worker as a control: Ruby must prune that one and keep ours.
+host=$(hostname)
+redis-cli -p "$port" del resque:pruning_dead_workers_in_progress >/dev/null
+redis-cli -p "$port" sadd resque:workers "$host:999999:sleep" >/dev/null
+INTERVAL=0 rb work.rb sleep > /dev/null
+"$resque" list | grep -q ":$rspid:sleep (working)" || fail "a Ruby worker pruned our live worker"
+"$resque" list | grep -q ":999999:sleep" && fail "control: Ruby did not prune the dead worker"
+echo "   a Ruby worker started with the same queue pruned a dead worker and left ours alone"
+kill -QUIT "$rspid"; wait "$rspid" || fail "our worker's exit status"
+[ "$("$resque" list)" = "None" ] || fail "our worker did not unregister"
 echo "interop: all checks passed"
