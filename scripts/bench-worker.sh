@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Worker benchmark: no-op jobs per second for one worker process with fork per job and with
+# FORK_PER_JOB=false, and for 2 processes, beside redis-benchmark on the same private
+# server, plus the parent's peak RSS. Targets (issue #4, this 2-core machine): fork per job
+# >= 1,500 jobs/s, FORK_PER_JOB=false >= 8,000 jobs/s, parent RSS <= 8 MB. Ruby Resque 3.0
+# does about 176 and 1,300 here (shared/peers/BASELINES.md).
+# Usage: scripts/bench-worker.sh [FORK_JOBS] [NOFORK_JOBS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --no-nextest
+FORK_N=${1:-5000}; NOFORK_N=${2:-50000}
+cargo build --quiet --profile bench-opt -p resque --example worker --bin resque
+w="${CARGO_TARGET_DIR:-target}/bench-opt/examples/worker"
+r="${CARGO_TARGET_DIR:-target}/bench-opt/resque"
+
+dir=$(mktemp -d /tmp/resque-bench.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+export REDIS_URL="127.0.0.1:$port"
+
+rb() { redis-benchmark -h 127.0.0.1 -p "$port" -n 100000 -t "$1" -P 1 -c 1 --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
+rb_lpop=$(rb lpop); rb_incr=$(rb incr)
+
+seed() { # N
+  python3 - "$1" "$port" <<'PY'
+import socket, sys
+n, port = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+item = b'{"class":"NoopJob","args":[]}'
+def cmd(*a):
+    out = b"*%d\r\n" % len(a)
+    for x in a:
+        out += b"$%d\r\n%s\r\n" % (len(x), x)
+    return out
+s.sendall(cmd(b"DEL", b"resque:stat:processed", b"resque:queue:noop") + cmd(b"SADD", b"resque:queues", b"noop"))
+batch = 1000
+for i in range(0, n, batch):
+    s.sendall(cmd(b"RPUSH", b"resque:queue:noop", *([item] * min(batch, n - i))))
+s.sendall(cmd(b"LLEN", b"resque:queue:noop"))
+buf = b""
+while buf.count(b"\r\n") < 2 + (n + batch - 1) // batch + 1:
+    buf += s.recv(65536)
+PY
+}
+
+run() { # label N procs env...
+  local label=$1 n=$2 procs=$3; shift 3
+  seed "$n"
+  local start end pids=() peak=0
+  start=$(date +%s.%N)
+  for _ in $(seq "$procs"); do env QUEUES=noop INTERVAL=0.05 "$@" "$w" & pids+=($!); done
+  while [ "$(redis-cli -p "$port" get resque:stat:processed)" != "$n" ]; do sleep 0.005; done
+  end=$(date +%s.%N)
+  for p in "${pids[@]}"; do
+    kb=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+    [ "${kb:-0}" -gt "$peak" ] && peak=$kb
+    kill -QUIT "$p"
+  done
+  wait
+  python3 -c "import sys; n,s,e,kb=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]),int(sys.argv[4]); print(f'{sys.argv[5]:<44} {n/(e-s):9,.0f} jobs/s   parent peak RSS {kb/1024:5.1f} MB')" "$n" "$start" "$end" "$peak" "$label"
+}
+
+echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
+run "fork per job, 1 process" "$FORK_N" 1
+run "FORK_PER_JOB=false, 1 process" "$NOFORK_N" 1 FORK_PER_JOB=false
+run "fork per job, 2 processes" "$FORK_N" 2
+run "FORK_PER_JOB=false, 2 processes" "$NOFORK_N" 2 FORK_PER_JOB=false
+echo "targets: fork >= 1,500 jobs/s, no fork >= 8,000 jobs/s, parent RSS <= 8 MB (Ruby: 176 / 1,317 jobs/s, 26 MB)"
