@@ -1,7 +1,7 @@
 //! The worker, run as a real binary against a private redis-server: draining queues in both
 //! modes, misbehaving jobs, the registry while busy, process titles, and every signal.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -43,9 +43,16 @@ fn worker(server: &RedisServer, queues: &str, env: &[(&str, &str)]) -> Result<Ch
     ] {
         c.env_remove(v);
     }
+    // The worker's log goes to a file beside the server, for failing tests to show.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(server.dir().join("worker.log"))?;
     c.env("REDIS_URL", server.url())
         .env("QUEUES", queues)
-        .stdout(Stdio::null());
+        .env("VERBOSE", "1")
+        .stdout(log.try_clone()?)
+        .stderr(log);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -102,6 +109,11 @@ fn children_of(pid: u32) -> Vec<u32> {
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .collect()
+}
+
+/// Whether the worker has forked a job (its title says so; a child alone could be `ps`).
+fn forked(w: &Child) -> bool {
+    title(w.id()).starts_with("resque-3.0.0: Forked ")
 }
 
 fn registry_is_empty(server: &RedisServer) -> bool {
@@ -294,8 +306,7 @@ fn idle_worker_title_and_term() -> Result<()> {
 fn busy(server: &RedisServer, env: &[(&str, &str)]) -> Result<Child> {
     job(server, "sleep", "SleepJob", "[30]")?;
     let w = worker(server, "sleep", env)?;
-    let pid = w.id();
-    if !eventually(Duration::from_secs(10), || !children_of(pid).is_empty()) {
+    if !eventually(Duration::from_secs(10), || forked(&w)) {
         bail!("the worker never forked");
     }
     Ok(w)
@@ -363,12 +374,12 @@ fn graceful_term_finishes_the_job() -> Result<()> {
         "sleep",
         &[("INTERVAL", "0.1"), ("GRACEFUL_TERM", "1")],
     )?;
-    let pid = w.id();
-    assert!(eventually(Duration::from_secs(10), || !children_of(pid).is_empty()));
+    assert!(eventually(Duration::from_secs(10), || forked(&w)));
     signal(&w, Signal::SIGTERM)?;
     assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
-    assert!(failures(&server)?.is_empty());
-    assert_eq!(stat(&server, "processed"), 1);
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(failures(&server)?.is_empty(), "{log}");
+    assert_eq!(stat(&server, "processed"), 1, "{log}");
     Ok(())
 }
 
@@ -477,4 +488,128 @@ fn no_queue_is_a_clear_error() -> Result<()> {
             .starts_with("resque-worker: error: bad Redis connection string")
     );
     Ok(())
+}
+
+/// Fixture 11's registry (entries A to G), rebuilt with this host's name and real pids: a
+/// starting worker prunes exactly what Ruby's does.
+#[test]
+fn prunes_dead_workers_like_fixture_11() -> Result<()> {
+    let server = RedisServer::start();
+    let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
+    // A live worker (a resque-titled process) that must survive.
+    let mut live = worker(&server, "file_serve", &[("INTERVAL", "0.2")])?;
+    let live_id = format!("{host}:{}:file_serve", live.id());
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["SMEMBERS", "resque:workers"])
+        .contains(&live_id)));
+    // A live process that is not a resque worker (F).
+    let mut sleeper = Command::new("sleep").arg("60").spawn()?;
+    let now: i64 = match server.cmd(&["TIME"])? {
+        resque_test_support::Resp::Array(t) => match &t[0] {
+            resque_test_support::Resp::Bulk(b) => String::from_utf8_lossy(b).parse()?,
+            other => bail!("TIME: {other:?}"),
+        },
+        other => bail!("TIME: {other:?}"),
+    };
+    let utc = resque::protocol::time::heartbeat(now, &jiff_utc()).context("fresh")?;
+    let old = resque::protocol::time::heartbeat(now - 400, &jiff_utc()).context("expired")?;
+    let job = r#"{"queue":"file_serve","run_at":"2026-11-22T17:45:48Z","payload":{"class":"Archive","args":[44,"masterbrew"]}}"#;
+    let a = format!("{host}:999991:file_serve");
+    let b = format!("{host}:999991:other");
+    let f = format!("{host}:{}:file_serve", sleeper.id());
+    let entries: [(&str, Option<&str>, bool, bool); 7] = [
+        (&a, Some(&utc), true, true),
+        (&b, Some(&utc), true, false),
+        ("otherhost:123:file_serve", None, true, false),
+        ("otherhost:456:file_serve", Some(&old), true, true),
+        ("ghost:789:file_serve", Some(&old), false, false),
+        (&f, Some(&utc), true, false),
+        ("otherhost:999:file_serve", Some(&utc), true, false),
+    ];
+    for (id, hb, registered, with_job) in entries {
+        if registered {
+            server.cmd(&["SADD", "resque:workers", id])?;
+            server.cmd(&[
+                "SET",
+                &format!("resque:worker:{id}:started"),
+                "2026-11-22 17:37:28 +0000",
+            ])?;
+        }
+        if let Some(hb) = hb {
+            server.cmd(&["HSET", "resque:workers:heartbeat", id, hb])?;
+        }
+        if with_job {
+            server.cmd(&["SET", &format!("resque:worker:{id}"), job])?;
+        }
+    }
+    // The live worker holds the pruning lock from its own start; free it, as Ruby's capture did.
+    server.cmd(&["DEL", "resque:pruning_dead_workers_in_progress"])?;
+    let mut new = worker(&server, "file_serve", &[("INTERVAL", "0.2")])?;
+    let new_id = format!("{host}:{}:file_serve", new.id());
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["SMEMBERS", "resque:workers"])
+        .contains(&new_id)));
+
+    let workers = server.get_list(&["SMEMBERS", "resque:workers"]);
+    let beats = server.get_list(&["HKEYS", "resque:workers:heartbeat"]);
+    let kept = |id: &str| workers.iter().any(|w| w == id);
+    let beating = |id: &str| beats.iter().any(|w| w == id);
+    assert!(
+        !kept(&a) && !beating(&a),
+        "A: same host, dead pid, same queues"
+    );
+    assert!(kept(&b) && beating(&b), "B: other queues");
+    assert!(
+        kept("otherhost:123:file_serve"),
+        "C: other host, no heartbeat"
+    );
+    assert!(
+        !kept("otherhost:456:file_serve") && !beating("otherhost:456:file_serve"),
+        "D: expired heartbeat"
+    );
+    assert!(
+        !beating("ghost:789:file_serve"),
+        "E: expired heartbeat, never registered"
+    );
+    assert!(
+        !kept(&f) && !beating(&f),
+        "F: live pid that is not a resque worker"
+    );
+    assert!(
+        kept("otherhost:999:file_serve") && beating("otherhost:999:file_serve"),
+        "G: fresh heartbeat elsewhere"
+    );
+    assert!(kept(&live_id), "the live worker survives");
+    assert_eq!(
+        server
+            .get_str(&["GET", "resque:pruning_dead_workers_in_progress"])
+            .as_deref(),
+        Some(new_id.as_str())
+    );
+    let f_records = failures(&server)?;
+    assert_eq!(f_records.len(), 2);
+    assert_eq!(
+        f_records[0]["exception"],
+        "Resque::PruneDeadWorkerDirtyExit"
+    );
+    assert_eq!(
+        f_records[0]["error"],
+        "Worker otherhost:456:file_serve did not gracefully exit while processing Archive"
+    );
+    assert_eq!(f_records[1]["exception"], "Resque::DirtyExit");
+    assert_eq!(f_records[1]["error"], "Job still being processed");
+    assert_eq!(f_records[1]["worker"], a.as_str());
+
+    for w in [&live, &new] {
+        signal(w, Signal::SIGQUIT)?;
+    }
+    assert_eq!(finish(&mut live, Duration::from_secs(10))?, Some(0));
+    assert_eq!(finish(&mut new, Duration::from_secs(10))?, Some(0));
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    Ok(())
+}
+
+fn jiff_utc() -> resque::protocol::time::Tz {
+    resque::protocol::time::Tz::UTC
 }

@@ -15,6 +15,9 @@
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, Zoned};
 
+/// The time zone type the functions here take (re-exported so callers need not name jiff).
+pub type Tz = TimeZone;
+
 /// The current time in the process's local zone.
 pub fn now() -> Zoned {
     Zoned::now()

@@ -385,7 +385,8 @@ impl Store {
     /// The bookkeeping after a job, in one pipeline: for a failed job, `RPUSH` the record
     /// to `failure_list` and `INCRBY stat:failed` / `stat:failed:<id>` (Ruby does these in
     /// the child); then Ruby's `done_working`: `DEL worker:<id>`, `INCRBY stat:processed 1`,
-    /// `INCRBY stat:processed:<id> 1`. The end state is what Ruby's worker leaves.
+    /// `INCRBY stat:processed:<id> 1`; then the next iteration's `GET pause-all-workers`,
+    /// whose answer (paused?) is returned. The end state is what Ruby's worker leaves.
     /// `record` is written only for the Redis backend; other backends save their record
     /// first and pass `None`. `count_failed` is Ruby's `report_failed_job` (failures raised
     /// inside `perform`; not dirty exits).
@@ -394,7 +395,7 @@ impl Store {
         id: &str,
         record: Option<(&str, &Failure)>,
         count_failed: bool,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let k = &self.keys;
         let p = self.client.pipeline();
         if let Some((list, record)) = record {
@@ -407,8 +408,11 @@ impl Store {
         let () = p.del(k.worker(id)).await?;
         let () = p.incr_by(k.stat_processed(), 1).await?;
         let () = p.incr_by(k.stat_processed_for(id), 1).await?;
-        let _: Vec<RedisValue> = p.all().await?;
-        Ok(())
+        // The next loop iteration's first command, sent in the same round trip.
+        let () = p.get(k.pause_all_workers()).await?;
+        let mut replies: Vec<RedisValue> = p.all().await?;
+        let pause = replies.pop().and_then(value_to_string);
+        Ok(pause.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
     }
 
     // ---- stats --------------------------------------------------------------------------

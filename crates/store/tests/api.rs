@@ -763,7 +763,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         Some(working)
     );
     mon.clear();
-    s.job_done(id, None, false).await?;
+    assert!(!s.job_done(id, None, false).await?);
     assert_eq!(
         mon.data_commands(),
         [
@@ -778,6 +778,8 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
                 format!("resque:stat:processed:{id}"),
                 "1".to_owned()
             ],
+            // The next iteration's first command, in the same round trip.
+            vec!["get".to_owned(), "resque:pause-all-workers".to_owned()],
         ]
     );
     let record = Failure {

@@ -161,6 +161,7 @@ impl Worker {
             flags: Flags::default(),
             tz: jiff::tz::TimeZone::system(),
             next_heartbeat: Instant::now(),
+            pause_hint: None,
         };
         let result = run.work();
         handle.close();
@@ -179,6 +180,10 @@ struct Run<'a> {
     flags: Flags,
     tz: jiff::tz::TimeZone,
     next_heartbeat: Instant,
+    /// `pause-all-workers` as read at the end of the last job's pipeline: the next
+    /// reservation uses it instead of reading it again (same command order as Ruby, one
+    /// round trip fewer).
+    pause_hint: Option<bool>,
 }
 
 impl Run<'_> {
@@ -189,19 +194,17 @@ impl Run<'_> {
     fn work(&mut self) -> Result<(), Error> {
         self.title(&titles::starting());
         let id = self.id.as_str().to_owned();
-        // Ruby's startup: drop our stale heartbeat, beat once, take the pruning lock
-        // (pruning itself is not done yet), then register.
+        // Ruby's startup: drop our stale heartbeat, beat once, prune dead workers (under
+        // the lock), then register.
         self.rt.block_on(async {
             self.store.remove_heartbeat(&id).await?;
-            self.store.heartbeat(&id, &self.tz).await?;
-            let _ = self
-                .store
-                .acquire_pruning_lock(&id, HEARTBEAT_INTERVAL.as_secs() as i64)
-                .await?;
-            self.store
-                .register_worker(&id, &time::started(&time::now()))
-                .await
+            self.store.heartbeat(&id, &self.tz).await
         })?;
+        self.prune_dead_workers()?;
+        self.rt.block_on(
+            self.store
+                .register_worker(&id, &time::started(&time::now())),
+        )?;
         self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
         tracing::info!(worker = %id, "started");
 
@@ -253,6 +256,122 @@ impl Run<'_> {
         result.and(unregistered)
     }
 
+    /// Ruby's `prune_dead_workers`, run at start-up under the `SET NX EX 60` lock:
+    /// 1. every heartbeat older than [`PRUNE_INTERVAL`] by Redis `TIME` (registered or not)
+    ///    is unregistered, its job failed with `PruneDeadWorkerDirtyExit`;
+    /// 2. every other registered worker on this host listening on the same queues (or any,
+    ///    when this worker has `*`) whose pid is not a resque-titled process in `ps` is
+    ///    unregistered, its job failed with `DirtyExit`.
+    ///
+    /// Unlike Ruby, pass 2 is skipped if `ps` cannot be run: an empty process list would
+    /// otherwise make every live worker on the host look dead.
+    fn prune_dead_workers(&mut self) -> Result<(), Error> {
+        let id = self.id.as_str().to_owned();
+        let store = self.store;
+        let got_lock = self
+            .rt
+            .block_on(store.acquire_pruning_lock(&id, HEARTBEAT_INTERVAL.as_secs() as i64))?;
+        if !got_lock {
+            return Ok(());
+        }
+        let all = self.rt.block_on(store.worker_ids())?;
+        let known = live_resque_pids();
+        let (heartbeats, (now, _)) = self.rt.block_on(async {
+            Ok::<_, resque_store::Error>((store.heartbeats().await?, store.server_time().await?))
+        })?;
+        let mut expired: Vec<String> = heartbeats
+            .iter()
+            .filter(|(_, hb)| {
+                time::parse_iso8601(hb)
+                    .is_some_and(|t| now - t.as_second() > PRUNE_INTERVAL.as_secs() as i64)
+            })
+            .map(|(w, _)| w.clone())
+            .collect();
+        expired.sort();
+        for w in &expired {
+            tracing::info!(worker = %w, "pruning dead worker (heartbeat expired)");
+            self.unregister_other(w, true)?;
+        }
+        let Some(known) = known else {
+            tracing::warn!("cannot run ps; not pruning same-host workers without a heartbeat");
+            return Ok(());
+        };
+        let hostname = self.id.hostname().to_owned();
+        let mine: std::collections::BTreeSet<&str> = self
+            .cfg
+            .queues
+            .configured()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        for w in all.iter().filter(|w| !expired.contains(w)) {
+            // Ruby splits on every ':' here (unlike Worker.find).
+            let mut parts = w.split(':');
+            let (host, pid, queues) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+            let theirs: std::collections::BTreeSet<&str> = queues.split(',').collect();
+            if !(mine.contains("*") || theirs == mine) || host != Some(hostname.as_str()) {
+                continue;
+            }
+            if pid.is_some_and(|p| known.contains(p)) {
+                continue;
+            }
+            tracing::info!(worker = %w, "pruning dead worker (no such process)");
+            self.unregister_other(w, false)?;
+        }
+        Ok(())
+    }
+
+    /// `unregister_worker` for another (dead) worker: its in-progress job becomes a failure
+    /// (running the job class's `on_failure` hook if it is one of ours), then its entries go.
+    fn unregister_other(&mut self, worker: &str, heartbeat_expired: bool) -> Result<(), Error> {
+        let store = self.store;
+        self.rt.block_on(async {
+            if let Some(raw) = store
+                .worker_payload(worker)
+                .await?
+                .filter(|s| !s.is_empty())
+            {
+                let (queue, payload) = split_working_on(raw);
+                let class = payload
+                    .get("class")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let (exception, error) = if heartbeat_expired {
+                    (
+                        "Resque::PruneDeadWorkerDirtyExit".to_owned(),
+                        format!("Worker {worker} did not gracefully exit while processing {class}"),
+                    )
+                } else {
+                    (
+                        failure::DIRTY_EXIT.to_owned(),
+                        failure::JOB_STILL_BEING_PROCESSED.to_owned(),
+                    )
+                };
+                let err = resque_store::JobError::new(exception.clone(), error.clone());
+                let args = payload
+                    .get("args")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                self.registry.on_failure(&class, &err, &args);
+                let new = NewFailure {
+                    payload,
+                    exception,
+                    error,
+                    backtrace: Vec::new(),
+                    worker: worker.to_owned(),
+                    queue,
+                };
+                if let Err(e) = self.backend.save(store, &new).await {
+                    tracing::warn!(error = %e, "failure backend");
+                }
+            }
+            store.unregister_worker(worker).await?;
+            Ok::<_, Error>(())
+        })
+    }
+
     /// Takes the next job: nothing while paused (USR2 or `pause-all-workers`), else `LPOP`
     /// the queues in order (re-resolving dynamic lists first).
     fn reserve(&mut self) -> Result<Option<(String, String)>, Error> {
@@ -260,8 +379,13 @@ impl Run<'_> {
             return Ok(None);
         }
         let spec = &self.cfg.queues;
+        let hint = self.pause_hint.take();
         Ok(self.rt.block_on(async {
-            if self.store.pause_all_requested().await? {
+            let paused = match hint {
+                Some(p) => p,
+                None => self.store.pause_all_requested().await?,
+            };
+            if paused {
                 return Ok(None);
             }
             let queues = if spec.is_dynamic() {
@@ -291,10 +415,8 @@ impl Run<'_> {
             payload: payload.clone(),
         };
         let class = payload.class().unwrap_or_default().to_owned();
-        self.rt.block_on(async {
-            self.store.set_working_on(&id, &working.encode()?).await?;
-            self.store.worker_payload(&id).await
-        })?;
+        let encoded = working.encode().map_err(resque_store::Error::from)?;
+        self.rt.block_on(self.store.set_working_on(&id, &encoded))?;
         self.title(&titles::processing(
             &self.cfg.procline_prefix,
             queue,
@@ -510,8 +632,8 @@ impl Run<'_> {
     /// the `worker:<id>` cleanup, in one pipeline for the default backend.
     fn finish(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
         let id = self.id.as_str();
-        self.rt.block_on(async {
-            match outcome {
+        let paused = self.rt.block_on(async {
+            Ok::<_, Error>(match outcome {
                 Outcome::Done => self.store.job_done(id, None, false).await?,
                 Outcome::Failed { exception, error, backtrace, count_failed } => {
                     let new = NewFailure {
@@ -525,17 +647,18 @@ impl Run<'_> {
                     tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
                     if self.backend.is_redis_only() {
                         let record: Failure = new.to_record(&time::now());
-                        self.store.job_done(id, Some(("failed", &record)), count_failed).await?;
+                        self.store.job_done(id, Some(("failed", &record)), count_failed).await?
                     } else {
                         if let Err(e) = self.backend.save(self.store, &new).await {
                             tracing::warn!(error = %e, "failure backend");
                         }
-                        self.store.job_done(id, None, count_failed).await?;
+                        self.store.job_done(id, None, count_failed).await?
                     }
                 }
-            }
-            Ok::<_, Error>(())
-        })
+            })
+        })?;
+        self.pause_hint = Some(paused);
+        Ok(())
     }
 
     /// Ruby's `unregister_worker`: a job still registered as in progress becomes a
@@ -549,16 +672,7 @@ impl Run<'_> {
                 .await?
                 .filter(|s| !s.is_empty())
             {
-                let (queue, payload) = match resque_protocol::json::from_slice(raw.as_bytes()) {
-                    Ok(Value::Object(mut m)) => (
-                        m.get("queue")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned(),
-                        m.remove("payload").unwrap_or(Value::Null),
-                    ),
-                    _ => (String::new(), Value::String(raw)),
-                };
+                let (queue, payload) = split_working_on(raw);
                 let new = NewFailure {
                     payload,
                     exception: failure::DIRTY_EXIT.to_owned(),
@@ -575,6 +689,53 @@ impl Run<'_> {
             Ok::<_, Error>(())
         })
     }
+}
+
+/// Ruby's `prune_interval`: 5 × the heartbeat interval.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The queue and payload of a `worker:<id>` value (the raw text as payload if it is not one).
+fn split_working_on(raw: String) -> (String, Value) {
+    match resque_protocol::json::from_slice(raw.as_bytes()) {
+        Ok(Value::Object(mut m)) => (
+            m.get("queue")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            m.remove("payload").unwrap_or(Value::Null),
+        ),
+        _ => (String::new(), Value::String(raw)),
+    }
+}
+
+/// Ruby's `worker_pids`: pids of processes whose command line looks like a Resque worker
+/// (`ps -A -o pid,command | grep -E "[r]esque:work|[r]esque:\sStarting|[r]esque-[0-9]" |
+/// grep -v resque-web`). `None` if `ps` cannot be run.
+fn live_resque_pids() -> Option<std::collections::HashSet<String>> {
+    let out = std::process::Command::new("ps")
+        .args(["-A", "-o", "pid,command"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(
+        text.lines()
+            .filter(|l| !l.contains("resque-web"))
+            .filter(|l| {
+                l.contains("resque:work")
+                    || l.match_indices("resque:").any(|(i, m)| {
+                        let mut rest = l[i + m.len()..].chars();
+                        rest.next().is_some_and(char::is_whitespace)
+                            && rest.as_str().starts_with("Starting")
+                    })
+                    || l.match_indices("resque-")
+                        .any(|(i, m)| l[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .collect(),
+    )
 }
 
 /// Wraps the child's copy of the pipe's write end.
