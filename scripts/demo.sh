@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Quick start demo: a private redis-server (unless REDIS_URL is set), example jobs
-# enqueued with the library and with the `resque` command, then what Resque sees.
+# enqueued with the library and with the `resque` command, a worker that runs them, then
+# what Resque sees (stats, failures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --no-nextest
@@ -31,3 +32,8 @@ echo "== resque stats";   "$bin/resque" stats
 echo "== the stored payloads of file_serve"
 redis-cli -s "${REDIS_URL#unix://}" LRANGE resque:queue:file_serve 0 -1 2>/dev/null \
   || echo "(redis-cli not available for a TCP REDIS_URL here)"
+echo "== a worker (crates/resque/examples/worker.rs) drains the queues: QUEUES='*' INTERVAL=0"
+QUEUES='*' INTERVAL=0 VERBOSE=1 "$bin/examples/worker"
+echo "== resque stats";   "$bin/resque" stats
+echo "== resque failures list (FailJob and UnicodeFailJob fail on purpose)"
+"$bin/resque" failures list
