@@ -430,6 +430,7 @@ impl Run<'_> {
         } else {
             perform(
                 self.registry,
+                &self.cfg.exec,
                 queue,
                 &payload,
                 self.id.as_str(),
@@ -449,6 +450,7 @@ impl Run<'_> {
             })?;
         let (rfd, wfd) = (read.as_raw_fd(), write.as_raw_fd());
         let registry = Arc::clone(self.registry);
+        let exec = self.cfg.exec.clone();
         let (id, redis, ns) = (
             self.id.as_str().to_owned(),
             self.cfg.redis.clone(),
@@ -457,7 +459,7 @@ impl Run<'_> {
         let pid = fork_child(move || {
             // The child: close the read end, run the job, report a failure, leave.
             let _ = nix::unistd::close(rfd);
-            let outcome = perform(&registry, queue, payload, &id, &redis, ns.as_deref());
+            let outcome = perform(&registry, &exec, queue, payload, &id, &redis, ns.as_deref());
             // SAFETY-free: the write end is this child's own copy of the pipe.
             let mut pipe = std::fs::File::from(unsafe_owned(wfd));
             let code = match &outcome {
@@ -751,6 +753,7 @@ fn unsafe_owned(fd: i32) -> OwnedFd {
 /// Runs one job with its hooks (in the child, or in-process), catching panics.
 fn perform(
     registry: &Registry,
+    exec: &[(String, String)],
     queue: &str,
     payload: &Payload,
     worker: &str,
@@ -764,8 +767,15 @@ fn perform(
         return Outcome::failed("ArgumentError", "job payload args is not an array");
     };
     if !registry.contains(class) {
-        // What Ruby records for a class it cannot load.
-        return Outcome::failed("NameError", format!("uninitialized constant {class}"));
+        let program = exec
+            .iter()
+            .find(|(c, _)| c == class)
+            .or_else(|| exec.iter().find(|(c, _)| c == "*"));
+        return match program {
+            Some((_, program)) => run_program(program, queue, class, args, worker),
+            // What Ruby records for a class it cannot load.
+            None => Outcome::failed("NameError", format!("uninitialized constant {class}")),
+        };
     }
     // Jobs that enqueue connect lazily, once, with their own runtime (never the parent's).
     let (redis, ns) = (redis.to_owned(), namespace.map(str::to_owned));
@@ -803,6 +813,69 @@ fn perform(
                 .unwrap_or_else(|| "panic".to_owned());
             Outcome::failed("Panic", msg)
         }
+    }
+}
+
+/// Lines of a failed program's stderr kept in its failure record.
+const STDERR_LINES: usize = 20;
+
+/// Runs a job through `--exec`: `sh -c PROGRAM` with the args as JSON on stdin and
+/// RESQUE_QUEUE / RESQUE_CLASS / RESQUE_WORKER set. Exit 0 is success; anything else is a
+/// failure carrying the exit status (or signal) and the last lines of stderr.
+fn run_program(program: &str, queue: &str, class: &str, args: &[Value], worker: &str) -> Outcome {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+
+    let input = resque_protocol::json::to_string(args).unwrap_or_else(|_| "[]".to_owned());
+    let spawned = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(program)
+        .env("RESQUE_QUEUE", queue)
+        .env("RESQUE_CLASS", class)
+        .env("RESQUE_WORKER", worker)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::failed("Resque::ExecError", format!("cannot run {program:?}: {e}"));
+        }
+    };
+    // A program that does not read its input must not fail the job: ignore EPIPE.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input.as_bytes());
+    }
+    let mut stderr = Vec::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_end(&mut stderr);
+    }
+    let status = match child.wait() {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::failed("Resque::ExecError", format!("waiting for {program:?}: {e}"));
+        }
+    };
+    if status.success() {
+        return Outcome::Done;
+    }
+    let text = String::from_utf8_lossy(&stderr);
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let tail = lines[lines.len().saturating_sub(STDERR_LINES)..].to_vec();
+    let how = match (
+        status.code(),
+        std::os::unix::process::ExitStatusExt::signal(&status),
+    ) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "failed".to_owned(),
+    };
+    let last = tail.last().map(|l| format!(": {l}")).unwrap_or_default();
+    Outcome::Failed {
+        exception: "Resque::ExecError".to_owned(),
+        error: format!("{program} {how}{last}"),
+        backtrace: tail,
+        count_failed: true,
     }
 }
 

@@ -1,0 +1,114 @@
+//! `resque-worker --exec CLASS=PROGRAM`: jobs in any language, run by the shipped binary.
+
+use std::process::Command;
+
+use anyhow::{Context as _, Result};
+use resque_test_support::RedisServer;
+use serde_json::Value;
+
+fn enqueue(server: &RedisServer, queue: &str, payload: &str) -> Result<()> {
+    server.cmd(&["SADD", "resque:queues", queue])?;
+    server.cmd(&["RPUSH", &format!("resque:queue:{queue}"), payload])?;
+    Ok(())
+}
+
+#[test]
+fn exec_handlers_in_both_modes() -> Result<()> {
+    for fork in ["true", "false"] {
+        let server = RedisServer::start();
+        let dir = server.dir().to_owned();
+        let out = dir.join("archive.out");
+        enqueue(
+            &server,
+            "files",
+            r#"{"class":"Archive","args":[44,"masterbrew",1.0e+20]}"#,
+        )?;
+        enqueue(&server, "files", r#"{"class":"Broken","args":[]}"#)?;
+        enqueue(&server, "files", r#"{"class":"Anything","args":["x"]}"#)?;
+        enqueue(&server, "files", r#"{"class":"Killed","args":[]}"#)?;
+        let status = Command::new(env!("CARGO_BIN_EXE_resque-worker"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", server.url())
+            .env("QUEUES", "files")
+            .env("INTERVAL", "0")
+            .env("FORK_PER_JOB", fork)
+            .arg("--exec")
+            .arg(format!("Archive=cat > {}; echo >> {}; echo \"$RESQUE_QUEUE $RESQUE_CLASS $RESQUE_WORKER\" >> {}", out.display(), out.display(), out.display()))
+            .arg("--exec")
+            .arg("Broken=echo first line >&2; echo 'no such repository' >&2; exit 3")
+            .arg("--exec")
+            .arg("Killed=kill -9 $$")
+            .arg("--exec")
+            .arg(format!("*=cat > {}/catchall.out", dir.display()))
+            .status()?;
+        assert!(status.success(), "fork={fork}");
+        let written = std::fs::read_to_string(&out)?;
+        let mut lines = written.lines();
+        assert_eq!(
+            lines.next(),
+            Some(r#"[44,"masterbrew",1.0e+20]"#),
+            "args as JSON on stdin"
+        );
+        let env_line = lines.next().context("env line")?;
+        assert!(
+            env_line.starts_with("files Archive ") && env_line.ends_with(":files"),
+            "{env_line}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("catchall.out"))?,
+            r#"["x"]"#,
+            "*= catches other classes"
+        );
+        let failed: Vec<Value> = server
+            .get_list(&["LRANGE", "resque:failed", "0", "-1"])
+            .iter()
+            .map(|r| serde_json::from_str(r))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(failed.len(), 2, "fork={fork}: {failed:?}");
+        assert_eq!(failed[0]["exception"], "Resque::ExecError");
+        assert!(
+            failed[0]["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("exited with status 3: no such repository"),
+            "{}",
+            failed[0]
+        );
+        assert_eq!(
+            failed[0]["backtrace"],
+            serde_json::json!(["first line", "no such repository"])
+        );
+        assert!(
+            failed[1]["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("killed by signal 9"),
+            "{}",
+            failed[1]
+        );
+        assert_eq!(
+            server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+            Some("4")
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn without_a_handler_a_class_is_a_name_error() -> Result<()> {
+    let server = RedisServer::start();
+    enqueue(&server, "q", r#"{"class":"Nobody","args":[]}"#)?;
+    let status = Command::new(env!("CARGO_BIN_EXE_resque-worker"))
+        .env("REDIS_URL", server.url())
+        .env("QUEUE", "q")
+        .env("INTERVAL", "0")
+        .status()?;
+    assert!(status.success());
+    let failed = server.get_list(&["LRANGE", "resque:failed", "0", "-1"]);
+    assert!(
+        failed[0].contains(r#""exception":"NameError","error":"uninitialized constant Nobody""#),
+        "{failed:?}"
+    );
+    Ok(())
+}
