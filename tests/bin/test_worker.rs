@@ -46,8 +46,43 @@ job!(SpawnJob, "spawn", |a, c| {
     Ok(())
 });
 
+/// Appends a line to the file named by HOOK_LOG (if set): what the hook tests read.
+fn hook_log(line: String) {
+    if let Ok(path) = std::env::var("HOOK_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    let pid = || std::process::id();
     resque::worker::Builder::cli()
+        .before_first_fork(move || hook_log(format!("before_first_fork {}", pid())))
+        .before_fork(move |j| {
+            hook_log(format!(
+                "before_fork {} {}",
+                j.payload.class().unwrap_or("?"),
+                pid()
+            ))
+        })
+        .after_fork(move |j| {
+            hook_log(format!(
+                "after_fork {} {}",
+                j.payload.class().unwrap_or("?"),
+                pid()
+            ))
+        })
+        .before_pause(|w| hook_log(format!("before_pause {w}")))
+        .after_pause(|w| hook_log(format!("after_pause {w}")))
+        .queue_empty(|| hook_log("queue_empty".into()))
+        .worker_exit(|| hook_log("worker_exit".into()))
+        .shutdown(|| hook_log("shutdown".into()))
         .job::<NoopJob>()
         .job::<FailJob>()
         .job::<SleepJob>()

@@ -613,3 +613,231 @@ fn prunes_dead_workers_like_fixture_11() -> Result<()> {
 fn jiff_utc() -> resque::protocol::time::Tz {
     resque::protocol::time::Tz::UTC
 }
+
+#[test]
+fn worker_hooks_run_in_order_and_in_the_right_process() -> Result<()> {
+    let server = RedisServer::start();
+    let log = server.dir().join("hooks.log");
+    let log_s = log.display().to_string();
+    job(&server, "q", "NoopJob", "[]")?;
+    let mut w = worker(&server, "q", &[("INTERVAL", "0.1"), ("HOOK_LOG", &log_s)])?;
+    let pid = w.id();
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("queue_empty")
+    }));
+    signal(&w, Signal::SIGUSR2)?;
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("before_pause")
+    }));
+    signal(&w, Signal::SIGCONT)?;
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("after_pause")
+    }));
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    let text = std::fs::read_to_string(&log)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
+    let id = format!("{host}:{pid}:q");
+    assert_eq!(lines[0], format!("before_first_fork {pid}"));
+    assert_eq!(
+        lines[1],
+        format!("before_fork NoopJob {pid}"),
+        "before_fork runs in the parent"
+    );
+    let after: Vec<&str> = lines[2].split(' ').collect();
+    assert_eq!(&after[..2], ["after_fork", "NoopJob"]);
+    assert_ne!(after[2], pid.to_string(), "after_fork runs in the child");
+    assert_eq!(
+        &lines[3..],
+        [
+            "queue_empty".to_owned(),
+            format!("before_pause {id}"),
+            format!("after_pause {id}"),
+            "shutdown".to_owned(),
+            "worker_exit".to_owned(),
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn count_runs_several_workers_and_stops_them_all() -> Result<()> {
+    let server = RedisServer::start();
+    let mut sup = worker(&server, "q", &[("INTERVAL", "0.1"), ("COUNT", "2")])?;
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["SMEMBERS", "resque:workers"])
+        .len()
+        == 2));
+    let ids = server.get_list(&["SMEMBERS", "resque:workers"]);
+    assert!(
+        ids.iter()
+            .all(|id| !id.contains(&format!(":{}:", sup.id()))),
+        "the supervisor itself does not register"
+    );
+    for i in 0..10 {
+        job(&server, "q", "NoopJob", &format!("[{i}]"))?;
+    }
+    assert!(eventually(Duration::from_secs(10), || stat(
+        &server,
+        "processed"
+    ) == 10));
+    signal(&sup, Signal::SIGTERM)?;
+    assert_eq!(finish(&mut sup, Duration::from_secs(10))?, Some(0));
+    assert!(registry_is_empty(&server), "TERM reached both workers");
+    Ok(())
+}
+
+#[test]
+fn pidfile_background_verbose_and_namespace() -> Result<()> {
+    let server = RedisServer::start();
+    let pidfile = server.dir().join("worker.pid");
+    let pf = pidfile.display().to_string();
+    // BACKGROUND: the launched process returns at once; the daemon keeps working.
+    let mut launcher = worker(
+        &server,
+        "q",
+        &[
+            ("INTERVAL", "0.1"),
+            ("BACKGROUND", "1"),
+            ("PIDFILE", &pf),
+            ("RESQUE_NAMESPACE", "bg"),
+        ],
+    )?;
+    assert_eq!(finish(&mut launcher, Duration::from_secs(10))?, Some(0));
+    assert!(eventually(Duration::from_secs(10), || pidfile.exists()));
+    let pid: i32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
+    assert_ne!(pid, i32::try_from(launcher.id())?, "a new process");
+    assert!(
+        eventually(Duration::from_secs(10), || server
+            .get_list(&["SMEMBERS", "bg:workers"])
+            .len()
+            == 1),
+        "registered under RESQUE_NAMESPACE"
+    );
+    enqueue(&server, "q", r#"{"class":"NoopJob","args":[]}"#)?; // default namespace: not ours
+    server.cmd(&["SADD", "bg:queues", "q"])?;
+    server.cmd(&["RPUSH", "bg:queue:q", r#"{"class":"NoopJob","args":[]}"#])?;
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_str(&["GET", "bg:stat:processed"])
+        .as_deref()
+        == Some("1")));
+    assert_eq!(
+        server
+            .get_list(&["LRANGE", "resque:queue:q", "0", "-1"])
+            .len(),
+        1
+    );
+    kill(Pid::from_raw(pid), Signal::SIGQUIT)?;
+    assert!(
+        eventually(Duration::from_secs(10), || !pidfile.exists()),
+        "PIDFILE removed at exit"
+    );
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["SMEMBERS", "bg:workers"])
+        .is_empty()));
+    // VERBOSE logs what the worker does.
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(
+        log.contains("got job") && log.contains("class=NoopJob"),
+        "{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn max_interval_caps_the_idle_sleep_and_min_interval_follows_a_job() -> Result<()> {
+    let server = RedisServer::start();
+    let mut w = worker(
+        &server,
+        "q",
+        &[
+            ("INTERVAL", "30"),
+            ("MIN_INTERVAL", "0"),
+            ("MAX_INTERVAL", "0.2"),
+            ("BACKOFF_INTERVAL", "0.05"),
+        ],
+    )?;
+    assert!(eventually(Duration::from_secs(10), || title(w.id())
+        .contains("Waiting for q")));
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    job(&server, "q", "NoopJob", "[]")?;
+    assert!(eventually(Duration::from_secs(5), || stat(
+        &server,
+        "processed"
+    ) == 1));
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "picked up within MAX_INTERVAL, not INTERVAL=30"
+    );
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    Ok(())
+}
+
+#[test]
+fn failure_backend_redis_multi_queue() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "fail", "FailJob", "[1]")?;
+    let mut w = worker(
+        &server,
+        "fail",
+        &[("INTERVAL", "0"), ("FAILURE_BACKEND", "redis_multi_queue")],
+    )?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:failed_queues"]),
+        ["fail_failed"]
+    );
+    let rec = server.get_list(&["LRANGE", "resque:fail_failed", "0", "-1"]);
+    assert!(
+        rec[0].contains(r#""error":"FailJob failed: [1]""#),
+        "{rec:?}"
+    );
+    assert_eq!(
+        server.cmd(&["EXISTS", "resque:failed"])?,
+        resque_test_support::Resp::Integer(0)
+    );
+    let mut w = worker(
+        &server,
+        "fail",
+        &[("INTERVAL", "0"), ("FAILURE_BACKEND", "sentry")],
+    )?;
+    assert_eq!(
+        finish(&mut w, Duration::from_secs(10))?,
+        Some(1),
+        "an unknown backend is an error"
+    );
+    Ok(())
+}
+
+#[test]
+fn pre_shutdown_timeout_lets_a_short_job_finish() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "sleep", "SleepJob", "[0.5]")?;
+    let mut w = worker(
+        &server,
+        "sleep",
+        &[
+            ("INTERVAL", "0.1"),
+            ("TERM_CHILD", "1"),
+            ("RESQUE_PRE_SHUTDOWN_TIMEOUT", "3"),
+        ],
+    )?;
+    assert!(eventually(Duration::from_secs(10), || forked(&w)));
+    signal(&w, Signal::SIGTERM)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    assert!(
+        failures(&server)?.is_empty(),
+        "the job finished inside the pre-shutdown window"
+    );
+    assert_eq!(stat(&server, "processed"), 1);
+    Ok(())
+}

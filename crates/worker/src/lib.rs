@@ -31,12 +31,13 @@ use resque_store::{Job, Registry};
 
 pub use config::{Args, Config, ConfigError};
 pub use queues::{NoQueues, QueueSpec};
-pub use worker::{Error, Worker};
+pub use worker::{Error, Hooks, JobInfo, Worker};
 
-/// Builds a worker binary: job types, then [`Builder::main`].
+/// Builds a worker binary: job types and worker hooks, then [`Builder::main`].
 #[derive(Debug, Default)]
 pub struct Builder {
     registry: Registry,
+    hooks: Hooks,
 }
 
 impl Builder {
@@ -51,10 +52,59 @@ impl Builder {
         self
     }
 
+    /// `Resque.before_first_fork`: once, at start-up, before the worker registers.
+    pub fn before_first_fork(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.hooks.before_first_fork.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.before_fork`: in the parent, before each job's child is forked.
+    pub fn before_fork(mut self, f: impl for<'a> Fn(JobInfo<'a>) + Send + Sync + 'static) -> Self {
+        self.hooks.before_fork.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.after_fork`: in the child, before the job runs.
+    pub fn after_fork(mut self, f: impl for<'a> Fn(JobInfo<'a>) + Send + Sync + 'static) -> Self {
+        self.hooks.after_fork.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.before_pause`: on USR2, given the worker id.
+    pub fn before_pause(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.hooks.before_pause.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.after_pause`: on CONT, given the worker id.
+    pub fn after_pause(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.hooks.after_pause.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.queue_empty`: when the worker goes from working to idle.
+    pub fn queue_empty(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.hooks.queue_empty.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.worker_exit`: after the worker unregistered, as it exits.
+    pub fn worker_exit(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.hooks.worker_exit.push(Box::new(f));
+        self
+    }
+
+    /// `Resque.shutdown`: when QUIT, TERM or INT asks the worker to stop.
+    pub fn shutdown(mut self, f: impl Fn() + Send + Sync + 'static) -> Self {
+        self.hooks.shutdown.push(Box::new(f));
+        self
+    }
+
     /// The entry point of a worker binary: parses the command line and environment, sets up
     /// logging on stdout (`VERBOSE`, `VVERBOSE`), takes over the process title, and runs.
     /// Exit status 0 on a clean stop, 1 on an error (printed on one line), 2 on bad usage.
     pub fn main(self) -> ExitCode {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
         let args = Args::parse();
         let config = match Config::try_from(args) {
             Ok(c) => c,
@@ -77,6 +127,9 @@ impl Builder {
             .with_target(false)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
             .try_init();
+        if config.count > 1 {
+            return supervise(config.count, &argv);
+        }
         if config.background
             && let Err(e) = nix::unistd::daemon(true, true)
         {
@@ -94,7 +147,7 @@ impl Builder {
         }
         // After parsing: the argv memory becomes the title.
         proctitle::init();
-        let result = Worker::new(config.clone(), self.registry).run();
+        let result = Worker::with_hooks(config.clone(), self.registry, self.hooks).run();
         if let Some(path) = &config.pidfile {
             let _ = std::fs::remove_file(path);
         }
@@ -105,5 +158,100 @@ impl Builder {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+/// `COUNT=n`: runs `n` copies of this worker (each with `COUNT=1`), forwards QUIT, TERM and
+/// INT to all of them, and exits when all have: status 0 if every one stopped cleanly.
+/// (Ruby's `rake resque:workers` does the same with threads around `rake resque:work`.)
+fn supervise(count: u32, argv: &[std::ffi::OsString]) -> ExitCode {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("resque-worker: error: cannot find this program to run COUNT copies: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // Children get the same arguments minus --count (COUNT=1 in their environment).
+    let mut args = Vec::new();
+    let mut skip = false;
+    for a in argv.iter().skip(1) {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        match a.to_str() {
+            Some("--count") => skip = true,
+            Some(s) if s.starts_with("--count=") => {}
+            _ => args.push(a.clone()),
+        }
+    }
+    let last = Arc::new(AtomicUsize::new(0));
+    for sig in [
+        signal_hook::consts::SIGQUIT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ] {
+        let slot = Arc::clone(&last);
+        // A flag-style handler: no thread, no allocation in the handler.
+        #[allow(unsafe_code)]
+        // SAFETY: the handler only stores to an atomic.
+        let registered = unsafe {
+            signal_hook::low_level::register(sig, move || {
+                slot.store(sig as usize, Ordering::SeqCst)
+            })
+        };
+        if let Err(e) = registered {
+            eprintln!("resque-worker: error: cannot handle signals: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let mut children = Vec::new();
+    for _ in 0..count {
+        match std::process::Command::new(&exe)
+            .args(&args)
+            .env("COUNT", "1")
+            .spawn()
+        {
+            Ok(c) => children.push(c),
+            Err(e) => {
+                eprintln!("resque-worker: error: cannot start a worker: {e}");
+                for c in &children {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(c.id() as i32),
+                        nix::sys::signal::Signal::SIGQUIT,
+                    );
+                }
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let mut ok = true;
+    let mut running: Vec<std::process::Child> = children;
+    while !running.is_empty() {
+        let sig = last.swap(0, Ordering::SeqCst);
+        if sig != 0
+            && let Ok(sig) = nix::sys::signal::Signal::try_from(sig as i32)
+        {
+            for c in &running {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), sig);
+            }
+        }
+        running.retain_mut(|c| match c.try_wait() {
+            Ok(Some(status)) => {
+                ok &= status.success();
+                false
+            }
+            Ok(None) => true,
+            Err(_) => false,
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }

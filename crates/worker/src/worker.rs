@@ -95,10 +95,56 @@ struct Flags {
     kill_child: bool,
 }
 
+/// A job as worker hooks see it: its queue and payload.
+#[derive(Debug, Clone, Copy)]
+pub struct JobInfo<'a> {
+    /// The queue it came from.
+    pub queue: &'a str,
+    /// Its payload.
+    pub payload: &'a Payload,
+}
+
+type Hook = Box<dyn Fn() + Send + Sync>;
+type JobHook = Box<dyn for<'a> Fn(JobInfo<'a>) + Send + Sync>;
+type WorkerHook = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Ruby's worker hooks (`Resque.before_fork = ..`), in registration order. SPEC §1.11:
+/// `before_first_fork` once at start-up (also without forking), `before_fork` in the parent
+/// and `after_fork` in the child around every fork, `before_pause`/`after_pause` on
+/// USR2/CONT (given the worker id), `queue_empty` when the worker goes from working to idle,
+/// `worker_exit` after unregistering, `shutdown` when QUIT/TERM/INT asks it to stop.
+#[derive(Default)]
+pub struct Hooks {
+    pub(crate) before_first_fork: Vec<Hook>,
+    pub(crate) before_fork: Vec<JobHook>,
+    pub(crate) after_fork: Vec<JobHook>,
+    pub(crate) before_pause: Vec<WorkerHook>,
+    pub(crate) after_pause: Vec<WorkerHook>,
+    pub(crate) queue_empty: Vec<Hook>,
+    pub(crate) worker_exit: Vec<Hook>,
+    pub(crate) shutdown: Vec<Hook>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("before_first_fork", &self.before_first_fork.len())
+            .field("before_fork", &self.before_fork.len())
+            .field("after_fork", &self.after_fork.len())
+            .field("before_pause", &self.before_pause.len())
+            .field("after_pause", &self.after_pause.len())
+            .field("queue_empty", &self.queue_empty.len())
+            .field("worker_exit", &self.worker_exit.len())
+            .field("shutdown", &self.shutdown.len())
+            .finish()
+    }
+}
+
 /// A worker ready to run (see [`crate::Builder`] for the command-line entry point).
 pub struct Worker {
     config: Config,
     registry: Arc<Registry>,
+    hooks: Arc<Hooks>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -112,9 +158,15 @@ impl std::fmt::Debug for Worker {
 impl Worker {
     /// A worker for `config` running the job types in `registry`.
     pub fn new(config: Config, registry: Registry) -> Self {
+        Self::with_hooks(config, registry, Hooks::default())
+    }
+
+    /// A worker with worker hooks.
+    pub fn with_hooks(config: Config, registry: Registry, hooks: Hooks) -> Self {
         Self {
             config,
             registry: Arc::new(registry),
+            hooks: Arc::new(hooks),
         }
     }
 
@@ -153,6 +205,8 @@ impl Worker {
         let mut run = Run {
             cfg: &self.config,
             registry: &self.registry,
+            hooks: &self.hooks,
+            was_working: false,
             rt: &rt,
             store: &store,
             backend: &backend,
@@ -172,6 +226,9 @@ impl Worker {
 struct Run<'a> {
     cfg: &'a Config,
     registry: &'a Arc<Registry>,
+    hooks: &'a Arc<Hooks>,
+    /// For `queue_empty`: whether the last poll found a job.
+    was_working: bool,
     rt: &'a tokio::runtime::Runtime,
     store: &'a Store,
     backend: &'a Backend,
@@ -201,6 +258,9 @@ impl Run<'_> {
             self.store.heartbeat(&id, &self.tz).await
         })?;
         self.prune_dead_workers()?;
+        for h in &self.hooks.before_first_fork {
+            h();
+        }
         self.rt.block_on(
             self.store
                 .register_worker(&id, &time::started(&time::now())),
@@ -221,15 +281,22 @@ impl Run<'_> {
             match self.reserve() {
                 Err(e) => break Err(e),
                 Ok(Some((queue, raw))) => {
+                    self.was_working = true;
                     if let Err(e) = self.process(&queue, &raw) {
                         break Err(e);
                     }
                     interval = min;
                 }
                 Ok(None) => {
-                    // state_change: Ruby reads its own worker key after an empty poll.
+                    // state_change: Ruby reads its own worker key after an empty poll, and
+                    // runs queue_empty on the working -> idle transition.
                     if let Err(e) = self.rt.block_on(self.store.worker_payload(&id)) {
                         break Err(e.into());
+                    }
+                    if std::mem::take(&mut self.was_working) {
+                        for h in &self.hooks.queue_empty {
+                            h();
+                        }
                     }
                     if interval.is_zero() {
                         break Ok(());
@@ -252,6 +319,9 @@ impl Run<'_> {
             }
         };
         let unregistered = self.unregister();
+        for h in &self.hooks.worker_exit {
+            h();
+        }
         tracing::info!(worker = %id, "exiting");
         result.and(unregistered)
     }
@@ -449,7 +519,11 @@ impl Run<'_> {
                 source: e.into(),
             })?;
         let (rfd, wfd) = (read.as_raw_fd(), write.as_raw_fd());
+        for h in &self.hooks.before_fork {
+            h(JobInfo { queue, payload });
+        }
         let registry = Arc::clone(self.registry);
+        let hooks = Arc::clone(self.hooks);
         let exec = self.cfg.exec.clone();
         let (id, redis, ns) = (
             self.id.as_str().to_owned(),
@@ -459,6 +533,9 @@ impl Run<'_> {
         let pid = fork_child(move || {
             // The child: close the read end, run the job, report a failure, leave.
             let _ = nix::unistd::close(rfd);
+            for h in &hooks.after_fork {
+                h(JobInfo { queue, payload });
+            }
             let outcome = perform(&registry, &exec, queue, payload, &id, &redis, ns.as_deref());
             // SAFETY-free: the write end is this child's own copy of the pipe.
             let mut pipe = std::fs::File::from(unsafe_owned(wfd));
@@ -560,23 +637,38 @@ impl Run<'_> {
 
     fn on_signal(&mut self, sig: i32) {
         match sig {
-            SIGQUIT => self.flags.shutdown = true,
-            SIGTERM if self.cfg.graceful_term => self.flags.shutdown = true,
-            SIGTERM | SIGINT => {
-                self.flags.shutdown = true;
-                self.flags.kill_child = true;
-            }
+            SIGQUIT => self.shutdown(false),
+            SIGTERM if self.cfg.graceful_term => self.shutdown(false),
+            SIGTERM | SIGINT => self.shutdown(true),
             SIGUSR1 => self.flags.kill_child = true,
             SIGUSR2 => {
                 tracing::info!("USR2 received; pausing job processing");
+                for h in &self.hooks.before_pause {
+                    h(self.id.as_str());
+                }
                 self.flags.paused = true;
             }
             SIGCONT => {
                 tracing::info!("CONT received; resuming job processing");
+                for h in &self.hooks.after_pause {
+                    h(self.id.as_str());
+                }
                 self.flags.paused = false;
             }
             _ => {}
         }
+    }
+
+    /// Ruby's `shutdown` (finish the job) or `shutdown!` (kill the child); the `shutdown`
+    /// hooks run once.
+    fn shutdown(&mut self, kill_child: bool) {
+        if !self.flags.shutdown {
+            for h in &self.hooks.shutdown {
+                h();
+            }
+        }
+        self.flags.shutdown = true;
+        self.flags.kill_child |= kill_child;
     }
 
     /// Handles signals already delivered, without waiting.
