@@ -328,10 +328,9 @@ impl Failures {
         let name = self.list_name(list)?;
         let key = self.key(&name);
         let len = self.store.list_len(&key).await?;
-        let mut entries = Vec::new();
-        let mut more = false;
-        if filter.is_empty() {
+        let (entries, more) = if filter.is_empty() {
             // Direct index arithmetic: one LRANGE.
+            let mut entries = Vec::new();
             if offset < len && limit > 0 {
                 let (start, stop) = match order {
                     Order::Asc => (offset, (offset + limit).min(len) - 1),
@@ -353,35 +352,13 @@ impl Failures {
                     entries.reverse();
                 }
             }
-            more = offset.saturating_add(limit) < len;
+            (entries, offset.saturating_add(limit) < len)
         } else if Index::can_answer(filter) {
-            (entries, more) = self
-                .indexed_page(&name, filter, order, offset, limit)
-                .await?;
+            self.indexed_page(&name, filter, order, offset, limit)
+                .await?
         } else {
-            let mut skipped = 0;
-            self.scan(
-                &name,
-                order,
-                |e| {
-                    if !filter.matches(&e) {
-                        return true;
-                    }
-                    if skipped < offset {
-                        skipped += 1;
-                        return true;
-                    }
-                    if entries.len() as u64 == limit {
-                        more = true;
-                        return false;
-                    }
-                    entries.push(e);
-                    true
-                },
-                filter,
-            )
-            .await?;
-        }
+            self.scan_page(&name, filter, order, offset, limit).await?
+        };
         Ok(Page {
             entries,
             list_len: len,
@@ -422,6 +399,19 @@ impl Failures {
             }
         }
         // The list keeps changing under us: answer by scanning instead.
+        self.scan_page(name, filter, order, offset, limit).await
+    }
+
+    /// A filtered page by scanning: skips `offset` matches, takes `limit`, and says whether
+    /// more follow.
+    async fn scan_page(
+        &self,
+        name: &str,
+        filter: &Filter,
+        order: Order,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<Entry>, bool)> {
         let mut entries = Vec::new();
         let mut more = false;
         let mut skipped = 0;

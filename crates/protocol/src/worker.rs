@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::Value;
+
 use crate::{Error, Payload, Result, json};
 
 /// A worker id as Ruby writes it: `"#{hostname}:#{pid}:#{queues.join(',')}"`.
@@ -129,6 +131,22 @@ impl WorkingOn {
     }
 }
 
+/// The queue and job payload of a `worker:<id>` value, leniently: a value that is not a
+/// `{"queue":..,"payload":..}` object gives an empty queue and the raw text as payload, so
+/// a failure record can still be written for it.
+pub fn split_working_on(raw: &str) -> (String, Value) {
+    match json::from_slice(raw.as_bytes()) {
+        Ok(Value::Object(mut m)) => (
+            m.get("queue")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            m.remove("payload").unwrap_or(Value::Null),
+        ),
+        _ => (String::new(), Value::String(raw.to_owned())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +177,15 @@ mod tests {
         let want = r#"{"queue":"file_serve","run_at":"2026-11-22T17:40:00Z","payload":{"class":"SleepJob","args":[3]}}"#;
         assert_eq!(w.encode()?, want);
         assert_eq!(WorkingOn::decode(want.as_bytes())?, w);
+        let (queue, payload) = split_working_on(want);
+        assert_eq!(
+            (queue.as_str(), payload["class"].as_str()),
+            ("file_serve", Some("SleepJob"))
+        );
+        assert_eq!(
+            split_working_on("junk"),
+            (String::new(), Value::String("junk".into()))
+        );
         Ok(())
     }
 }

@@ -394,16 +394,7 @@ impl Client {
             .await?
             .filter(|s| !s.is_empty())
         {
-            let (queue, payload) = match resque_protocol::json::from_slice(raw.as_bytes()) {
-                Ok(Value::Object(mut m)) => (
-                    m.get("queue")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    m.remove("payload").unwrap_or(Value::Null),
-                ),
-                _ => (String::new(), Value::String(raw.clone())),
-            };
+            let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
             let record = Failure {
                 failed_at: time::failed_at(&time::now()),
                 payload,

@@ -401,7 +401,7 @@ impl Run<'_> {
                 .await?
                 .filter(|s| !s.is_empty())
             {
-                let (queue, payload) = split_working_on(raw);
+                let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
                 let class = payload
                     .get("class")
                     .and_then(Value::as_str)
@@ -766,7 +766,7 @@ impl Run<'_> {
                 .await?
                 .filter(|s| !s.is_empty())
             {
-                let (queue, payload) = split_working_on(raw);
+                let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
                 let new = NewFailure {
                     payload,
                     exception: failure::DIRTY_EXIT.to_owned(),
@@ -787,20 +787,6 @@ impl Run<'_> {
 
 /// Ruby's `prune_interval`: 5 × the heartbeat interval.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
-
-/// The queue and payload of a `worker:<id>` value (the raw text as payload if it is not one).
-fn split_working_on(raw: String) -> (String, Value) {
-    match resque_protocol::json::from_slice(raw.as_bytes()) {
-        Ok(Value::Object(mut m)) => (
-            m.get("queue")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            m.remove("payload").unwrap_or(Value::Null),
-        ),
-        _ => (String::new(), Value::String(raw)),
-    }
-}
 
 /// Ruby's `worker_pids`: pids of processes whose command line looks like a Resque worker
 /// (`ps -A -o pid,command | grep -E "[r]esque:work|[r]esque:\sStarting|[r]esque-[0-9]" |
