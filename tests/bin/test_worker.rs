@@ -24,11 +24,26 @@ job!(FailJob, "fail", |a, _c| Err(JobError::msg(format!(
     "FailJob failed: {}",
     ruby_inspect(&Value::Array(a.clone()))
 ))));
-job!(SleepJob, "sleep", |a, _c| {
-    let secs = a.first().and_then(Value::as_f64).unwrap_or(5.0);
-    std::thread::sleep(std::time::Duration::from_secs_f64(secs));
-    Ok(())
-});
+/// Sleeps `args[0]` seconds; its `on_failure` hook logs, so tests see it run for a child
+/// that was killed.
+struct SleepJob;
+impl Job for SleepJob {
+    const CLASS: &'static str = "SleepJob";
+    const QUEUE: &'static str = "sleep";
+    type Args = Vec<Value>;
+    fn perform(a: &Self::Args, _: &mut Context) -> Result<(), JobError> {
+        let secs = a.first().and_then(Value::as_f64).unwrap_or(5.0);
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+        Ok(())
+    }
+    fn on_failure(e: &JobError, _: &Self::Args) {
+        hook_log(format!(
+            "on_failure SleepJob {} {}",
+            e.exception(),
+            std::process::id()
+        ));
+    }
+}
 job!(PanicJob, "bad", |_a, _c| panic!("this job panics"));
 job!(AbortJob, "bad", |_a, _c| std::process::abort());
 job!(LeakJob, "bad", |_a, _c| {

@@ -841,3 +841,49 @@ fn pre_shutdown_timeout_lets_a_short_job_finish() -> Result<()> {
     assert_eq!(stat(&server, "processed"), 1);
     Ok(())
 }
+
+#[test]
+fn on_failure_runs_for_a_killed_child_and_logging_levels() -> Result<()> {
+    let server = RedisServer::start();
+    let log = server.dir().join("hooks.log");
+    let log_s = log.display().to_string();
+    let mut w = busy(
+        &server,
+        &[("INTERVAL", "0.1"), ("HOOK_LOG", &log_s), ("VVERBOSE", "1")],
+    )?;
+    signal(&w, Signal::SIGUSR1)?;
+    assert!(eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("on_failure")
+    }));
+    let text = std::fs::read_to_string(&log)?;
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("on_failure"))
+        .context("hook line")?;
+    assert_eq!(
+        line,
+        format!("on_failure SleepJob Resque::DirtyExit {}", w.id()),
+        "run once, in the parent"
+    );
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+    // VVERBOSE adds debug lines (Ruby's "Sleeping for N seconds").
+    let out = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(out.contains("Sleeping for"), "{out}");
+
+    // LOGGING is VERBOSE's other name (Ruby: LOGGING || VERBOSE); without either, quiet.
+    for (env, loud) in [
+        ([("VERBOSE", "0"), ("LOGGING", "1")], true),
+        ([("VERBOSE", "0"), ("LOGGING", "0")], false),
+    ] {
+        let server = RedisServer::start();
+        let mut w = worker(&server, "q", &[&[("INTERVAL", "0")][..], &env[..]].concat())?;
+        assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
+        let out = std::fs::read_to_string(server.dir().join("worker.log"))?;
+        assert_eq!(out.contains("started"), loud, "{env:?}: {out}");
+        assert!(!out.contains("Sleeping for"), "{out}");
+    }
+    Ok(())
+}

@@ -273,7 +273,7 @@ impl TryFrom<Args> for Config {
             count,
             pidfile: a.pidfile,
             background: a.background.unwrap_or(false),
-            verbose: a.verbose.or(a.logging).unwrap_or(false),
+            verbose: a.logging.unwrap_or(false) || a.verbose.unwrap_or(false),
             very_verbose: a.vverbose.unwrap_or(false),
             fork_per_job,
             term_child: a.term_child.unwrap_or(false),

@@ -302,6 +302,7 @@ impl Run<'_> {
                         break Ok(());
                     }
                     interval = (interval + backoff).min(max);
+                    tracing::debug!("Sleeping for {} seconds", interval.as_secs_f64());
                     let paused = self.flags.paused
                         || self
                             .rt
@@ -730,6 +731,11 @@ impl Run<'_> {
             Ok::<_, Error>(match outcome {
                 Outcome::Done => self.store.job_done(id, None, false).await?,
                 Outcome::Failed { exception, error, backtrace, count_failed } => {
+                    if exception == failure::DIRTY_EXIT {
+                        // The job's own on_failure hook never ran (its process died): run it
+                        // here, as Ruby's job.fail(DirtyExit) does.
+                        run_failure_hook(self.registry, &payload, &exception, &error);
+                    }
                     let new = NewFailure {
                         payload,
                         exception,
@@ -767,6 +773,12 @@ impl Run<'_> {
                 .filter(|s| !s.is_empty())
             {
                 let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
+                run_failure_hook(
+                    self.registry,
+                    &payload,
+                    failure::DIRTY_EXIT,
+                    failure::JOB_STILL_BEING_PROCESSED,
+                );
                 let new = NewFailure {
                     payload,
                     exception: failure::DIRTY_EXIT.to_owned(),
@@ -816,6 +828,21 @@ fn live_resque_pids() -> Option<std::collections::HashSet<String>> {
             .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
             .collect(),
     )
+}
+
+/// Runs a job class's `on_failure` hook for a failure found outside its `perform`.
+fn run_failure_hook(registry: &Registry, payload: &Value, exception: &str, error: &str) {
+    let class = payload
+        .get("class")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let args = payload
+        .get("args")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let err = resque_store::JobError::new(exception, error);
+    let _ = catch_unwind(AssertUnwindSafe(|| registry.on_failure(class, &err, &args)));
 }
 
 /// Wraps the child's copy of the pipe's write end.
