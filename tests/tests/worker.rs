@@ -887,3 +887,29 @@ fn on_failure_runs_for_a_killed_child_and_logging_levels() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn worker_rides_out_a_redis_restart() -> Result<()> {
+    let mut server = RedisServer::start();
+    let mut w = worker(&server, "q", &[("INTERVAL", "0.1")])?;
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["SMEMBERS", "resque:workers"])
+        .len()
+        == 1));
+    server.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        w.try_wait()?.is_none(),
+        "the worker is still running while Redis is down"
+    );
+    server.restart();
+    job(&server, "q", "NoopJob", "[]")?;
+    assert!(
+        eventually(Duration::from_secs(20), || stat(&server, "processed") == 1),
+        "it reconnected and ran the job: {}",
+        std::fs::read_to_string(server.dir().join("worker.log")).unwrap_or_default()
+    );
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(20))?, Some(0));
+    Ok(())
+}

@@ -72,13 +72,25 @@ impl RedisServer {
     }
 
     fn try_spawn(port: Option<u16>) -> Result<Self, String> {
-        let bin = std::env::var(SERVER_BIN_ENV).unwrap_or_else(|_| "redis-server".to_owned());
         let dir = tempfile::Builder::new()
             .prefix("resque-redis-")
             .tempdir()
             .map_err(|e| format!("cannot create a temp dir: {e}"))?;
         let socket = dir.path().join("redis.sock");
-        let log = dir.path().join("redis.log");
+        let child = Self::try_spawn_in(dir.path(), port)?;
+        Ok(Self {
+            dir,
+            child,
+            socket,
+            port,
+        })
+    }
+
+    /// Starts `redis-server` in `dir` and waits until it answers `PING`.
+    fn try_spawn_in(dir: &Path, port: Option<u16>) -> Result<Child, String> {
+        let bin = std::env::var(SERVER_BIN_ENV).unwrap_or_else(|_| "redis-server".to_owned());
+        let socket = dir.join("redis.sock");
+        let log = dir.join("redis.log");
         let port_arg = port.map_or_else(|| "0".to_owned(), |p| p.to_string());
         let child = Command::new(&bin)
             .args(["--port", &port_arg, "--bind", "127.0.0.1"])
@@ -93,7 +105,7 @@ impl RedisServer {
                 "no",
             ])
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
             .arg("--logfile")
             .arg(&log)
             .stdin(Stdio::null())
@@ -110,20 +122,15 @@ impl RedisServer {
                     format!("cannot start `{bin}`: {e}")
                 }
             })?;
-        let mut server = Self {
-            dir,
-            child,
-            socket,
-            port,
-        };
+        let mut child = child;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(Resp::Simple(s)) = server.cmd(&["PING"])
+            if let Ok(Resp::Simple(s)) = ping(&socket)
                 && s == "PONG"
             {
-                return Ok(server);
+                return Ok(child);
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!(
                     "redis-server exited ({status}) before answering PING; log:\n{}",
                     std::fs::read_to_string(&log).unwrap_or_default()
@@ -207,12 +214,33 @@ impl RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Starts a new, empty server on the same socket (and port), as after a Redis restart.
+    ///
+    /// # Panics
+    /// If it does not come up.
+    pub fn restart(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_file(&self.socket);
+        let fresh = match Self::try_spawn_in(self.dir.path(), self.port) {
+            Ok(child) => child,
+            Err(e) => panic!("{e}"),
+        };
+        self.child = fresh;
+    }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+fn ping(socket: &Path) -> io::Result<Resp> {
+    let mut stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(&encode_command(&["PING"]))?;
+    read_resp(&mut BufReader::new(stream))
 }
 
 fn free_port() -> u16 {

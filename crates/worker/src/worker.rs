@@ -279,7 +279,18 @@ impl Run<'_> {
                 break Ok(());
             }
             match self.reserve() {
-                Err(e) => break Err(e),
+                // Ruby logs "Error reserving job" and carries on; so do we: nothing was
+                // taken (an LPOP either returned a job or did not happen), and the client
+                // reconnects in the background.
+                Err(e) => {
+                    tracing::error!(error = %e, "error reserving job; retrying");
+                    let pause = interval
+                        .max(Duration::from_millis(500))
+                        .min(Duration::from_secs(5));
+                    if let Err(e) = self.sleep(pause) {
+                        break Err(e);
+                    }
+                }
                 Ok(Some((queue, raw))) => {
                     self.was_working = true;
                     if let Err(e) = self.process(&queue, &raw) {
@@ -291,7 +302,7 @@ impl Run<'_> {
                     // state_change: Ruby reads its own worker key after an empty poll, and
                     // runs queue_empty on the working -> idle transition.
                     if let Err(e) = self.rt.block_on(self.store.worker_payload(&id)) {
-                        break Err(e.into());
+                        tracing::warn!(error = %e, "reading this worker's state");
                     }
                     if std::mem::take(&mut self.was_working) {
                         for h in &self.hooks.queue_empty {
@@ -716,9 +727,17 @@ impl Run<'_> {
 
     fn heartbeat_if_due(&mut self) -> Result<(), Error> {
         if Instant::now() >= self.next_heartbeat {
-            self.rt
-                .block_on(self.store.heartbeat(self.id.as_str(), &self.tz))?;
-            self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+            match self
+                .rt
+                .block_on(self.store.heartbeat(self.id.as_str(), &self.tz))
+            {
+                Ok(_) => self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL,
+                // Redis away: try again soon; the worker keeps going.
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed; retrying");
+                    self.next_heartbeat = Instant::now() + Duration::from_secs(5);
+                }
+            }
         }
         Ok(())
     }
@@ -726,16 +745,40 @@ impl Run<'_> {
     /// Ruby's `done_working` (and `report_failed_job`): the failure record, the stats and
     /// the `worker:<id>` cleanup, in one pipeline for the default backend.
     fn finish(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
+        // The job has run; its record and stats must not be lost to a Redis blip. Retry
+        // for up to a minute (signals still handled), then give up with the error.
+        if let Outcome::Failed {
+            exception, error, ..
+        } = &outcome
+            && exception == failure::DIRTY_EXIT
+        {
+            // The job's own on_failure hook never ran (its process died): run it here, once,
+            // as Ruby's job.fail(DirtyExit) does.
+            run_failure_hook(self.registry, &payload, exception, error);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.finish_once(queue, payload.clone(), outcome.clone()) {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline => {
+                    tracing::error!(error = %e, "recording the job's end failed; retrying");
+                    self.sleep(Duration::from_secs(1))?;
+                    if self.flags.shutdown {
+                        // `sleep` returns at once when stopping; still pace the retries.
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn finish_once(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
         let id = self.id.as_str();
         let paused = self.rt.block_on(async {
             Ok::<_, Error>(match outcome {
                 Outcome::Done => self.store.job_done(id, None, false).await?,
                 Outcome::Failed { exception, error, backtrace, count_failed } => {
-                    if exception == failure::DIRTY_EXIT {
-                        // The job's own on_failure hook never ran (its process died): run it
-                        // here, as Ruby's job.fail(DirtyExit) does.
-                        run_failure_hook(self.registry, &payload, &exception, &error);
-                    }
                     let new = NewFailure {
                         payload,
                         exception,
