@@ -49,18 +49,32 @@ PY
 run() { # label N procs env...
   local label=$1 n=$2 procs=$3; shift 3
   seed "$n"
-  local start end pids=() peak=0
-  start=$(date +%s.%N)
+  local pids=()
+  local start; start=$(python3 -c 'import time; print(time.time())')
   for _ in $(seq "$procs"); do env QUEUES=noop INTERVAL=0.05 "$@" "$w" & pids+=($!); done
-  while [ "$(redis-cli -p "$port" get resque:stat:processed)" != "$n" ]; do sleep 0.005; done
-  end=$(date +%s.%N)
-  for p in "${pids[@]}"; do
-    kb=$(awk '/VmHWM/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-    [ "${kb:-0}" -gt "$peak" ] && peak=$kb
-    kill -QUIT "$p"
-  done
+  # Wait for the last job on one persistent connection (spawning redis-cli every few ms
+  # would steal CPU from the workers on a 2-core machine), then read the parents' peak RSS.
+  python3 - "$port" "$n" "$start" "$label" "${pids[@]}" <<'PY'
+import socket, sys, time
+port, n, start, label, pids = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5:]
+s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
+while True:
+    s.sendall(b"*2\r\n$3\r\nGET\r\n$21\r\nresque:stat:processed\r\n")
+    line = f.readline()
+    val = f.readline().strip() if line.startswith(b"$") and line.strip() != b"$-1" else b"0"
+    if int(val or 0) >= n:
+        end = time.time(); break
+    time.sleep(0.02)
+peak = 0
+for p in pids:
+    try:
+        for l in open(f"/proc/{p}/status"):
+            if l.startswith("VmHWM:"): peak = max(peak, int(l.split()[1]))
+    except OSError: pass
+print(f"{label:<44} {n/(end-start):9,.0f} jobs/s   parent peak RSS {peak/1024:5.1f} MB")
+PY
+  for p in "${pids[@]}"; do kill -QUIT "$p"; done
   wait
-  python3 -c "import sys; n,s,e,kb=int(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]),int(sys.argv[4]); print(f'{sys.argv[5]:<44} {n/(e-s):9,.0f} jobs/s   parent peak RSS {kb/1024:5.1f} MB')" "$n" "$start" "$end" "$peak" "$label"
 }
 
 echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
