@@ -52,6 +52,18 @@ job!(LeakJob, "bad", |_a, _c| {
     std::mem::forget(v);
     Ok(())
 });
+job!(DaemonJob, "bad", |_a, _c| {
+    // Leaves a forked grandchild (no exec) holding every inherited descriptor for 5 s.
+    #[allow(unsafe_code)]
+    // SAFETY: test-only; the grandchild only sleeps and exits.
+    unsafe {
+        if libc_fork() == 0 {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            libc_exit(0);
+        }
+    }
+    Err(JobError::msg("left a daemon behind"))
+});
 job!(SpawnJob, "spawn", |a, c| {
     let n = a.first().and_then(Value::as_u64).unwrap_or(1);
     for i in 0..n {
@@ -60,6 +72,15 @@ job!(SpawnJob, "spawn", |a, c| {
     }
     Ok(())
 });
+
+// Test-only: a raw fork without exec, which is exactly the misbehaviour under test.
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    #[link_name = "fork"]
+    fn libc_fork() -> i32;
+    #[link_name = "_exit"]
+    fn libc_exit(code: i32) -> !;
+}
 
 /// Appends a line to the file named by HOOK_LOG (if set): what the hook tests read.
 fn hook_log(line: String) {
@@ -105,5 +126,6 @@ fn main() -> std::process::ExitCode {
         .job::<AbortJob>()
         .job::<LeakJob>()
         .job::<SpawnJob>()
+        .job::<DaemonJob>()
         .main()
 }

@@ -913,3 +913,23 @@ fn worker_rides_out_a_redis_restart() -> Result<()> {
     assert_eq!(finish(&mut w, Duration::from_secs(20))?, Some(0));
     Ok(())
 }
+
+#[test]
+fn a_job_that_leaves_a_forked_process_behind_does_not_hang_the_worker() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "bad", "DaemonJob", "[]")?;
+    let t = Instant::now();
+    let mut w = worker(&server, "bad", &[("INTERVAL", "0")])?;
+    assert_eq!(finish(&mut w, Duration::from_secs(20))?, Some(0));
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "did not wait for the grandchild: {:?}",
+        t.elapsed()
+    );
+    let f = failures(&server)?;
+    assert_eq!(
+        f[0]["error"], "left a daemon behind",
+        "the report still arrived"
+    );
+    Ok(())
+}

@@ -569,8 +569,7 @@ impl Run<'_> {
             Timestamp::now().as_second(),
         ));
         let status = self.wait_child(pid)?;
-        let mut report = String::new();
-        let _ = std::io::Read::read_to_string(&mut std::fs::File::from(read), &mut report);
+        let report = read_report(read);
         Ok(match status {
             WaitStatus::Exited(_, 0) => Outcome::Done,
             WaitStatus::Exited(_, code) => parse_report(&report).unwrap_or_else(|| {
@@ -871,6 +870,26 @@ fn live_resque_pids() -> Option<std::collections::HashSet<String>> {
             .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
             .collect(),
     )
+}
+
+/// Reads what the child reported. The child wrote it before exiting, so it is all in the
+/// pipe now: read without blocking, because a process the job forked (without exec) may
+/// still hold the write end open, and waiting for EOF would hang the worker.
+fn read_report(read: OwnedFd) -> String {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let _ = fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+    let mut file = std::fs::File::from(read);
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break, // WouldBlock: everything the child wrote has been read
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Runs a job class's `on_failure` hook for a failure found outside its `perform`.
