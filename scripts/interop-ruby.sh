@@ -125,7 +125,7 @@ f = d["failure"]["all"][0]
 assert f["exception"] == "RuntimeError" and f["error"] == 'FailJob failed: [44, "masterbrew"]', f
 print("   our worker ran 200 Ruby-enqueued jobs; Ruby's Failure.all reads its record:", f["error"])
 PY
-"$resque" enqueue sleep SleepJob 4 >/dev/null
+"$resque" enqueue sleep SleepJob 20 >/dev/null
 QUEUES=sleep INTERVAL=0.2 "$rsworker" &
 rspid=$!
 for _ in $(seq 100); do [ -n "$("$resque" list | grep working)" ] && break; sleep 0.1; done
@@ -139,6 +139,20 @@ assert w[0]["started"] and w[0]["heartbeat"], w[0]
 assert d["info"]["working"] == 1 and len(d["working"]) == 1, d["info"]
 print("   Ruby sees our worker", w[0]["id"], "working on", w[0]["job"]["payload"]["class"], "heartbeat", w[0]["heartbeat"])
 PY
+# Ruby's resque-web shows our busy worker and its job.
+webport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$peers/ruby/web.sh" "$webport" 127.0.0.1 > "$dir/web.log" 2>&1 &
+webpid=$!
+for _ in $(seq 150); do curl -sf "http://127.0.0.1:$webport/overview" >/dev/null 2>&1 && break; sleep 0.2; done
+workers_html=$(curl -sf "http://127.0.0.1:$webport/workers" || true)
+working_html=$(curl -sf "http://127.0.0.1:$webport/working" || true)
+overview_html=$(curl -sf "http://127.0.0.1:$webport/overview" || true)
+kill -INT "$webpid" 2>/dev/null; wait "$webpid" 2>/dev/null || true
+echo "$workers_html" | grep -q ":$rspid:sleep" || fail "Ruby's resque-web /workers does not list our worker"
+echo "$working_html" | grep -q "SleepJob" || fail "Ruby's resque-web /working does not show our job"
+echo "$working_html" | grep -q "1 of 1 Workers Working" || fail "Ruby's resque-web counts our worker as working"
+echo "$overview_html" | grep -q ":$rspid:sleep" || fail "Ruby's resque-web /overview does not show our worker"
+echo "   Ruby's resque-web lists our worker on /workers, /working (1 of 1 Workers Working, SleepJob) and /overview"
 # A Ruby worker starting on this host with the same queue prunes dead workers first. Free
 # the pruning lock (ours took it at start-up) so Ruby really prunes, and register a dead
 # same-host worker as a control: Ruby must prune that one and keep ours.
