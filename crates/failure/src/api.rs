@@ -20,6 +20,8 @@ use crate::{Error, Result};
 
 /// Records read per `LRANGE` while scanning.
 const CHUNK: i64 = 1000;
+/// New records after which a process shares its extended index again.
+const SHARE_AFTER: u64 = 1000;
 /// Records searched per server-side scan call: large enough that round trips do not
 /// dominate, small enough that one call holds Redis only a few milliseconds.
 const SERVER_CHUNK: i64 = 5000;
@@ -447,6 +449,16 @@ impl Failures {
             .map_err(|_| Error::IndexPoisoned)?
             .remove(name);
         let len = self.store.list_len(key).await?;
+        // A process without its own copy starts from the copy another process shared.
+        let shared_key = self.store.keys().failure_index(name);
+        let cached = match cached {
+            None if !rebuild => self
+                .store
+                .get_bytes(&shared_key)
+                .await?
+                .and_then(|b| Index::decode(&b)),
+            other => other,
+        };
         let mut index = match cached {
             Some(ix) if !rebuild => {
                 let last = match ix.len() {
@@ -461,7 +473,8 @@ impl Failures {
             }
             _ => Index::default(),
         };
-        let mut start = index.len();
+        let before = index.len();
+        let mut start = before;
         while start < len {
             let raws = self
                 .store
@@ -474,6 +487,12 @@ impl Failures {
             for raw in &raws {
                 index.push(raw);
             }
+        }
+        // Share the work: after a (re)build, or when many records were added. Best effort:
+        // a copy that fails to save is only a slower start for the next process.
+        let worth_sharing = (before == 0 && index.len() > 0) || index.len() - before >= SHARE_AFTER;
+        if worth_sharing && let Err(e) = self.store.set_bytes(&shared_key, &index.encode()).await {
+            tracing::debug!(error = %e, "could not share the failure index");
         }
         Ok(index)
     }

@@ -10,24 +10,29 @@
 //! rebuild but never show a wrong record.
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::filter::Filter;
 
-/// Interned strings; id 0 means "absent".
+/// Interned strings; id 0 means "absent", id n is `names[n - 1]`.
 #[derive(Debug, Default)]
 struct Interner {
     ids: HashMap<String, u32>,
+    names: Vec<String>,
 }
 
 impl Interner {
     fn id(&mut self, s: Option<&str>) -> u32 {
         let Some(s) = s else { return 0 };
-        let next = u32::try_from(self.ids.len() + 1).unwrap_or(u32::MAX);
-        *self.ids.entry(s.to_owned()).or_insert(next)
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        self.names.push(s.to_owned());
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.ids.insert(s.to_owned(), id);
+        id
     }
 
     fn lookup(&self, s: &str) -> Option<u32> {
@@ -66,13 +71,92 @@ pub(crate) struct Index {
     strings: Interner,
 }
 
+/// FNV-1a: stable across processes and Rust versions, as a persisted index needs.
 pub(crate) fn hash(raw: &[u8]) -> u64 {
-    let mut h = DefaultHasher::new();
-    raw.hash(&mut h);
-    h.finish()
+    raw.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
+/// Reads the persisted index's fields in order.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+/// Format tag of the persisted index.
+const MAGIC: &[u8; 8] = b"RRFIX001";
+
 impl Index {
+    /// The index as bytes, to share through Redis: tag, last hash, string table, rows.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24 + self.rows.len() * 16);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.last_hash.to_le_bytes());
+        let put = |out: &mut Vec<u8>, n: usize| {
+            out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes())
+        };
+        put(&mut out, self.strings.names.len());
+        for name in &self.strings.names {
+            put(&mut out, name.len());
+            out.extend_from_slice(name.as_bytes());
+        }
+        put(&mut out, self.rows.len());
+        for r in &self.rows {
+            for v in [r.class, r.display_class, r.queue, r.exception] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reads [`Index::encode`]'s bytes; `None` for anything else (another version, garbage).
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let mut c = Cursor { bytes, at: 0 };
+        if c.take(8)? != MAGIC {
+            return None;
+        }
+        let last_hash = u64::from_le_bytes(c.take(8)?.try_into().ok()?);
+        let nstrings = c.u32()? as usize;
+        let mut strings = Interner::default();
+        for _ in 0..nstrings {
+            let len = c.u32()? as usize;
+            strings.id(Some(std::str::from_utf8(c.take(len)?).ok()?));
+        }
+        let nrows = c.u32()? as usize;
+        let max = u32::try_from(strings.names.len()).ok()?;
+        let mut rows = Vec::with_capacity(nrows.min(bytes.len() / 16));
+        for _ in 0..nrows {
+            let v = [c.u32()?, c.u32()?, c.u32()?, c.u32()?];
+            if v.iter().any(|id| *id > max) {
+                return None;
+            }
+            rows.push(Row {
+                class: v[0],
+                display_class: v[1],
+                queue: v[2],
+                exception: v[3],
+            });
+        }
+        (c.at == bytes.len()).then_some(Self {
+            rows,
+            last_hash,
+            strings,
+        })
+    }
+
     /// Records indexed.
     pub(crate) fn len(&self) -> u64 {
         self.rows.len() as u64
@@ -181,5 +265,37 @@ impl Index {
                 .map(|(i, _)| i as u64)
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_form_round_trips_and_refuses_garbage() {
+        let mut ix = Index::default();
+        for raw in [
+            br#"{"payload":{"class":"A","args":[]},"queue":"q","exception":"E"}"#.as_slice(),
+            br#"not json"#,
+            br#"{"payload":{"class":"B"},"queue":"q"}"#,
+        ] {
+            ix.push(raw);
+        }
+        let bytes = ix.encode();
+        let back = Index::decode(&bytes).expect("decodes");
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.last_hash, ix.last_hash);
+        assert_eq!(back.matches(&Filter::class("B"), true, 0, 10), [2]);
+        assert_eq!(back.matches(&Filter::queue("q"), false, 0, 10), [0, 2]);
+        assert!(Index::decode(b"garbage").is_none());
+        assert!(
+            Index::decode(&bytes[..bytes.len() - 1]).is_none(),
+            "truncated"
+        );
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Index::decode(&longer).is_none(), "trailing bytes");
+        assert_eq!(hash(b"abc"), 0xe71f_a219_0541_574b, "FNV-1a is stable");
     }
 }

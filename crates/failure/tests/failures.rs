@@ -661,3 +661,38 @@ async fn custom_notifiers_requeue_queue_and_url() -> Result<()> {
     assert_eq!(mf.count(None, None).await?, 0);
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_new_process_starts_from_the_shared_index() -> Result<()> {
+    let server = RedisServer::start();
+    let first = seeded(&server, 3000).await?;
+    let archive = Filter::class("Archive");
+    let p1 = first.page(None, &archive, Order::Desc, 0, 3).await?;
+    assert_eq!(
+        server.cmd(&["EXISTS", "resque:resque-rs:failure-index:failed"])?,
+        resque_test_support::Resp::Integer(1)
+    );
+    // A second Failures is what a new process has: no index of its own.
+    let second = Backend::redis().failures(store(&server).await?);
+    let mon = server.monitor();
+    let p2 = second.page(None, &archive, Order::Desc, 0, 3).await?;
+    assert_eq!(p1.entries, p2.entries);
+    assert!(
+        !mon.data_commands()
+            .iter()
+            .any(|c| c[0] == "lrange" || c[0] == "eval"),
+        "answered from the shared index without reading the list: {:?}",
+        mon.data_commands()
+    );
+    // The list changes under both: the shared copy is detected as stale and rebuilt.
+    second.remove(0, None).await?;
+    let third = Backend::redis().failures(store(&server).await?);
+    let p3 = third.page(None, &archive, Order::Asc, 0, 1).await?;
+    assert_eq!(p3.entries[0].error(), Some("boom number 3"));
+    assert_eq!(p3.entries[0].index, 2);
+    // Garbage in the shared key is ignored, not trusted.
+    server.cmd(&["SET", "resque:resque-rs:failure-index:failed", "garbage"])?;
+    let fourth = Backend::redis().failures(store(&server).await?);
+    assert_eq!(fourth.search_count(None, &archive).await?, 999);
+    Ok(())
+}

@@ -150,6 +150,11 @@ impl Keys {
         self.key("failed_queues")
     }
 
+    /// resque-rs's shared search index of a failure list (a key Ruby never reads).
+    pub fn failure_index(&self, list: &str) -> String {
+        self.key(&format!("resque-rs:failure-index:{list}"))
+    }
+
     /// A failure list by its name as stored in `failed_queues` (`failed`, `<q>_failed`).
     pub fn failure_list(&self, name: &str) -> String {
         self.key(name)

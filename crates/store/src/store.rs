@@ -604,6 +604,27 @@ impl Store {
         Ok(vs.into_iter().map(value_to_bytes).collect())
     }
 
+    /// `GET key` as exact bytes.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let v: RedisValue = self.client.get(key).await?;
+        Ok(value_to_bytes(v))
+    }
+
+    /// `SET key bytes`.
+    pub async fn set_bytes(&self, key: &str, value: &[u8]) -> Result<()> {
+        let () = self
+            .client
+            .set(
+                key,
+                RedisValue::Bytes(value.to_vec().into()),
+                None,
+                None,
+                false,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// `DEL key`.
     pub async fn delete(&self, key: &str) -> Result<u64> {
         Ok(self.client.del(key).await?)
