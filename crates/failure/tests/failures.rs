@@ -14,13 +14,7 @@ use resque_test_support::RedisServer;
 use serde_json::json;
 
 fn fixture(name: &str) -> Result<Value> {
-    let path = format!(
-        "{}/../protocol/tests/fixtures/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Ok(serde_json::from_str(
-        &std::fs::read_to_string(&path).context(path)?,
-    )?)
+    Ok(serde_json::from_str(&resque_test_support::fixture(name))?)
 }
 
 /// The failure records Ruby wrote in a fixture step, as stored bytes.

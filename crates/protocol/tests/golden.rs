@@ -5,9 +5,7 @@ use anyhow::{Context, Result, bail};
 use resque_protocol::{Failure, Keys, Payload, Value, WorkerId, WorkingOn, json};
 
 fn fixture(name: &str) -> Result<Value> {
-    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {path}"))
+    Ok(serde_json::from_str(&resque_test_support::fixture(name))?)
 }
 
 fn step(fx: &Value, i: usize) -> Result<&Value> {

@@ -1,28 +1,13 @@
 //! Runs the real `resque` binary against a private redis-server.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 
 use anyhow::Result;
+
+use common::{resque, stderr, stdout};
 use resque_test_support::{RedisServer, RoundTripProxy};
-
-fn resque(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_resque"))
-        .arg("-r")
-        .arg(url)
-        .args(args)
-        .env_remove("REDIS_URL")
-        .env_remove("RESQUE_NAMESPACE")
-        .output()
-        .expect("run resque")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn enqueue_stores_exactly_what_ruby_stores_in_one_round_trip() -> Result<()> {

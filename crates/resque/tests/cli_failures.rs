@@ -1,39 +1,18 @@
 //! `resque failures ...` against a private redis-server, on records Ruby Resque wrote.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
 
 use anyhow::{Context as _, Result};
+
+use common::{ok, resque};
 use resque_test_support::RedisServer;
-
-fn resque(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_resque"))
-        .arg("-r")
-        .arg(url)
-        .args(args)
-        .env_remove("REDIS_URL")
-        .env_remove("RESQUE_NAMESPACE")
-        .env_remove("FAILURE_BACKEND")
-        .output()
-        .expect("run resque")
-}
-
-fn ok(url: &str, args: &[&str]) -> String {
-    let o = resque(url, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// Seeds the three records of fixture 05 plus a corrupt one.
 fn seed(server: &RedisServer, key: &str) -> Result<Vec<String>> {
-    let path = format!(
-        "{}/../protocol/tests/fixtures/05_failure_redis.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let fx: serde_json::Value =
+        serde_json::from_str(&resque_test_support::fixture("05_failure_redis"))?;
     let mut records: Vec<String> = fx["steps"][0]["keys"]["resque:failed"]["value"]
         .as_array()
         .context("records")?

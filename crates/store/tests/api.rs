@@ -11,13 +11,7 @@ use resque_test_support::{RedisServer, RoundTripProxy};
 use serde_json::json;
 
 fn fixture(name: &str) -> Result<Value> {
-    let path = format!(
-        "{}/../protocol/tests/fixtures/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    Ok(serde_json::from_str(
-        &std::fs::read_to_string(&path).context(path)?,
-    )?)
+    Ok(serde_json::from_str(&resque_test_support::fixture(name))?)
 }
 
 /// The data commands of a fixture step, without connection noise.

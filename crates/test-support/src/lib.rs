@@ -604,6 +604,18 @@ fn proxy_pair(client: UnixStream, server: UnixStream, turns: Arc<AtomicUsize>) {
     });
 }
 
+/// The text of a golden capture recorded from Ruby Resque 3.0 (`01_enqueue`, ...), from the
+/// copies kept in `crates/protocol/tests/fixtures`.
+///
+/// # Panics
+/// If the file cannot be read: a test helper.
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../protocol/tests/fixtures")
+        .join(format!("{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
