@@ -497,6 +497,23 @@ impl Failures {
         Ok(index)
     }
 
+    /// Records per job class in one list, sorted by class (`nil` for records without
+    /// one), as the web UI's multi-queue overview shows them. Answered from the list's
+    /// index, so only records added since the last look are read.
+    pub async fn class_counts(&self, list: Option<&str>) -> Result<Vec<(String, u64)>> {
+        if self.layout == Layout::None {
+            return Ok(Vec::new());
+        }
+        let name = self.list_name(list)?;
+        let index = self.fresh_index(&name, &self.key(&name), false).await?;
+        let counts = index.class_counts();
+        self.indices
+            .lock()
+            .map_err(|_| Error::IndexPoisoned)?
+            .insert(name, index);
+        Ok(counts)
+    }
+
     /// How many records match a filter (a full scan, in chunks).
     pub async fn search_count(&self, list: Option<&str>, filter: &Filter) -> Result<u64> {
         let name = self.list_name(list)?;
@@ -551,7 +568,7 @@ impl Failures {
                 }
             }
         };
-        let ranges: Box<dyn Iterator<Item = (i64, i64)>> = match order {
+        let ranges: Box<dyn Iterator<Item = (i64, i64)> + Send> = match order {
             Order::Asc => Box::new(
                 (0..len)
                     .step_by(chunk as usize)
@@ -814,7 +831,8 @@ impl Failures {
         A: Fn(
             &'s Self,
             Entry,
-        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + 's>>,
+        )
+            -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool>> + Send + 's>>,
     {
         let key = self.key(list);
         let mut pos: i64 = 0;

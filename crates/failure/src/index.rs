@@ -207,6 +207,27 @@ impl Index {
         self.last_hash = hash(raw);
     }
 
+    /// Records per payload class, sorted by class; records without a class count as
+    /// `nil` (Ruby's `failed_class_counts`).
+    pub(crate) fn class_counts(&self) -> Vec<(String, u64)> {
+        let mut counts: HashMap<u32, u64> = HashMap::new();
+        for row in &self.rows {
+            *counts.entry(row.class).or_default() += 1;
+        }
+        let mut out: Vec<(String, u64)> = counts
+            .into_iter()
+            .map(|(id, n)| {
+                let name = match id {
+                    0 => "nil".to_owned(),
+                    id => self.strings.names[id as usize - 1].clone(),
+                };
+                (name, n)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Whether the index can answer this filter (no text search).
     pub(crate) fn can_answer(filter: &Filter) -> bool {
         filter.text.is_none() && !filter.is_empty()

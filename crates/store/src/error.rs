@@ -71,5 +71,22 @@ pub enum Error {
     NoSuchWorker(String),
 }
 
+impl Error {
+    /// Whether Redis could not be reached (refused, dropped, timed out), as opposed to
+    /// Redis answering with an error or bad data: the web UI shows "Can't connect to
+    /// Redis!" for these and recovers once the connection does.
+    pub fn is_connection(&self) -> bool {
+        use fred::error::ErrorKind;
+        match self {
+            Self::Connect { .. } => true,
+            Self::Redis(e) => matches!(
+                e.kind(),
+                ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

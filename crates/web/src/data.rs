@@ -1,0 +1,415 @@
+//! Machine-readable views: Ruby's `/stats.txt` (as text/plain), `/metrics` in the
+//! Prometheus text format, and a read-only JSON API under `/api`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use resque_failure::{Filter, Order};
+use resque_protocol::Value;
+use serde::Serialize;
+
+use crate::app::{Root, Web, WebError};
+
+type Params = Query<HashMap<String, String>>;
+type Data = Result<Response, WebError>;
+
+/// Most items one API call returns.
+const API_MAX: u64 = 1000;
+
+fn start_count(q: &HashMap<String, String>) -> (u64, u64) {
+    let num = |k: &str| q.get(k).and_then(|v| v.trim().parse::<u64>().ok());
+    (
+        num("start").unwrap_or(0),
+        num("count").unwrap_or(crate::PER_PAGE).clamp(1, API_MAX),
+    )
+}
+
+/// `GET /stats.txt`: Ruby's lines, served as text/plain (3.0 served text/html, an XSS
+/// vector through queue names).
+pub(crate) async fn stats_txt(State(web): State<Web>) -> Data {
+    let c = web.conn().await?;
+    let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
+    let mut out = format!(
+        "resque.pending={}\nresque.processed+={}\nresque.failed+={}\nresque.workers={}\nresque.working={}",
+        info.pending, info.processed, info.failed, info.workers, info.working
+    );
+    let sizes = c
+        .client
+        .queue_sizes()
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    for (q, n) in sizes {
+        let _ = write!(out, "\nqueues.{q}={n}");
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
+}
+
+/// A Prometheus label value: backslash, double quote and newline escaped.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// `GET /metrics`: queue sizes, workers, working, processed and failed.
+pub(crate) async fn metrics(State(web): State<Web>) -> Data {
+    let c = web.conn().await?;
+    let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
+    let sizes = c
+        .client
+        .queue_sizes()
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    let failed_stat = c
+        .client
+        .stat("failed")
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    let mut o = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
+        let _ = writeln!(
+            o,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "resque_pending_jobs",
+        "gauge",
+        "Jobs waiting in all queues.",
+        info.pending.to_string(),
+    );
+    metric(
+        "resque_processed_jobs_total",
+        "counter",
+        "Jobs processed (stat:processed), failed ones included.",
+        info.processed.to_string(),
+    );
+    metric(
+        "resque_failed_jobs_total",
+        "counter",
+        "Jobs that failed (stat:failed).",
+        failed_stat.to_string(),
+    );
+    metric(
+        "resque_failed_records",
+        "gauge",
+        "Records in the failed list.",
+        info.failed.to_string(),
+    );
+    metric(
+        "resque_workers",
+        "gauge",
+        "Registered workers.",
+        info.workers.to_string(),
+    );
+    metric(
+        "resque_working_workers",
+        "gauge",
+        "Workers running a job.",
+        info.working.to_string(),
+    );
+    metric(
+        "resque_queues",
+        "gauge",
+        "Known queues.",
+        info.queues.to_string(),
+    );
+    let _ = writeln!(
+        o,
+        "# HELP resque_queue_size Jobs waiting in a queue.\n# TYPE resque_queue_size gauge"
+    );
+    for (q, n) in sizes {
+        let _ = writeln!(o, "resque_queue_size{{queue=\"{}\"}} {n}", label(&q));
+    }
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        o,
+    )
+        .into_response())
+}
+
+#[derive(Serialize)]
+pub(crate) struct Endpoints {
+    endpoints: Vec<String>,
+}
+
+/// `GET /api`: what the API offers.
+pub(crate) async fn api_index(root: Root) -> Json<Endpoints> {
+    let r = root.0;
+    Json(Endpoints {
+        endpoints: [
+            "info",
+            "queues",
+            "queues/{queue}?start=&count=",
+            "workers",
+            "workers/{id}",
+            "working",
+            "failed?start=&count=&order=asc|desc&class=&exception=&queue=&q=",
+            "failed/{list}?start=&count=&...",
+        ]
+        .iter()
+        .map(|e| format!("{r}/api/{e}"))
+        .collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct ApiInfo {
+    namespace: String,
+    redis: String,
+    version: &'static str,
+    #[serde(flatten)]
+    info: resque_store::Info,
+}
+
+pub(crate) async fn api_info(State(web): State<Web>) -> Data {
+    let c = web.conn().await?;
+    let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
+    Ok(Json(ApiInfo {
+        namespace: web.namespace().to_owned(),
+        redis: web.redis_id().to_owned(),
+        version: resque_protocol::RESQUE_VERSION,
+        info,
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct QueueSize {
+    name: String,
+    size: u64,
+}
+
+pub(crate) async fn api_queues(State(web): State<Web>) -> Data {
+    let c = web.conn().await?;
+    let sizes = c
+        .client
+        .queue_sizes()
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    let out: Vec<QueueSize> = sizes
+        .into_iter()
+        .map(|(name, size)| QueueSize { name, size })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+#[derive(Serialize)]
+struct QueueJobs {
+    name: String,
+    size: u64,
+    start: u64,
+    /// Payloads as stored; an item that is not one is `{"malformed": raw, "error": why}`.
+    jobs: Vec<Value>,
+}
+
+pub(crate) async fn api_queue(
+    State(web): State<Web>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> Data {
+    let c = web.conn().await?;
+    let (start, count) = start_count(&q);
+    let size = c
+        .client
+        .size(&name)
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    let items = c
+        .client
+        .peek(
+            &name,
+            i64::try_from(start).unwrap_or(i64::MAX),
+            i64::try_from(count).unwrap_or(20),
+        )
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    let jobs = items
+        .into_iter()
+        .map(|i| match i {
+            Ok(p) => p.into_value(),
+            Err((raw, why)) => serde_json::json!({ "malformed": raw, "error": why }),
+        })
+        .collect();
+    Ok(Json(QueueJobs {
+        name,
+        size,
+        start,
+        jobs,
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct ApiWorker {
+    id: String,
+    host: String,
+    pid: String,
+    queues: Vec<String>,
+    state: &'static str,
+    /// The `worker:<id>` value (queue, run_at, payload) while working.
+    job: Option<Value>,
+}
+
+fn api_worker_of(id: &str, payload: Option<&str>) -> ApiWorker {
+    let row = crate::views::WorkerRow::new(id, payload);
+    ApiWorker {
+        id: row.id,
+        host: row.host,
+        pid: row.pid,
+        queues: row.queues,
+        state: row.state,
+        job: payload.filter(|p| !p.is_empty()).map(|p| {
+            resque_protocol::json::from_slice(p.as_bytes())
+                .unwrap_or_else(|_| Value::String(p.to_owned()))
+        }),
+    }
+}
+
+async fn all_workers(web: &Web) -> Result<Vec<ApiWorker>, WebError> {
+    let c = web.conn().await?;
+    let store = c.client.store();
+    let ids = store.worker_ids().await.map_err(|e| web.store_error(&e))?;
+    let payloads = store
+        .worker_payloads(&ids)
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    Ok(ids
+        .iter()
+        .zip(payloads)
+        .map(|(id, p)| api_worker_of(id, p.as_deref()))
+        .collect())
+}
+
+pub(crate) async fn api_workers(State(web): State<Web>) -> Data {
+    Ok(Json(all_workers(&web).await?).into_response())
+}
+
+pub(crate) async fn api_working(State(web): State<Web>) -> Data {
+    let working: Vec<ApiWorker> = all_workers(&web)
+        .await?
+        .into_iter()
+        .filter(|w| w.job.is_some())
+        .collect();
+    Ok(Json(working).into_response())
+}
+
+#[derive(Serialize)]
+struct ApiWorkerDetail {
+    #[serde(flatten)]
+    worker: ApiWorker,
+    started: Option<String>,
+    heartbeat: Option<String>,
+    processed: i64,
+    failed: i64,
+}
+
+pub(crate) async fn api_worker(State(web): State<Web>, Path(id): Path<String>) -> Data {
+    let c = web.conn().await?;
+    let d = c
+        .client
+        .store()
+        .worker_details(&id)
+        .await
+        .map_err(|e| web.store_error(&e))?;
+    if !d.registered {
+        return Err(WebError::NotFound(format!("no such worker {id:?}")));
+    }
+    Ok(Json(ApiWorkerDetail {
+        worker: api_worker_of(&id, d.payload.as_deref()),
+        started: d.started,
+        heartbeat: d.heartbeat,
+        processed: d.processed,
+        failed: d.failed,
+    })
+    .into_response())
+}
+
+#[derive(Serialize)]
+struct ApiFailure {
+    list: String,
+    index: u64,
+    /// The record as stored, or the raw text when it is not JSON.
+    record: Value,
+}
+
+#[derive(Serialize)]
+struct ApiFailures {
+    list_len: u64,
+    start: u64,
+    more: bool,
+    entries: Vec<ApiFailure>,
+}
+
+pub(crate) async fn api_failed(State(web): State<Web>, q: Params) -> Data {
+    failed(web, None, q.0).await
+}
+
+pub(crate) async fn api_failed_list(
+    State(web): State<Web>,
+    Path(list): Path<String>,
+    q: Params,
+) -> Data {
+    failed(web, Some(list), q.0).await
+}
+
+async fn failed(web: Web, list: Option<String>, q: HashMap<String, String>) -> Data {
+    let c = web.conn().await?;
+    let (start, count) = start_count(&q);
+    let get = |k: &str| {
+        q.get(k)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let filter = Filter {
+        class: get("class"),
+        queue: get("queue"),
+        exception: get("exception"),
+        text: get("q"),
+    };
+    let order = match q.get("order").map(String::as_str) {
+        Some("asc") => Order::Asc,
+        _ => Order::Desc,
+    };
+    let page = c
+        .failures
+        .page(list.as_deref(), &filter, order, start, count)
+        .await
+        .map_err(|e| web.failure_error(&e))?;
+    let entries = page
+        .entries
+        .into_iter()
+        .map(|e| ApiFailure {
+            record: match e.record {
+                Ok(m) => Value::Object(m),
+                Err(_) => Value::String(e.raw),
+            },
+            list: e.list,
+            index: e.index,
+        })
+        .collect();
+    Ok(Json(ApiFailures {
+        list_len: page.list_len,
+        start,
+        more: page.more,
+        entries,
+    })
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_labels_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
