@@ -174,7 +174,8 @@ impl RedisServer {
         read_resp(&mut BufReader::new(stream))
     }
 
-    /// Runs a command and returns its reply as a string (bulk or simple), `None` for nil.
+    /// Runs a command and returns its reply as a string (bulk, simple or integer), `None`
+    /// for nil.
     ///
     /// # Panics
     /// On I/O errors or other reply types: a test helper.
@@ -182,6 +183,7 @@ impl RedisServer {
         match self.cmd(argv).expect("redis command") {
             Resp::Bulk(b) => Some(String::from_utf8_lossy(&b).into_owned()),
             Resp::Simple(s) => Some(s),
+            Resp::Integer(n) => Some(n.to_string()),
             Resp::Nil => None,
             other => panic!("expected a string reply, got {other:?}"),
         }
