@@ -1,0 +1,297 @@
+//! The `resque-web` binary, run for real: listening, Ruby's default port search, `-r` with a
+//! database, `-N`, pid file with `-S` and `-K`, graceful TERM and INT, clear errors.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use resque_test_support::RedisServer;
+
+type R<T = ()> = anyhow::Result<T>;
+
+const BIN: &str = env!("CARGO_BIN_EXE_resque-web");
+
+fn free_port() -> R<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts resque-web and waits for its "listening on" line; returns the child and port.
+fn start(args: &[&str], dir: &std::path::Path) -> R<(Child, u16)> {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--app-dir", &dir.display().to_string()])
+        .env_remove("REDIS_URL")
+        .env_remove("RESQUE_NAMESPACE")
+        .env_remove("RESQUE_WEB_AUTH")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no listening line: {line:?}"))?;
+    Ok((child, port))
+}
+
+/// A plain HTTP/1.0 GET: status line and body.
+fn http_get(port: u16, path: &str) -> R<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    let status = out
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((status, out))
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> R<std::process::ExitStatus> {
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait()? {
+            return Ok(st);
+        }
+        if t.elapsed() > within {
+            let _ = child.kill();
+            anyhow::bail!("resque-web did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: nix::sys::signal::Signal) -> R {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
+    nix::sys::signal::kill(pid, sig)?;
+    Ok(())
+}
+
+#[test]
+fn serves_stops_gracefully_on_term_and_int_and_manages_its_pid_file() -> R {
+    let redis = RedisServer::start();
+    redis.cmd(&["SADD", "resque:queues", "mail"])?;
+    let dir = tempfile::tempdir()?;
+    let pid_file = dir.path().join("web.pid");
+    for sig in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+    ] {
+        let port = free_port()?;
+        let (mut child, got) = start(
+            &[
+                "-p",
+                &port.to_string(),
+                "-o",
+                "127.0.0.1",
+                "-r",
+                &redis.url(),
+                "-P",
+                &pid_file.display().to_string(),
+            ],
+            dir.path(),
+        )?;
+        assert_eq!(got, port);
+        let (status, body) = http_get(port, "/overview")?;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("/queues/mail"));
+        assert_eq!(
+            std::fs::read_to_string(&pid_file)?.trim(),
+            child.id().to_string()
+        );
+        // -S finds it.
+        let out = Command::new(BIN)
+            .args(["-S", "-P", &pid_file.display().to_string(), "--app-dir"])
+            .arg(dir.path())
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains(&child.id().to_string()) && text.contains(&format!(":{port}/")),
+            "{text}"
+        );
+
+        signal(&child, sig)?;
+        let st = wait_exit(&mut child, Duration::from_secs(10))?;
+        assert!(st.success(), "{sig:?}: {st:?}");
+        assert!(!pid_file.exists(), "pid file removed on {sig:?}");
+    }
+    // -S with nothing running.
+    let out = Command::new(BIN)
+        .args(["-S", "-P", &pid_file.display().to_string()])
+        .output()?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
+    Ok(())
+}
+
+#[test]
+fn dash_k_stops_the_running_instance() -> R {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let (mut child, _) = start(
+        &[
+            "-p",
+            &port.to_string(),
+            "-o",
+            "127.0.0.1",
+            "-r",
+            &redis.url(),
+        ],
+        dir.path(),
+    )?;
+    // Default pid file: APP_DIR/resque_web.pid.
+    assert!(dir.path().join("resque_web.pid").exists());
+    assert!(dir.path().join("resque_web.url").exists());
+    let out = Command::new(BIN)
+        .arg("-K")
+        .arg("--app-dir")
+        .arg(dir.path())
+        .output()?;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Killed resque-web"));
+    let st = wait_exit(&mut child, Duration::from_secs(10))?;
+    assert!(st.success());
+    assert!(!dir.path().join("resque_web.pid").exists());
+    Ok(())
+}
+
+#[test]
+fn takes_the_next_free_port_when_5678_is_busy_and_none_was_given() -> R {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir()?;
+    // Hold 5678 (if something else already holds it, the point stands).
+    let _hold = TcpListener::bind("0.0.0.0:5678");
+    let (mut child, port) = start(&["-r", &redis.url()], dir.path())?;
+    assert!((5679..5778).contains(&port), "port {port}");
+    let (status, _) = http_get(port, "/overview")?;
+    assert_eq!(status, 200);
+    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(&mut child, Duration::from_secs(10))?;
+
+    // An explicit port that is taken is an error, as Ruby's.
+    let held = TcpListener::bind("127.0.0.1:0")?;
+    let port = held.local_addr()?.port();
+    let out = Command::new(BIN)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-o",
+            "127.0.0.1",
+            "-r",
+            &redis.url(),
+            "--app-dir",
+        ])
+        .arg(dir.path())
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot listen"),
+        "{out:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn redis_host_port_db_and_namespace_as_rubys_readme_says() -> R {
+    let redis = RedisServer::start_tcp();
+    let rport = redis.port().ok_or_else(|| anyhow::anyhow!("tcp port"))?;
+    // The helper opens a connection per command, so db 2 is written on one connection.
+    let mut s = TcpStream::connect(("127.0.0.1", rport))?;
+    s.write_all(b"SELECT 2\r\nSADD myapp:queues only-in-db2\r\nQUIT\r\n")?;
+    let mut sink = String::new();
+    s.read_to_string(&mut sink)?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let (mut child, _) = start(
+        &[
+            "-p",
+            &port.to_string(),
+            "-o",
+            "127.0.0.1",
+            "-N",
+            "myapp",
+            "-r",
+            &format!("127.0.0.1:{rport}:2"),
+        ],
+        dir.path(),
+    )?;
+    let (status, body) = http_get(port, "/queues")?;
+    assert_eq!(status, 200);
+    assert!(body.contains("only-in-db2"), "{body}");
+    assert!(body.contains("class=\"namespace\""));
+    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(&mut child, Duration::from_secs(10))?;
+    Ok(())
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() -> R {
+    let dir = tempfile::tempdir()?;
+    for (args, wanted) in [
+        (
+            vec!["-r", "redis://:6379:x:y/zz"],
+            "bad Redis connection string",
+        ),
+        (
+            vec!["--failure-backend", "bogus"],
+            "invalid failure backend",
+        ),
+        (vec!["--auth", "nocolon"], "user:password"),
+        (vec!["/nonexistent/config.rb"], "cannot read config file"),
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--app-dir")
+            .arg(dir.path())
+            .env_remove("REDIS_URL")
+            .output()?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(wanted), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_config_file_sets_redis_and_namespace() -> R {
+    let redis = RedisServer::start();
+    redis.cmd(&["SADD", "cfgns:queues", "from-config"])?;
+    let dir = tempfile::tempdir()?;
+    let cfg = dir.path().join("resque.rb");
+    std::fs::write(
+        &cfg,
+        format!(
+            "require 'resque'\nResque.redis = '{}'\nResque.redis.namespace = 'cfgns'\n",
+            redis.url()
+        ),
+    )?;
+    let port = free_port()?;
+    let (mut child, _) = start(
+        &[
+            "-p",
+            &port.to_string(),
+            "-o",
+            "127.0.0.1",
+            &cfg.display().to_string(),
+        ],
+        dir.path(),
+    )?;
+    let (_, body) = http_get(port, "/queues")?;
+    assert!(body.contains("from-config"), "{body}");
+    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(&mut child, Duration::from_secs(10))?;
+    Ok(())
+}
