@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The Quick start demo: a private redis-server (unless REDIS_URL is set), example jobs
 # enqueued with the library and with the `resque` command, a worker that runs them, then
-# what Resque sees (stats, failures).
+# what Resque sees (stats, failures), and resque-web serving it all with a worker busy.
+# DEMO_SERVE=check (CI) checks the dashboard answers and exits instead of serving until
+# Ctrl-C; RESQUE_WEB_PORT picks the port (default 5678, or the next free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --no-nextest
-cargo build --quiet -p resque --bins --examples
+cargo build --quiet -p resque -p resque-web --bins --examples
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
 if [ -z "${REDIS_URL:-}" ]; then
@@ -13,7 +15,12 @@ if [ -z "${REDIS_URL:-}" ]; then
   redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
   for _ in $(seq 100); do [ -S "$dir/redis.sock" ] && break; sleep 0.05; done
-  cleanup() { kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"; }
+  cleanup() {
+    [ -n "${web_pid:-}" ] && kill "$web_pid" 2>/dev/null && wait "$web_pid" 2>/dev/null
+    [ -n "${worker_pid:-}" ] && kill -TERM "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null
+    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    rm -rf "$dir"
+  }
   trap cleanup EXIT
   export REDIS_URL="unix://$dir/redis.sock"
   echo "== private redis-server at $REDIS_URL"
@@ -37,3 +44,34 @@ QUEUES='*' INTERVAL=0 VERBOSE=1 "$bin/examples/worker"
 echo "== resque stats";   "$bin/resque" stats
 echo "== resque failures list (FailJob and UnicodeFailJob fail on purpose)"
 "$bin/resque" failures list
+
+echo "== a busy worker and resque-web"
+"$bin/resque" enqueue slow SleepJob 600
+"$bin/resque" enqueue slow SleepJob 600
+for i in 1 2 3; do "$bin/resque" enqueue file_serve Archive "$i" masterbrew; done
+QUEUES=slow INTERVAL=1 "$bin/examples/worker" &
+worker_pid=$!
+web_dir=$(mktemp -d /tmp/resque-web-demo.XXXXXX)
+port_args=()
+[ -n "${RESQUE_WEB_PORT:-}" ] && port_args=(-p "$RESQUE_WEB_PORT")
+"$bin/resque-web" "${port_args[@]}" -o 127.0.0.1 -r "$REDIS_URL" --app-dir "$web_dir" \
+  >"$web_dir/out" 2>"$web_dir/log" &
+web_pid=$!
+for _ in $(seq 100); do grep -q listening "$web_dir/out" 2>/dev/null && break; sleep 0.05; done
+url=$(sed -n 's/.*listening on //p' "$web_dir/out" | head -1)
+[ -n "$url" ] || { cat "$web_dir/log" >&2; echo "resque-web did not start" >&2; exit 1; }
+url=${url/localhost/127.0.0.1}
+for _ in $(seq 100); do
+  "$bin/resque" info 2>/dev/null | grep -q 'working: *1' && break; sleep 0.1
+done
+echo "== resque-web is serving at ${url}overview"
+if command -v curl >/dev/null 2>&1; then
+  curl -fsS "${url}stats.txt"; echo
+  curl -fsS "${url}overview" | grep -q "1 of 1 Workers Working" \
+    && echo "== the overview shows the busy worker and its SleepJob"
+fi
+if [ "${DEMO_SERVE:-}" = check ]; then
+  exit 0
+fi
+echo "== open ${url}overview in a browser; Ctrl-C stops the demo"
+wait "$web_pid"
