@@ -308,19 +308,29 @@ impl Client {
 
     /// `Resque.info`.
     pub async fn info(&self) -> Result<Info> {
-        let sizes = self.store.queue_sizes().await?;
-        let workers = self.store.worker_ids().await?;
-        let working = self.store.worker_payloads(&workers).await?;
+        // Independent reads, sent together: fred pipelines concurrent commands on its one
+        // connection, so this costs the round trips of the longest chain (2), not 6.
+        let workers_and_payloads = async {
+            let workers = self.store.worker_ids().await?;
+            let working = self.store.worker_payloads(&workers).await?;
+            Ok::<_, Error>((workers, working))
+        };
+        let (sizes, (workers, working), processed, failed) = tokio::try_join!(
+            self.store.queue_sizes(),
+            workers_and_payloads,
+            self.store.stat("processed"),
+            self.store.failed_count(),
+        )?;
         Ok(Info {
             pending: sizes.iter().map(|(_, n)| n).sum(),
-            processed: self.store.stat("processed").await?,
+            processed,
             queues: sizes.len() as u64,
             workers: workers.len() as u64,
             working: working
                 .iter()
                 .filter(|p| p.as_deref().is_some_and(|s| !s.is_empty()))
                 .count() as u64,
-            failed: self.store.failed_count().await?,
+            failed,
             servers: vec![self.store.redis_id().to_owned()],
             environment: self.environment.clone(),
         })

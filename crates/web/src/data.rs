@@ -32,16 +32,12 @@ fn start_count(q: &HashMap<String, String>) -> (u64, u64) {
 /// vector through queue names).
 pub(crate) async fn stats_txt(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
+    let (info, sizes) = tokio::try_join!(c.client.info(), c.client.queue_sizes())
+        .map_err(|e| web.store_error(&e))?;
     let mut out = format!(
         "resque.pending={}\nresque.processed+={}\nresque.failed+={}\nresque.workers={}\nresque.working={}",
         info.pending, info.processed, info.failed, info.workers, info.working
     );
-    let sizes = c
-        .client
-        .queue_sizes()
-        .await
-        .map_err(|e| web.store_error(&e))?;
     for (q, n) in sizes {
         let _ = write!(out, "\nqueues.{q}={n}");
     }
@@ -58,17 +54,12 @@ fn label(v: &str) -> String {
 /// `GET /metrics`: queue sizes, workers, working, processed and failed.
 pub(crate) async fn metrics(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
-    let sizes = c
-        .client
-        .queue_sizes()
-        .await
-        .map_err(|e| web.store_error(&e))?;
-    let failed_stat = c
-        .client
-        .stat("failed")
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    let (info, sizes, failed_stat) = tokio::try_join!(
+        c.client.info(),
+        c.client.queue_sizes(),
+        c.client.stat("failed")
+    )
+    .map_err(|e| web.store_error(&e))?;
     let mut o = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: String| {
         let _ = writeln!(

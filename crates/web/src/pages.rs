@@ -73,11 +73,13 @@ impl Web {
 
     async fn queues_table(&self, c: &Conn, root: &Root) -> Result<QueuesTable, WebError> {
         let r = &root.0;
-        let mut sizes = c
-            .client
-            .queue_sizes()
-            .await
-            .map_err(|e| self.store_error(&e))?;
+        let sizes = async {
+            c.client
+                .queue_sizes()
+                .await
+                .map_err(|e| self.store_error(&e))
+        };
+        let (mut sizes, failed) = tokio::try_join!(sizes, self.failed_rows(c, root))?;
         sizes.sort();
         let queues = sizes
             .into_iter()
@@ -89,6 +91,12 @@ impl Web {
                 first: false,
             })
             .collect();
+        Ok(QueuesTable { queues, failed })
+    }
+
+    /// The failed row(s) of the queues table: `failed`, or one per multi-queue list.
+    async fn failed_rows(&self, c: &Conn, root: &Root) -> Result<Vec<QueueRow>, WebError> {
+        let r = &root.0;
         let mut failed = Vec::new();
         if self.multiple_failed_lists(c).await? {
             let mut lists = c
@@ -125,7 +133,7 @@ impl Web {
                 first: true,
             });
         }
-        Ok(QueuesTable { queues, failed })
+        Ok(failed)
     }
 
     /// Ruby's `failed_multiple_queues?`.
@@ -180,8 +188,8 @@ pub(crate) async fn root_redirect(root: Root) -> Redirect {
 
 async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) -> Page {
     let c = web.conn().await?;
-    let qt = web.queues_table(&c, &root).await?;
-    let wt = web.working_table(&c).await?;
+    // Both tables' reads go out together (fred pipelines them on one connection).
+    let (qt, wt) = tokio::try_join!(web.queues_table(&c, &root), web.working_table(&c))?;
     Ok(OverviewPage {
         l: web.chrome(&root, "overview", fragment),
         qt,
