@@ -357,7 +357,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
         ))?;
         b.wait_for(
             &format!("document.querySelector('.nav li.current a')?.textContent === '{tab}'"),
-            Duration::from_secs(10),
+            Duration::from_secs(20),
         )?;
         b.wait_loaded()?;
         let main = b.eval("document.querySelector('#main').textContent")?;
@@ -387,7 +387,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
         json!(20)
     );
     b.eval("document.querySelector('.pagination a.more').click()")?;
-    b.wait_for("location.search === '?start=20'", Duration::from_secs(10))?;
+    b.wait_for("location.search === '?start=20'", Duration::from_secs(20))?;
     b.wait_loaded()?;
     assert_eq!(
         b.eval("document.querySelectorAll('table.jobs tbody tr').length")?,
@@ -417,7 +417,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     b.eval("document.querySelector('button[rel=retry]').click()")?;
     b.wait_for(
         "!!document.querySelector('.retried')",
-        Duration::from_secs(10),
+        Duration::from_secs(20),
     )?;
     b.wait_loaded()?;
     assert_eq!(
@@ -434,7 +434,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     b.eval("document.querySelector('.controls button[rel=remove]').click()")?;
     b.wait_for(
         "document.querySelectorAll('ul.failed > li').length === 2",
-        Duration::from_secs(10),
+        Duration::from_secs(20),
     )?;
     assert_eq!(
         redis.get_str(&["LLEN", "resque:failed"]).as_deref(),
@@ -445,7 +445,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     b.eval("document.querySelector('dd a[href*=\"class=\"]').click()")?;
     b.wait_for(
         "location.search.includes('class=')",
-        Duration::from_secs(10),
+        Duration::from_secs(20),
     )?;
     b.wait_loaded()?;
     let h1 = b.eval("document.querySelector('#main h1').textContent")?;
@@ -459,13 +459,13 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     b.eval("window.__marker = 1; document.querySelector('a[rel=poll]').click()")?;
     b.wait_for(
         "document.querySelector('p.poll')?.textContent.startsWith('Last Updated')",
-        Duration::from_secs(10),
+        Duration::from_secs(20),
     )?;
     redis.cmd(&["RPUSH", "resque:queue:low", r#"{"class":"New","args":[]}"#])?;
     redis.cmd(&["RPUSH", "resque:queue:low", r#"{"class":"New","args":[]}"#])?;
     b.wait_for(
         "[...document.querySelectorAll('td.queue a')].some(a => a.textContent === 'low' && a.closest('tr').querySelector('.size').textContent.trim() === '2')",
-        Duration::from_secs(10),
+        Duration::from_secs(20),
     )?;
     assert_eq!(
         b.eval("window.__marker")?,

@@ -354,6 +354,13 @@ fn backend_for_web(names: &str) -> anyhow::Result<Backend> {
 }
 
 async fn serve(args: Args, config: resque_web::Config) -> anyhow::Result<()> {
+    // Handlers first: a TERM that arrives as soon as the pid file exists must still be a
+    // graceful stop.
+    let mut signals = signal_hook_tokio::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .context("cannot install signal handlers")?;
     let listener = bind(&args).await?;
     let addr: SocketAddr = listener.local_addr()?;
     let shown_host = if args.host == "0.0.0.0" {
@@ -380,11 +387,6 @@ async fn serve(args: Args, config: resque_web::Config) -> anyhow::Result<()> {
     println!("resque-web listening on {url}");
     let _ = std::io::stdout().flush();
 
-    let mut signals = signal_hook_tokio::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ])
-    .context("cannot install signal handlers")?;
     let shutdown = async move {
         if let Some(sig) = signals.next().await {
             tracing::info!(signal = sig, "shutting down");
