@@ -14,9 +14,11 @@ command -v ruby >/dev/null || { echo "ruby is missing: apt-get install -y ruby r
 cargo build --quiet -p resque --bins
 cargo build --quiet -p resque-failure --example record_failure
 cargo build --quiet -p resque --example worker
+cargo build --quiet -p resque-web --bin resque-web
 rsworker="${CARGO_TARGET_DIR:-target}/debug/examples/worker"
 resque="${CARGO_TARGET_DIR:-target}/debug/resque"
 record="${CARGO_TARGET_DIR:-target}/debug/examples/record_failure"
+rsweb="${CARGO_TARGET_DIR:-target}/debug/resque-web"
 
 dir=$(mktemp -d /tmp/resque-interop.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -26,7 +28,7 @@ trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 export REDIS_URL="redis://127.0.0.1:$port/0" RESQUE_NS=resque
 rb() { ruby -I"$RESQUE_RB_SRC/lib" "$peers/ruby/$1" "${@:2}"; }
-fail() { echo "INTEROP FAILURE: $*" >&2; exit 1; }
+fail() { echo "INTEROP FAILURE: $*" >&2; kill $(jobs -p) 2>/dev/null; exit 1; }
 
 echo "== 1. resque-rs enqueues, Ruby reads and works"
 "$resque" enqueue file_serve Archive 44 masterbrew >/dev/null
@@ -165,4 +167,52 @@ INTERVAL=0 rb work.rb sleep > /dev/null
 echo "   a Ruby worker started with the same queue pruned a dead worker and left ours alone"
 kill -QUIT "$rspid"; wait "$rspid" || fail "our worker's exit status"
 [ "$("$resque" list)" = "None" ] || fail "our worker did not unregister"
+echo "== 7. Ruby's resque-web and ours, side by side on the same Redis"
+# State written by both: a busy Ruby worker and a busy resque-rs worker, queues from both,
+# failure records from both.
+"$resque" enqueue sleep SleepJob 20
+"$resque" enqueue sleep SleepJob 20
+for i in 1 2 3; do "$resque" enqueue side_by_side Archive "$i" masterbrew; done
+rb enqueue.rb NoopJob 5 > /dev/null 2>&1 || true
+QUEUES=sleep INTERVAL=1 "$rsworker" & rs2=$!
+INTERVAL=1 rb work.rb sleep > "$dir/rbwork.log" 2>&1 & rb2=$!
+for _ in $(seq 100); do [ "$("$resque" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["working"])')" = 2 ] && break; sleep 0.2; done
+[ "$("$resque" info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["working"])')" = 2 ] || fail "both workers should be working"
+"$record" "$REDIS_URL" > /dev/null 2>&1 || true
+rbport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+rsport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$peers/ruby/web.sh" "$rbport" 127.0.0.1 > "$dir/web.log" 2>&1 & rbweb=$!
+"$rsweb" -p "$rsport" -o 127.0.0.1 -r "$REDIS_URL" --app-dir "$dir" > "$dir/rsweb.log" 2>&1 & rsweb_pid=$!
+for _ in $(seq 150); do curl -sf "http://127.0.0.1:$rbport/overview" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$rsport/overview" >/dev/null 2>&1 && break; sleep 0.2; done
+page() { curl -sf "http://127.0.0.1:$1$2" || fail "GET $2 on port $1"; }
+facts() { # what a page says, markup aside: counts, queue links, worker ids, failure classes
+  sed -e 's/<[^>]*>/ /g' -e 's/&#39;/'"'"'/g' | tr -s ' \n' ' ' ; }
+for p in /overview /working /workers /queues /failed /stats.txt; do
+  page "$rbport" "$p" > "$dir/rb$(echo "$p" | tr / _)"
+  page "$rsport" "$p" > "$dir/rs$(echo "$p" | tr / _)"
+done
+# Ruby lists queues in SMEMBERS order, ours sorted: the same lines.
+sort "$dir/rb_stats.txt" > "$dir/rb_stats.sorted"; sort "$dir/rs_stats.txt" > "$dir/rs_stats.sorted"
+cmp -s "$dir/rb_stats.sorted" "$dir/rs_stats.sorted" || { diff "$dir/rb_stats.sorted" "$dir/rs_stats.sorted"; fail "/stats.txt differs"; }
+echo "   /stats.txt: the same lines: $(tr '\n' ' ' < "$dir/rs_stats.sorted")"
+w_rb=$(facts < "$dir/rb_working" | grep -o '[0-9]* of [0-9]* Workers Working')
+w_rs=$(facts < "$dir/rs_working" | grep -o '[0-9]* of [0-9]* Workers Working')
+[ "$w_rb" = "$w_rs" ] && [ "$w_rs" = "2 of 2 Workers Working" ] || fail "working: Ruby '$w_rb', ours '$w_rs'"
+echo "   /working: both say '$w_rs'"
+ids() { grep -o 'href="[^"]*/workers/[^"]*"' | sed 's/.*\/workers\///; s/"$//' | sort -u; }
+ids < "$dir/rb_workers" > "$dir/ids_rb"; ids < "$dir/rs_workers" > "$dir/ids_rs"
+cmp -s "$dir/ids_rb" "$dir/ids_rs" || { diff "$dir/ids_rb" "$dir/ids_rs"; fail "/workers lists different workers"; }
+echo "   /workers: both list $(wc -l < "$dir/ids_rs") workers (one Ruby, one resque-rs): $(tr '\n' ' ' < "$dir/ids_rs")"
+qs() { grep -o 'href="[^"]*/queues/[^"?]*"' | sed 's/.*\/queues\///; s/"$//' | sort -u; }
+qs < "$dir/rb_queues" > "$dir/q_rb"; qs < "$dir/rs_queues" > "$dir/q_rs"
+cmp -s "$dir/q_rb" "$dir/q_rs" || { diff "$dir/q_rb" "$dir/q_rs"; fail "/queues lists different queues"; }
+echo "   /queues: both list $(tr '\n' ' ' < "$dir/q_rs")"
+for f in rb rs; do facts < "$dir/${f}_failed" | grep -o 'Showing [0-9]* to [0-9]*\|Showing [0-9]*-[0-9]* of [0-9]*\|Showing 1 \|No jobs' | head -1 > "$dir/fc_$f"; done
+cmp -s "$dir/fc_rb" "$dir/fc_rs" || fail "/failed counts: Ruby '$(cat "$dir/fc_rb")', ours '$(cat "$dir/fc_rs")'"
+for c in $(grep -o '<code>[A-Za-z:]*</code>' "$dir/rb_failed" | sort -u | sed 's/<[^>]*>//g'); do
+  grep -q "<code>$c</code>" "$dir/rs_failed" || fail "/failed: class $c shown by Ruby, not by us"
+done
+echo "   /failed: both say '$(cat "$dir/fc_rs")', same job classes and exceptions"
+kill -INT "$rbweb" "$rsweb_pid" 2>/dev/null; wait "$rbweb" "$rsweb_pid" 2>/dev/null || true
+kill -TERM "$rs2" 2>/dev/null; kill -TERM "$rb2" 2>/dev/null; wait "$rs2" "$rb2" 2>/dev/null || true
 echo "interop: all checks passed"

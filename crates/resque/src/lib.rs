@@ -6,6 +6,9 @@ pub use resque_failure as failure;
 pub use resque_protocol as protocol;
 #[doc(inline)]
 pub use resque_store as store;
+/// The resque-web dashboard (feature `web`): `resque::web::router(..)` to mount.
+#[cfg(feature = "web")]
+pub use resque_web as web;
 #[doc(inline)]
 pub use resque_worker as worker;
 
