@@ -123,7 +123,21 @@ fn registry_is_empty(server: &RedisServer) -> bool {
 
 #[test]
 fn drains_queues_with_misbehaving_jobs_fork_per_job() -> Result<()> {
+    drain_misbehaving_jobs(true)
+}
+
+/// The same, against a server that refuses scripts (an ACL, as some hosted Redis set):
+/// the worker falls back to separate commands and leaves the same state.
+#[test]
+fn drains_queues_the_same_without_scripts() -> Result<()> {
+    drain_misbehaving_jobs(false)
+}
+
+fn drain_misbehaving_jobs(scripts: bool) -> Result<()> {
     let server = RedisServer::start();
+    if !scripts {
+        server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script"])?;
+    }
     for i in 0..20 {
         job(&server, "noop", "NoopJob", &format!("[{i}]"))?;
     }
@@ -184,11 +198,25 @@ fn drains_queues_with_misbehaving_jobs_fork_per_job() -> Result<()> {
     }));
     // Ruby counts exceptions raised by jobs in stat:failed, not dirty exits.
     assert_eq!(stat(&server, "failed"), 4);
+    let pid = w.id();
+    let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
+    let id = format!("{host}:{pid}:noop,fail,bad,spawn");
+    assert_eq!(
+        stat(&server, &format!("processed:{id}")),
+        0,
+        "removed on exit"
+    );
     assert!(registry_is_empty(&server), "unregistered on exit");
     assert!(
         server
             .get_list(&["HKEYS", "resque:workers:heartbeat"])
             .is_empty()
+    );
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert_eq!(
+        log.contains("using separate commands"),
+        !scripts,
+        "the fallback is logged when (and only when) it happens:\n{log}"
     );
     Ok(())
 }
@@ -222,9 +250,15 @@ fn drains_queues_in_process_with_fork_per_job_false() -> Result<()> {
 #[test]
 fn busy_worker_is_registered_titled_and_quits_after_its_job() -> Result<()> {
     let server = RedisServer::start();
-    job(&server, "sleep", "SleepJob", "[1.5]")?;
+    // Not in the form Ruby writes JSON: worker:<id> must still hold Ruby's re-encoding.
+    enqueue(
+        &server,
+        "sleep",
+        r#"{ "class" : "SleepJob", "args" : [ 1.5 ] }"#,
+    )?;
     let mut w = worker(&server, "sleep", &[("INTERVAL", "0.2")])?;
     let pid = w.id();
+    assert!(eventually(Duration::from_secs(10), || forked(&w)));
     assert!(eventually(Duration::from_secs(10), || server
         .get_list(&["KEYS", "resque:worker:*:sleep"])
         .len()
@@ -235,11 +269,15 @@ fn busy_worker_is_registered_titled_and_quits_after_its_job() -> Result<()> {
         .context("registered")?;
     let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
     assert_eq!(id, format!("{host}:{pid}:sleep"));
-    let payload: Value = serde_json::from_str(
-        &server
-            .get_str(&["GET", &format!("resque:worker:{id}")])
-            .context("working on")?,
-    )?;
+    let raw = server
+        .get_str(&["GET", &format!("resque:worker:{id}")])
+        .context("working on")?;
+    assert!(
+        raw.starts_with(r#"{"queue":"sleep","run_at":""#)
+            && raw.ends_with(r#"Z","payload":{"class":"SleepJob","args":[1.5]}}"#),
+        "{raw}"
+    );
+    let payload: Value = serde_json::from_str(&raw)?;
     assert_eq!(payload["queue"], "sleep");
     assert_eq!(
         payload["payload"],

@@ -66,6 +66,11 @@ pub enum Error {
         /// The failure.
         error: crate::JobError,
     },
+    /// The server will not run one of our scripts (no `EVALSHA`, a proxy or an ACL that
+    /// refuses it, an unexpected reply). Nothing was done; the caller can fall back to
+    /// separate commands.
+    #[error("Redis will not run the script: {0}")]
+    ScriptUnavailable(String),
     /// A worker id that is not registered.
     #[error("no such worker {0:?}")]
     NoSuchWorker(String),

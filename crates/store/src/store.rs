@@ -45,6 +45,8 @@ pub struct Store {
     client: fred::clients::Client,
     keys: Keys,
     redis_id: String,
+    /// SHA1 of each script this store has loaded (`SCRIPT LOAD`), shared by clones.
+    scripts: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, String>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -94,6 +96,7 @@ impl Store {
             client,
             keys,
             redis_id: connection.redis_id().to_owned(),
+            scripts: std::sync::Arc::default(),
         })
     }
 
@@ -413,6 +416,163 @@ impl Store {
         let mut replies: Vec<RedisValue> = p.all().await?;
         let pause = replies.pop().and_then(value_to_string);
         Ok(pause.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
+    }
+
+    /// [`Store::job_done`] for the last job (if any), then the next iteration's
+    /// `GET pause-all-workers`, `LPOP` of each queue in order and `SET worker:<id>`, as one
+    /// script: one round trip per job where the separate commands take three.
+    ///
+    /// Redis runs the same commands in the same order as Ruby's worker and leaves the same
+    /// state; what changes is that nothing can come between them, so a job is never out
+    /// of its queue without being under `worker:<id>`. `SET worker:<id>` is done here only
+    /// when the item is a JSON object with a `class` (as Lua's cjson reads it), writing
+    /// `{"queue":<queue_json>,"run_at":"<run_at>","payload":<item>}`: the caller checks
+    /// that against its own encoding ([`Reserved::Job::registered`]) and sets it again if
+    /// they differ (an item whose re-encoding is not byte-identical).
+    ///
+    /// `queues` are queue names with each one's JSON encoding. Returns
+    /// [`Error::ScriptUnavailable`] when the server will not run the script at all (no
+    /// `EVALSHA`, a proxy or ACL refusing it): nothing was done, and the caller uses the
+    /// separate commands instead.
+    pub async fn finish_and_reserve(
+        &self,
+        id: &str,
+        finished: Option<Finished<'_>>,
+        reserve: Option<(&[(String, String)], &str)>,
+    ) -> Result<Reserved> {
+        const SCRIPT: &str = include_str!("finish_and_reserve.lua");
+        let k = &self.keys;
+        let (record_list, record) = match finished.as_ref().and_then(|f| f.record) {
+            Some((list, record)) => (k.failure_list(list), record.encode()?),
+            None => (k.failed(), String::new()),
+        };
+        let done = match &finished {
+            None => "",
+            Some(f) if f.count_failed => "failed",
+            Some(_) => "done",
+        };
+        let (queues, run_at) = reserve.unwrap_or((&[], ""));
+        let mut keys: Vec<RedisValue> = vec![
+            k.worker(id).into(),
+            k.stat_processed().into(),
+            k.stat_processed_for(id).into(),
+            k.stat_failed().into(),
+            k.stat_failed_for(id).into(),
+            record_list.into(),
+            k.pause_all_workers().into(),
+        ];
+        keys.extend(queues.iter().map(|(q, _)| k.queue(q).into()));
+        let mut args: Vec<RedisValue> = vec![
+            done.into(),
+            record.into(),
+            if reserve.is_some() { "1" } else { "0" }.into(),
+            run_at.into(),
+        ];
+        args.extend(queues.iter().map(|(_, json)| json.as_str().into()));
+
+        let reply = self.run_script(SCRIPT, keys, args).await?;
+        let mut it = match reply {
+            RedisValue::Array(items) => items.into_iter(),
+            other => {
+                return Err(Error::ScriptUnavailable(format!(
+                    "unexpected reply {other:?}"
+                )));
+            }
+        };
+        let tag = it.next().and_then(|v| v.as_i64()).unwrap_or(-1);
+        Ok(match tag {
+            0 => Reserved::Empty,
+            1 => Reserved::Paused,
+            2 => Reserved::Failed(it.next().and_then(value_to_string).unwrap_or_default()),
+            3 => {
+                let index = it.next().and_then(|v| v.as_i64()).unwrap_or(0);
+                let raw = it.next().and_then(value_to_string).unwrap_or_default();
+                let registered = it.next().and_then(|v| v.as_i64()) == Some(1);
+                let queue = usize::try_from(index - 1)
+                    .ok()
+                    .and_then(|i| queues.get(i))
+                    .map(|(q, _)| q.clone())
+                    .ok_or_else(|| {
+                        Error::ScriptUnavailable(format!("reply names queue {index}"))
+                    })?;
+                Reserved::Job {
+                    queue,
+                    raw,
+                    registered,
+                }
+            }
+            _ => {
+                return Err(Error::ScriptUnavailable(
+                    "unexpected reply from the reserve script".to_owned(),
+                ));
+            }
+        })
+    }
+
+    /// Runs a script by its SHA1 (`EVALSHA`), loading it first when the server does not
+    /// have it (first use, `SCRIPT FLUSH`, a restart). A server that refuses scripts gives
+    /// [`Error::ScriptUnavailable`]; an error raised while the script ran (its commands up
+    /// to there took effect) stays [`Error::Redis`].
+    async fn run_script(
+        &self,
+        script: &'static str,
+        keys: Vec<RedisValue>,
+        args: Vec<RedisValue>,
+    ) -> Result<RedisValue> {
+        let mut argv: Vec<RedisValue> = Vec::with_capacity(2 + keys.len() + args.len());
+        argv.push(RedisValue::Null); // the SHA1, filled in below
+        argv.push(i64::try_from(keys.len()).unwrap_or(0).into());
+        argv.extend(keys);
+        argv.extend(args);
+        for attempt in 0..2 {
+            let sha = match self.script_sha(script, attempt > 0).await {
+                Ok(sha) => sha,
+                Err(Error::Redis(e)) if !is_io(&e) => {
+                    return Err(Error::ScriptUnavailable(e.to_string()));
+                }
+                Err(e) => return Err(e),
+            };
+            argv[0] = sha.into();
+            match self
+                .client
+                .custom::<RedisValue, _>(
+                    CustomCommand::new_static("EVALSHA", ClusterHash::FirstKey, false),
+                    argv.clone(),
+                )
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(e) if e.details().starts_with("NOSCRIPT") => continue,
+                Err(e) if is_io(&e) || ran_in_script(&e) => return Err(e.into()),
+                Err(e) => return Err(Error::ScriptUnavailable(e.to_string())),
+            }
+        }
+        Err(Error::ScriptUnavailable(
+            "the server forgets the script as soon as it is loaded".to_owned(),
+        ))
+    }
+
+    /// The SHA1 `SCRIPT LOAD` gave for `script` (cached; `reload` asks again).
+    async fn script_sha(&self, script: &'static str, reload: bool) -> Result<String> {
+        let cached = self
+            .scripts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(script).cloned());
+        if let (Some(sha), false) = (cached, reload) {
+            return Ok(sha);
+        }
+        let sha: String = self
+            .client
+            .custom(
+                CustomCommand::new_static("SCRIPT", ClusterHash::FirstKey, false),
+                vec!["LOAD", script],
+            )
+            .await?;
+        if let Ok(mut m) = self.scripts.lock() {
+            m.insert(script, sha.clone());
+        }
+        Ok(sha)
     }
 
     // ---- stats --------------------------------------------------------------------------
@@ -933,6 +1093,54 @@ pub(crate) fn decode_item(queue: &str, raw: &[u8]) -> Result<Payload> {
 /// Encodes a payload exactly as Ruby's `Resque.encode` would.
 pub(crate) fn encode(payload: &Payload) -> Result<String> {
     Ok(json::to_string(payload)?)
+}
+
+/// Whether `e` means the connection failed (so the command may or may not have run), as
+/// opposed to an answer from Redis.
+fn is_io(e: &fred::error::Error) -> bool {
+    use fred::error::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure
+    )
+}
+
+/// Whether an error reply was raised by a command inside a running script (Redis names the
+/// script's line: `@user_script:N`), so the commands before it took effect.
+fn ran_in_script(e: &fred::error::Error) -> bool {
+    e.details().contains("user_script")
+}
+
+/// The job whose bookkeeping [`Store::finish_and_reserve`] does: its failure record (the
+/// Redis backend's list name and the record; `None` for a success or when another backend
+/// saved it) and whether it counts in `stat:failed` (see [`Store::job_done`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// `(list name, record)` to `RPUSH`.
+    pub record: Option<(&'a str, &'a Failure)>,
+    /// `INCRBY stat:failed` and `stat:failed:<id>`.
+    pub count_failed: bool,
+}
+
+/// What [`Store::finish_and_reserve`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    /// `pause-all-workers` is set: nothing was taken.
+    Paused,
+    /// Every queue was empty (or no reservation was asked for).
+    Empty,
+    /// An `LPOP` answered an error (say, a queue key of the wrong type); the bookkeeping
+    /// before it was done.
+    Failed(String),
+    /// A job, taken from `queue`.
+    Job {
+        /// The queue's name.
+        queue: String,
+        /// The item as it was in the queue.
+        raw: String,
+        /// Whether `worker:<id>` was set to the item as it is.
+        registered: bool,
+    },
 }
 
 fn value_to_bytes(v: RedisValue) -> Option<Vec<u8>> {

@@ -816,3 +816,239 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
     );
     Ok(())
 }
+
+fn argv(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The commands a script ran, as MONITOR shows them, without the EVALSHA / SCRIPT lines.
+fn script_commands(mon: &resque_test_support::Monitor) -> Vec<Vec<String>> {
+    mon.data_commands()
+        .into_iter()
+        .filter(|c| c[0] != "evalsha" && c[0] != "script")
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()> {
+    use resque_store::{Finished, Reserved};
+    let server = RedisServer::start();
+    let proxy = RoundTripProxy::start(&server);
+    let s = Client::connect(&proxy.url()).await?.store().clone();
+    let id = "vm:77:a,b";
+    let w = format!("resque:worker:{id}");
+    let queues = vec![
+        ("a".to_owned(), r#""a""#.to_owned()),
+        ("b".to_owned(), r#""b""#.to_owned()),
+    ];
+    let run_at = "2026-11-23T05:00:00Z";
+    for item in [
+        r#"{"class":"NoopJob","args":[1]}"#,
+        r#"{ "class" : "NoopJob", "args" : [2] }"#,
+        "not json {",
+        r#"[1,2]"#,
+    ] {
+        server.cmd(&["RPUSH", "resque:queue:b", item])?;
+    }
+    let mon = server.monitor();
+
+    // The first job: no bookkeeping yet; Ruby's paused?, then LPOP a, LPOP b, SET.
+    proxy.reset();
+    let got = s
+        .finish_and_reserve(id, None, Some((&queues, run_at)))
+        .await?;
+    assert_eq!(
+        got,
+        Reserved::Job {
+            queue: "b".into(),
+            raw: r#"{"class":"NoopJob","args":[1]}"#.into(),
+            registered: true
+        }
+    );
+    let working =
+        r#"{"queue":"b","run_at":"2026-11-23T05:00:00Z","payload":{"class":"NoopJob","args":[1]}}"#;
+    assert_eq!(
+        script_commands(&mon),
+        [
+            argv(&["get", "resque:pause-all-workers"]),
+            argv(&["lpop", "resque:queue:a"]),
+            argv(&["lpop", "resque:queue:b"]),
+            argv(&["set", &w, working]),
+        ]
+    );
+    assert_eq!(server.get_str(&["GET", &w]).as_deref(), Some(working));
+    assert_eq!(proxy.turns(), 2, "SCRIPT LOAD once, then EVALSHA");
+
+    // A failed job's bookkeeping and the next job, in one round trip, in Ruby's order.
+    mon.clear();
+    proxy.reset();
+    let record = Failure {
+        failed_at: "2026/11/23 05:00:01 UTC".into(),
+        payload: json!({"class": "NoopJob", "args": [1]}),
+        exception: "RuntimeError".into(),
+        error: "boom".into(),
+        backtrace: vec!["a.rb:1".into()],
+        worker: id.into(),
+        queue: "b".into(),
+        retried_at: None,
+    };
+    let got = s
+        .finish_and_reserve(
+            id,
+            Some(Finished {
+                record: Some(("failed", &record)),
+                count_failed: true,
+            }),
+            Some((&queues, run_at)),
+        )
+        .await?;
+    assert_eq!(proxy.turns(), 1);
+    // Not canonical JSON: written as it came, and the caller is told so it can re-encode.
+    let Reserved::Job {
+        raw, registered, ..
+    } = got
+    else {
+        panic!("expected a job, got {got:?}")
+    };
+    assert_eq!(raw, r#"{ "class" : "NoopJob", "args" : [2] }"#);
+    assert!(registered);
+    let working2 = format!(r#"{{"queue":"b","run_at":"{run_at}","payload":{raw}}}"#);
+    let rec = record.encode()?;
+    assert_eq!(
+        script_commands(&mon),
+        [
+            argv(&["rpush", "resque:failed", &rec]),
+            argv(&["incrby", "resque:stat:failed", "1"]),
+            argv(&["incrby", &format!("resque:stat:failed:{id}"), "1"]),
+            argv(&["del", &w]),
+            argv(&["incrby", "resque:stat:processed", "1"]),
+            argv(&["incrby", &format!("resque:stat:processed:{id}"), "1"]),
+            argv(&["get", "resque:pause-all-workers"]),
+            argv(&["lpop", "resque:queue:a"]),
+            argv(&["lpop", "resque:queue:b"]),
+            argv(&["set", &w, &working2]),
+        ]
+    );
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:failed", "0", "-1"]),
+        [rec]
+    );
+
+    // Items that are not job objects are handed over without touching worker:<id>.
+    let done = Some(Finished {
+        record: None,
+        count_failed: false,
+    });
+    for bad in ["not json {", "[1,2]"] {
+        let got = s
+            .finish_and_reserve(id, done, Some((&queues, run_at)))
+            .await?;
+        assert_eq!(
+            got,
+            Reserved::Job {
+                queue: "b".into(),
+                raw: bad.into(),
+                registered: false
+            }
+        );
+        assert_eq!(server.get_str(&["GET", &w]), None);
+    }
+
+    // Paused (Ruby's strip.downcase): the bookkeeping is done, nothing is taken.
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:a",
+        r#"{"class":"NoopJob","args":[]}"#,
+    ])?;
+    server.cmd(&["SET", "resque:pause-all-workers", " TRUE\n"])?;
+    let got = s
+        .finish_and_reserve(id, done, Some((&queues, run_at)))
+        .await?;
+    assert_eq!(got, Reserved::Paused);
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("4")
+    );
+    server.cmd(&["DEL", "resque:pause-all-workers"])?;
+
+    // The bookkeeping alone (stopping), then an empty poll.
+    server.cmd(&["DEL", "resque:queue:a"])?;
+    assert_eq!(s.finish_and_reserve(id, done, None).await?, Reserved::Empty);
+    assert_eq!(
+        s.finish_and_reserve(id, None, Some((&queues, run_at)))
+            .await?,
+        Reserved::Empty
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        server
+            .get_str(&["GET", &format!("resque:stat:processed:{id}")])
+            .as_deref(),
+        Some("5")
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:failed"]).as_deref(),
+        Some("1")
+    );
+
+    // A queue key of the wrong type: the error is reported, the bookkeeping before it done
+    // once (a retry must not count the job twice).
+    server.cmd(&["SET", "resque:queue:a", "oops"])?;
+    let got = s
+        .finish_and_reserve(id, done, Some((&queues, run_at)))
+        .await?;
+    assert!(
+        matches!(&got, Reserved::Failed(e) if e.contains("WRONGTYPE")),
+        "{got:?}"
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("6")
+    );
+    server.cmd(&["DEL", "resque:queue:a"])?;
+
+    // The server forgot the script (SCRIPT FLUSH, a restart): loaded again, transparently.
+    server.cmd(&["SCRIPT", "FLUSH"])?;
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:a",
+        r#"{"class":"NoopJob","args":[]}"#,
+    ])?;
+    assert!(matches!(
+        s.finish_and_reserve(id, None, Some((&queues, run_at)))
+            .await?,
+        Reserved::Job {
+            registered: true,
+            ..
+        }
+    ));
+
+    // A server that refuses scripts (an ACL here): nothing is done, and the caller is told.
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:a",
+        r#"{"class":"NoopJob","args":[]}"#,
+    ])?;
+    server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script"])?;
+    let err = s
+        .finish_and_reserve(id, done, Some((&queues, run_at)))
+        .await
+        .expect_err("scripts are refused");
+    assert!(matches!(err, Error::ScriptUnavailable(_)), "{err:?}");
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("6")
+    );
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
+        Some("1")
+    );
+    Ok(())
+}

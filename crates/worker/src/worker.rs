@@ -51,6 +51,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Redis answered an error to taking a job from a queue.
+    #[error("taking a job: {0}")]
+    Reserve(String),
     /// Forking failed or was refused.
     #[error(transparent)]
     Fork(#[from] crate::fork::ForkError),
@@ -216,6 +219,9 @@ impl Worker {
             tz: jiff::tz::TimeZone::system(),
             next_heartbeat: Instant::now(),
             pause_hint: None,
+            pending: None,
+            use_script: true,
+            static_queues: None,
         };
         let result = run.work();
         handle.close();
@@ -241,6 +247,31 @@ struct Run<'a> {
     /// reservation uses it instead of reading it again (same command order as Ruby, one
     /// round trip fewer).
     pause_hint: Option<bool>,
+    /// The last job's bookkeeping, not yet sent: the next reservation sends it in the same
+    /// script (one round trip per job); stopping, pausing or the plain path send it alone.
+    pending: Option<Pending>,
+    /// Whether to use [`Store::finish_and_reserve`]; turned off for good when the server
+    /// will not run scripts, and the separate commands are used instead.
+    use_script: bool,
+    /// A fixed queue list with each name's JSON encoding (computed once).
+    static_queues: Option<Vec<(String, String)>>,
+}
+
+/// A finished job's bookkeeping (Ruby's `report_failed_job` and `done_working`).
+#[derive(Debug)]
+struct Pending {
+    /// `(failure list, record)` for the Redis backends.
+    record: Option<(String, Failure)>,
+    count_failed: bool,
+}
+
+/// What the reserve script already did for a job it took.
+#[derive(Debug)]
+struct Taken {
+    /// The time the reservation was made (`run_at`, the process title).
+    at: Timestamp,
+    /// The `worker:<id>` value the script wrote, if it wrote one.
+    written: Option<String>,
 }
 
 impl Run<'_> {
@@ -276,7 +307,7 @@ impl Run<'_> {
         let result = loop {
             self.drain_signals();
             if self.flags.shutdown {
-                break Ok(());
+                break self.flush_pending();
             }
             match self.reserve() {
                 // Ruby logs "Error reserving job" and carries on; so do we: nothing was
@@ -291,9 +322,9 @@ impl Run<'_> {
                         break Err(e);
                     }
                 }
-                Ok(Some((queue, raw))) => {
+                Ok(Some((queue, raw, taken))) => {
                     self.was_working = true;
-                    if let Err(e) = self.process(&queue, &raw) {
+                    if let Err(e) = self.process(&queue, &raw, taken) {
                         break Err(e);
                     }
                     interval = min;
@@ -310,7 +341,7 @@ impl Run<'_> {
                         }
                     }
                     if interval.is_zero() {
-                        break Ok(());
+                        break self.flush_pending();
                     }
                     interval = (interval + backoff).min(max);
                     tracing::debug!("Sleeping for {} seconds", interval.as_secs_f64());
@@ -328,6 +359,17 @@ impl Run<'_> {
                         break Err(e);
                     }
                 }
+            }
+        };
+        // Whatever stopped the loop, the last job's bookkeeping goes first (else
+        // unregistering would see its `worker:<id>` and record a dirty exit).
+        let result = match result {
+            Ok(()) => self.flush_pending(),
+            Err(e) => {
+                if let Err(e2) = self.flush_pending() {
+                    tracing::error!(error = %e2, "recording the last job's end");
+                }
+                Err(e)
             }
         };
         let unregistered = self.unregister();
@@ -454,32 +496,106 @@ impl Run<'_> {
         })
     }
 
-    /// Takes the next job: nothing while paused (USR2 or `pause-all-workers`), else `LPOP`
-    /// the queues in order (re-resolving dynamic lists first).
-    fn reserve(&mut self) -> Result<Option<(String, String)>, Error> {
+    /// Takes the next job, sending the last job's bookkeeping first: nothing while paused
+    /// (USR2 or `pause-all-workers`), else `LPOP` the queues in order (re-resolving dynamic
+    /// lists first). With scripts (the default) the bookkeeping, the pause check, the pops
+    /// and `SET worker:<id>` are one [`Store::finish_and_reserve`] call.
+    fn reserve(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
         if self.flags.paused {
+            self.flush_pending()?;
             return Ok(None);
         }
+        if self.use_script {
+            match self.reserve_scripted() {
+                Err(Error::Store(resque_store::Error::ScriptUnavailable(why))) => {
+                    tracing::warn!(
+                        reason = %why,
+                        "Redis will not run the reserve script; using separate commands"
+                    );
+                    self.use_script = false;
+                }
+                other => return other,
+            }
+        }
+        self.flush_pending()?;
         let spec = &self.cfg.queues;
         let hint = self.pause_hint.take();
-        Ok(self.rt.block_on(async {
-            let paused = match hint {
-                Some(p) => p,
-                None => self.store.pause_all_requested().await?,
-            };
-            if paused {
-                return Ok(None);
-            }
-            let queues = if spec.is_dynamic() {
-                spec.resolve(&self.store.queue_names().await?)
-            } else {
-                spec.resolve(&[])
-            };
-            self.store.pop_first(&queues).await
-        })?)
+        Ok(self
+            .rt
+            .block_on(async {
+                let paused = match hint {
+                    Some(p) => p,
+                    None => self.store.pause_all_requested().await?,
+                };
+                if paused {
+                    return Ok(None);
+                }
+                let queues = if spec.is_dynamic() {
+                    spec.resolve(&self.store.queue_names().await?)
+                } else {
+                    spec.resolve(&[])
+                };
+                self.store.pop_first(&queues).await
+            })?
+            .map(|(q, raw)| (q, raw, None)))
     }
 
-    fn process(&mut self, queue: &str, raw: &str) -> Result<(), Error> {
+    fn reserve_scripted(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
+        let spec = &self.cfg.queues;
+        let dynamic;
+        let queues: &[(String, String)] = if spec.is_dynamic() {
+            let names = self.rt.block_on(self.store.queue_names())?;
+            dynamic = with_json(spec.resolve(&names))?;
+            &dynamic
+        } else {
+            if self.static_queues.is_none() {
+                self.static_queues = Some(with_json(spec.resolve(&[]))?);
+            }
+            self.static_queues.as_deref().unwrap_or_default()
+        };
+        let at = Timestamp::now();
+        let run_at = time::run_at(at);
+        let pending = self.pending.take();
+        let finished = pending.as_ref().map(|p| resque_store::Finished {
+            record: p.record.as_ref().map(|(l, r)| (l.as_str(), r)),
+            count_failed: p.count_failed,
+        });
+        let id = self.id.as_str();
+        let reply = self.rt.block_on(self.store.finish_and_reserve(
+            id,
+            finished,
+            Some((queues, &run_at)),
+        ));
+        let reserved = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                // Nothing was done (the script was refused), or we cannot tell (the
+                // connection failed): keep the bookkeeping for the next attempt.
+                self.pending = pending;
+                return Err(e.into());
+            }
+        };
+        Ok(match reserved {
+            resque_store::Reserved::Paused | resque_store::Reserved::Empty => None,
+            resque_store::Reserved::Failed(msg) => return Err(Error::Reserve(msg)),
+            resque_store::Reserved::Job {
+                queue,
+                raw,
+                registered,
+            } => {
+                let written = registered.then(|| {
+                    let qjson = queues
+                        .iter()
+                        .find(|(q, _)| *q == queue)
+                        .map_or("", |(_, j)| j.as_str());
+                    format!(r#"{{"queue":{qjson},"run_at":"{run_at}","payload":{raw}}}"#)
+                });
+                Some((queue, raw, Some(Taken { at, written })))
+            }
+        })
+    }
+
+    fn process(&mut self, queue: &str, raw: &str, taken: Option<Taken>) -> Result<(), Error> {
         let id = self.id.as_str().to_owned();
         let payload = match Payload::decode(raw.as_bytes()) {
             Ok(p) => p,
@@ -487,10 +603,10 @@ impl Run<'_> {
                 // Ruby loses such an item (popped, then decode raises). We keep it, whole,
                 // in a failure record.
                 let outcome = Outcome::failed("Resque::Helpers::DecodeException", e.to_string());
-                return self.finish(queue, Value::String(raw.to_owned()), outcome);
+                return self.complete(queue, Value::String(raw.to_owned()), outcome);
             }
         };
-        let now = Timestamp::now();
+        let now = taken.as_ref().map_or_else(Timestamp::now, |t| t.at);
         let working = WorkingOn {
             queue: queue.to_owned(),
             run_at: time::run_at(now),
@@ -498,7 +614,11 @@ impl Run<'_> {
         };
         let class = payload.class().unwrap_or_default().to_owned();
         let encoded = working.encode().map_err(resque_store::Error::from)?;
-        self.rt.block_on(self.store.set_working_on(&id, &encoded))?;
+        // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
+        // are the same bytes unless the item was not in canonical form (spaces, escapes).
+        if taken.and_then(|t| t.written).as_deref() != Some(encoded.as_str()) {
+            self.rt.block_on(self.store.set_working_on(&id, &encoded))?;
+        }
         self.title(&titles::processing(
             &self.cfg.procline_prefix,
             queue,
@@ -520,7 +640,7 @@ impl Run<'_> {
                 self.cfg.namespace.as_deref(),
             )
         };
-        self.finish(queue, payload.into_value(), outcome)
+        self.complete(queue, payload.into_value(), outcome)
     }
 
     /// Forks a child for the job and waits for it, handling signals meanwhile.
@@ -741,24 +861,74 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Ruby's `done_working` (and `report_failed_job`): the failure record, the stats and
-    /// the `worker:<id>` cleanup, in one pipeline for the default backend.
-    fn finish(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
-        // The job has run; its record and stats must not be lost to a Redis blip. Retry
-        // for up to a minute (signals still handled), then give up with the error.
-        if let Outcome::Failed {
-            exception, error, ..
-        } = &outcome
-            && exception == failure::DIRTY_EXIT
-        {
-            // The job's own on_failure hook never ran (its process died): run it here, once,
-            // as Ruby's job.fail(DirtyExit) does.
-            run_failure_hook(self.registry, &payload, exception, error);
-        }
+    /// Ruby's `report_failed_job` and `done_working`, prepared: a failure is saved now by a
+    /// backend other than Redis; the rest (the Redis record, the stats, the `worker:<id>`
+    /// cleanup) is kept for the next reservation to send with it, or [`Self::flush_pending`].
+    fn complete(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
+        let pending = match outcome {
+            Outcome::Done => Pending {
+                record: None,
+                count_failed: false,
+            },
+            Outcome::Failed {
+                exception,
+                error,
+                backtrace,
+                count_failed,
+            } => {
+                if exception == failure::DIRTY_EXIT {
+                    // The job's own on_failure hook never ran (its process died): run it
+                    // here, once, as Ruby's job.fail(DirtyExit) does.
+                    run_failure_hook(self.registry, &payload, &exception, &error);
+                }
+                let new = NewFailure {
+                    payload,
+                    exception,
+                    error,
+                    backtrace,
+                    worker: self.id.as_str().to_owned(),
+                    queue: queue.to_owned(),
+                };
+                tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
+                let record = if self.backend.is_redis_only() {
+                    Some(("failed".to_owned(), new.to_record(&time::now())))
+                } else {
+                    // Saved once, here: a retried bookkeeping step must not post twice.
+                    if let Err(e) = self.rt.block_on(self.backend.save(self.store, &new)) {
+                        tracing::warn!(error = %e, "failure backend");
+                    }
+                    None
+                };
+                Pending {
+                    record,
+                    count_failed,
+                }
+            }
+        };
+        self.pending = Some(pending);
+        Ok(())
+    }
+
+    /// Sends the last job's bookkeeping on its own ([`Store::job_done`], one pipeline), if
+    /// it has not been sent. The job has run; its record and stats must not be lost to a
+    /// Redis blip: retry for up to a minute (signals still handled), then give up with the
+    /// error.
+    fn flush_pending(&mut self) -> Result<(), Error> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let id = self.id.as_str();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            match self.finish_once(queue, payload.clone(), outcome.clone()) {
-                Ok(()) => return Ok(()),
+            let record = p.record.as_ref().map(|(l, r)| (l.as_str(), r));
+            match self
+                .rt
+                .block_on(self.store.job_done(id, record, p.count_failed))
+            {
+                Ok(paused) => {
+                    self.pause_hint = Some(paused);
+                    return Ok(());
+                }
                 Err(e) if Instant::now() < deadline => {
                     tracing::error!(error = %e, "recording the job's end failed; retrying");
                     self.sleep(Duration::from_secs(1))?;
@@ -767,40 +937,9 @@ impl Run<'_> {
                         std::thread::sleep(Duration::from_millis(500));
                     }
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
-    }
-
-    fn finish_once(&mut self, queue: &str, payload: Value, outcome: Outcome) -> Result<(), Error> {
-        let id = self.id.as_str();
-        let paused = self.rt.block_on(async {
-            Ok::<_, Error>(match outcome {
-                Outcome::Done => self.store.job_done(id, None, false).await?,
-                Outcome::Failed { exception, error, backtrace, count_failed } => {
-                    let new = NewFailure {
-                        payload,
-                        exception,
-                        error,
-                        backtrace,
-                        worker: id.to_owned(),
-                        queue: queue.to_owned(),
-                    };
-                    tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
-                    if self.backend.is_redis_only() {
-                        let record: Failure = new.to_record(&time::now());
-                        self.store.job_done(id, Some(("failed", &record)), count_failed).await?
-                    } else {
-                        if let Err(e) = self.backend.save(self.store, &new).await {
-                            tracing::warn!(error = %e, "failure backend");
-                        }
-                        self.store.job_done(id, None, count_failed).await?
-                    }
-                }
-            })
-        })?;
-        self.pause_hint = Some(paused);
-        Ok(())
     }
 
     /// Ruby's `unregister_worker`: a job still registered as in progress becomes a
@@ -1087,6 +1226,17 @@ fn parse_report(report: &str) -> Option<Outcome> {
             .unwrap_or_default(),
         count_failed: v["count_failed"].as_bool().unwrap_or(true),
     })
+}
+
+/// Queue names with their JSON encodings (for the reserve script's `worker:<id>` value).
+fn with_json(names: Vec<String>) -> Result<Vec<(String, String)>, Error> {
+    names
+        .into_iter()
+        .map(|q| {
+            let json = resque_protocol::json::to_string(&q).map_err(resque_store::Error::from)?;
+            Ok((q, json))
+        })
+        .collect()
 }
 
 #[cfg(test)]
