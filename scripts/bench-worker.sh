@@ -21,8 +21,9 @@ trap 'kill "$(cat "$dir/redis.pid")" 2>/dev/null || true; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 export REDIS_URL="127.0.0.1:$port"
 
-rb() { redis-benchmark -h 127.0.0.1 -p "$port" -n 100000 -t "$1" -P 1 -c 1 --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
-rb_lpop=$(rb lpop); rb_incr=$(rb incr)
+# PIN, when set, is a taskset prefix every client process runs under (see the end).
+PIN=()
+rb() { "${PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -n 100000 -t "$1" -P 1 -c 1 --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
 
 seed() { # N
   python3 - "$1" "$port" <<'PY'
@@ -51,12 +52,12 @@ run() { # label N procs env...
   seed "$n"
   local pids=()
   local start; start=$(python3 -c 'import time; print(time.time())')
-  for _ in $(seq "$procs"); do env QUEUES=noop INTERVAL=0.05 "$@" "$w" & pids+=($!); done
+  for _ in $(seq "$procs"); do env QUEUES=noop INTERVAL=0.05 "$@" "${PIN[@]}" "$w" & pids+=($!); done
   # Wait for the last job on one persistent connection (spawning redis-cli every few ms
   # would steal CPU from the workers on a 2-core machine), then read the parents' peak RSS.
-  python3 - "$port" "$n" "$start" "$label" "${pids[@]}" <<'PY'
+  python3 - "$port" "$n" "$start" "$label" "$rb_lpop" "${pids[@]}" <<'PY'
 import socket, sys, time
-port, n, start, label, pids = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5:]
+port, n, start, label, rb, pids = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6:]
 s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
 while True:
     s.sendall(b"*2\r\n$3\r\nGET\r\n$21\r\nresque:stat:processed\r\n")
@@ -71,17 +72,35 @@ for p in pids:
         for l in open(f"/proc/{p}/status"):
             if l.startswith("VmHWM:"): peak = max(peak, int(l.split()[1]))
     except OSError: pass
-print(f"{label:<44} {n/(end-start):9,.0f} jobs/s   parent peak RSS {peak/1024:5.1f} MB")
+rate = n / (end - start)
+print(f"{label:<44} {rate:9,.0f} jobs/s ({rate / rb:4.2f}x LPOP round trips)   parent peak RSS {peak/1024:5.1f} MB")
 PY
   for p in "${pids[@]}"; do kill -QUIT "$p"; done
   wait
 }
 
+echo "== all cores shared (the scheduler places redis-server, the worker and its children)"
+rb_lpop=$(rb lpop); rb_incr=$(rb incr)
 echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
 run "fork per job, 1 process" "$FORK_N" 1
 run "FORK_PER_JOB=false, 1 process" "$NOFORK_N" 1 FORK_PER_JOB=false
 run "fork per job, 2 processes" "$FORK_N" 2
 run "FORK_PER_JOB=false, 2 processes" "$NOFORK_N" 2 FORK_PER_JOB=false
+# On some VMs (this one among them, some days) a wake-up across cores costs 100-200 us, so
+# one round trip between two processes on different cores is 5x one on the same core and
+# redis-benchmark itself drops from ~25k to ~5k round trips/s. Pinning redis-server, the
+# client and the worker to one core shows the figures a machine with cheap wake-ups gives.
+if command -v taskset >/dev/null && [ "${BENCH_PINNED:-1}" = 1 ]; then
+  echo "== one core: redis-server, redis-benchmark and the worker (with its children) on CPU 0"
+  taskset -pc 0 "$(cat "$dir/redis.pid")" >/dev/null
+  PIN=(taskset -c 0)
+  rb_lpop=$(rb lpop); rb_incr=$(rb incr)
+  echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
+  run "fork per job, 1 process, one core" "$FORK_N" 1
+  run "FORK_PER_JOB=false, 1 process, one core" "$NOFORK_N" 1 FORK_PER_JOB=false
+  PIN=()
+  taskset -pc 0-$(($(nproc) - 1)) "$(cat "$dir/redis.pid")" >/dev/null
+fi
 # The same sitting's Ruby Resque 3.0, when its source is at hand (shared/peers harness).
 peers=../shared/peers
 if [ -n "${RESQUE_RB_SRC:-}" ] && [ -f "$peers/ruby/work.rb" ] && command -v ruby >/dev/null; then

@@ -22,6 +22,7 @@ pub mod config;
 pub mod fork;
 pub mod proctitle;
 pub mod queues;
+mod wake;
 mod worker;
 
 use std::process::ExitCode;

@@ -12,10 +12,14 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
-/// The writable region: start address and length (argv start to environment end).
-static AREA: Mutex<Option<(usize, usize)>> = Mutex::new(None);
+/// The writable region: start address and length (argv start to environment end). Set once;
+/// [`set`] only reads it (no lock to write: the title is set right after every fork, when
+/// each page the parent writes is copied).
+static AREA: OnceLock<(usize, usize)> = OnceLock::new();
+/// Serialises [`init`].
+static INIT: Mutex<()> = Mutex::new(());
 
 unsafe extern "C" {
     static mut environ: *mut *mut libc::c_char;
@@ -36,8 +40,8 @@ fn arg_env_bounds() -> Option<(usize, usize)> {
 /// Takes over the argv and environment memory for titles. Call once, early, while the
 /// process has one thread, after parsing arguments. Returns the longest title that fits.
 pub fn init() -> Option<usize> {
-    let mut area = AREA.lock().ok()?;
-    if let Some((_, len)) = *area {
+    let _once = INIT.lock().ok()?;
+    if let Some((_, len)) = AREA.get() {
         return Some(len - 1);
     }
     let (start, end) = arg_env_bounds()?;
@@ -56,16 +60,17 @@ pub fn init() -> Option<usize> {
         let leaked: &'static mut [*mut libc::c_char] = Box::leak(copies.into_boxed_slice());
         environ = leaked.as_mut_ptr();
     }
-    *area = Some((start, end - start));
+    let _ = AREA.set((start, end - start));
     Some(end - start - 1)
 }
 
 /// Sets the title (truncated to what fits). Does nothing before [`init`] succeeded, except
-/// setting the short `comm` name.
+/// setting the short `comm` name. Allocates nothing.
 pub fn set(title: &str) {
     set_comm(title);
-    let Ok(area) = AREA.lock() else { return };
-    let Some((start, len)) = *area else { return };
+    let Some(&(start, len)) = AREA.get() else {
+        return;
+    };
     let bytes = title.as_bytes();
     let n = bytes.len().min(len - 1);
     // SAFETY: [start, start+len) is this process's argv+environ block (from /proc/self/stat),
@@ -79,12 +84,53 @@ pub fn set(title: &str) {
 
 /// `prctl(PR_SET_NAME)`: the 15-character name `top` and `ps -o comm` show.
 fn set_comm(title: &str) {
-    let short: Vec<u8> = title.bytes().filter(|b| *b != 0).take(15).collect();
-    if let Ok(c) = CString::new(short) {
-        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
-        unsafe {
-            libc::prctl(libc::PR_SET_NAME, c.as_ptr() as libc::c_ulong, 0, 0, 0);
+    let mut short = [0u8; 16];
+    for (dst, b) in short
+        .iter_mut()
+        .take(15)
+        .zip(title.bytes().filter(|b| *b != 0))
+    {
+        *dst = b;
+    }
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes; `short` has a
+    // NUL at index 15 at the latest.
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, short.as_ptr() as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// Sets `<prefix>resque-3.0.0: Forked <pid> at <epoch>`, formatted on the stack: the parent
+/// sets it right after a fork, while every heap page it writes would be copied.
+pub fn set_forked(prefix: &str, pid: i32, at: i64) {
+    use std::fmt::Write as _;
+    let mut t = StackTitle {
+        buf: [0; 256],
+        len: 0,
+    };
+    let version = resque_protocol::RESQUE_VERSION;
+    if write!(t, "{prefix}resque-{version}: Forked {pid} at {at}").is_ok() {
+        // Only whole `&str`s were copied in, so the bytes are UTF-8.
+        if let Ok(title) = std::str::from_utf8(&t.buf[..t.len]) {
+            set(title);
+            return;
         }
+    }
+    set(&titles::forked(prefix, pid, at));
+}
+
+/// A short string built in a fixed buffer.
+struct StackTitle {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl std::fmt::Write for StackTitle {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 

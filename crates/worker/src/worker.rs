@@ -25,6 +25,7 @@ use signal_hook_tokio::Signals;
 use crate::config::Config;
 use crate::fork::fork_child;
 use crate::proctitle::{self, titles};
+use crate::wake::Wake;
 
 /// Ruby's default `heartbeat_interval`.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
@@ -205,6 +206,8 @@ impl Worker {
             })
             .map_err(sys("installing signal handlers"))?;
         let handle = signals.handle();
+        let wake = Wake::new(&[SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD])
+            .map_err(sys("installing signal handlers"))?;
         let mut run = Run {
             cfg: &self.config,
             registry: &self.registry,
@@ -215,6 +218,7 @@ impl Worker {
             backend: &backend,
             id: &id,
             signals: &mut signals,
+            wake: &wake,
             flags: Flags::default(),
             tz: jiff::tz::TimeZone::system(),
             next_heartbeat: Instant::now(),
@@ -240,6 +244,8 @@ struct Run<'a> {
     backend: &'a Backend,
     id: &'a WorkerId,
     signals: &'a mut Signals,
+    /// The same signals, for waiting on a child without the runtime.
+    wake: &'a Wake,
     flags: Flags,
     tz: jiff::tz::TimeZone,
     next_heartbeat: Instant,
@@ -654,21 +660,25 @@ impl Run<'_> {
         for h in &self.hooks.before_fork {
             h(JobInfo { queue, payload });
         }
-        let registry = Arc::clone(self.registry);
-        let hooks = Arc::clone(self.hooks);
-        let exec = self.cfg.exec.clone();
-        let (id, redis, ns) = (
-            self.id.as_str().to_owned(),
-            self.cfg.redis.clone(),
-            self.cfg.namespace.clone(),
-        );
+        // The child only borrows: the closure is dropped in the parent right after the
+        // fork, and freeing owned copies there would write (so copy) shared heap pages.
+        let (registry, hooks, cfg, id) = (self.registry, self.hooks, self.cfg, self.id);
+        self.wake.clear();
         let pid = fork_child(move || {
             // The child: close the read end, run the job, report a failure, leave.
             let _ = nix::unistd::close(rfd);
             for h in &hooks.after_fork {
                 h(JobInfo { queue, payload });
             }
-            let outcome = perform(&registry, &exec, queue, payload, &id, &redis, ns.as_deref());
+            let outcome = perform(
+                registry,
+                &cfg.exec,
+                queue,
+                payload,
+                id.as_str(),
+                &cfg.redis,
+                cfg.namespace.as_deref(),
+            );
             // SAFETY-free: the write end is this child's own copy of the pipe.
             let mut pipe = std::fs::File::from(unsafe_owned(wfd));
             let code = match &outcome {
@@ -683,11 +693,11 @@ impl Run<'_> {
             code
         })?;
         drop(write);
-        self.title(&titles::forked(
+        proctitle::set_forked(
             &self.cfg.procline_prefix,
             pid.as_raw(),
             Timestamp::now().as_second(),
-        ));
+        );
         let status = self.wait_child(pid)?;
         let report = read_report(read);
         Ok(match status {
@@ -752,16 +762,36 @@ impl Run<'_> {
             self.heartbeat_if_due()?;
             let wake =
                 escalation.map_or(self.next_heartbeat, |(at, _)| at.min(self.next_heartbeat));
-            let sig = self.rt.block_on(async {
+            if self.wake.wait(wake) {
+                // Usually the child's SIGCHLD: it has exited, and `waitpid` says so. If it
+                // has not, another signal came: take it (and any others) from the runtime.
+                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => self.take_signals(),
+                    Ok(s) => return Ok(s),
+                    Err(e) => {
+                        return Err(Error::Sys {
+                            what: "waiting for the child",
+                            source: e.into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles the signals that have arrived, going through the runtime (whose reactor
+    /// has to turn to see them), waiting at most a few milliseconds for stragglers.
+    fn take_signals(&mut self) {
+        loop {
+            let s = self.rt.block_on(async {
                 tokio::select! {
                     s = self.signals.next() => s,
-                    // SIGCHLD wakes us; the poll is a safety net for a missed wake-up.
-                    () = tokio::time::sleep(Duration::from_millis(200)) => None,
-                    () = tokio::time::sleep_until(wake.into()) => None,
+                    () = tokio::time::sleep(Duration::from_millis(2)) => None,
                 }
             });
-            if let Some(s) = sig {
-                self.on_signal(s);
+            match s {
+                Some(s) => self.on_signal(s),
+                None => break,
             }
         }
     }

@@ -1,0 +1,80 @@
+//! A second self-pipe for the signals the worker handles, waited on with a bare `poll(2)`
+//! while a child runs.
+//!
+//! Waiting for the child through the runtime (`block_on` over a `select!`) touches the
+//! scheduler, the timer wheel and the signal stream: dozens of heap pages. Right after a
+//! fork each page the parent writes is copied (the child still shares it), so that wait
+//! costs more than the no-op job it waits for. `poll(2)` on this pipe writes nothing but the
+//! stack. The runtime's own signal stream still receives every signal; the worker reads it
+//! when this pipe says something other than the child's exit happened (see `wait_child`).
+
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use signal_hook::SigId;
+
+/// Longest single wait: a safety net, as the runtime's wait had.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+
+/// The read end of a self-pipe that `signals` write a byte to.
+#[derive(Debug)]
+pub(crate) struct Wake {
+    rx: UnixStream,
+    ids: Vec<SigId>,
+}
+
+impl Wake {
+    /// Registers the pipe for `signals` (in addition to any other handlers).
+    pub(crate) fn new(signals: &[i32]) -> std::io::Result<Self> {
+        let (rx, tx) = UnixStream::pair()?;
+        rx.set_nonblocking(true)?;
+        let mut ids = Vec::with_capacity(signals.len());
+        for &sig in signals {
+            ids.push(signal_hook::low_level::pipe::register(
+                sig,
+                tx.try_clone()?,
+            )?);
+        }
+        Ok(Self { rx, ids })
+    }
+
+    /// Forgets signals that came before now (call before forking, so that only what
+    /// happens while the child runs wakes [`Wake::wait`]).
+    pub(crate) fn clear(&self) {
+        let mut buf = [0u8; 64];
+        while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
+    }
+
+    /// Blocks until a signal arrives or `until` (at most [`MAX_WAIT`]); returns whether a
+    /// signal arrived.
+    pub(crate) fn wait(&self, until: Instant) -> bool {
+        let left = until
+            .saturating_duration_since(Instant::now())
+            .min(MAX_WAIT);
+        // Round up: a zero timeout for a sub-millisecond remainder would spin.
+        let ms = u16::try_from(left.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(self.rx.as_fd(), PollFlags::POLLIN)];
+        let woke = match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(n) => n > 0,
+            // A handler ran: a signal came.
+            Err(Errno::EINTR) => true,
+            Err(_) => false,
+        };
+        if woke {
+            self.clear();
+        }
+        woke
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
