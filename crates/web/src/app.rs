@@ -122,6 +122,36 @@ impl Web {
         self.inner.conn.read().ok().and_then(|c| c.clone())
     }
 
+    /// Every registered worker id with its `worker:<id>` value (`None` when idle).
+    pub(crate) async fn workers_with_payloads(
+        &self,
+        c: &Conn,
+    ) -> Result<Vec<(String, Option<String>)>, WebError> {
+        let store = c.client.store();
+        let ids = store.worker_ids().await.map_err(|e| self.store_error(&e))?;
+        let payloads = store
+            .worker_payloads(&ids)
+            .await
+            .map_err(|e| self.store_error(&e))?;
+        Ok(ids.into_iter().zip(payloads).collect())
+    }
+
+    /// A queue's length and `count` of its items from `start`, read together.
+    pub(crate) async fn queue_slice(
+        &self,
+        c: &Conn,
+        name: &str,
+        start: u64,
+        count: u64,
+    ) -> Result<(u64, Vec<resque_store::PeekItem>), WebError> {
+        let (start, count) = (
+            i64::try_from(start).unwrap_or(i64::MAX),
+            i64::try_from(count).unwrap_or(i64::MAX),
+        );
+        tokio::try_join!(c.client.size(name), c.client.peek(name, start, count))
+            .map_err(|e| self.store_error(&e))
+    }
+
     /// The error page for a store error.
     pub(crate) fn store_error(&self, e: &resque_store::Error) -> WebError {
         if e.is_connection() || matches!(e, resque_store::Error::BadConnectionString { .. }) {

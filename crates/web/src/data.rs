@@ -208,20 +208,7 @@ pub(crate) async fn api_queue(
 ) -> Data {
     let c = web.conn().await?;
     let (start, count) = start_count(&q);
-    let size = c
-        .client
-        .size(&name)
-        .await
-        .map_err(|e| web.store_error(&e))?;
-    let items = c
-        .client
-        .peek(
-            &name,
-            i64::try_from(start).unwrap_or(i64::MAX),
-            i64::try_from(count).unwrap_or(20),
-        )
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    let (size, items) = web.queue_slice(&c, &name, start, count).await?;
     let jobs = items
         .into_iter()
         .map(|i| match i {
@@ -266,15 +253,10 @@ fn api_worker_of(id: &str, payload: Option<&str>) -> ApiWorker {
 
 async fn all_workers(web: &Web) -> Result<Vec<ApiWorker>, WebError> {
     let c = web.conn().await?;
-    let store = c.client.store();
-    let ids = store.worker_ids().await.map_err(|e| web.store_error(&e))?;
-    let payloads = store
-        .worker_payloads(&ids)
-        .await
-        .map_err(|e| web.store_error(&e))?;
-    Ok(ids
+    Ok(web
+        .workers_with_payloads(&c)
+        .await?
         .iter()
-        .zip(payloads)
         .map(|(id, p)| api_worker_of(id, p.as_deref()))
         .collect())
 }

@@ -151,15 +151,10 @@ impl Web {
 
     /// Registered workers with what they are doing (`SMEMBERS` + one `MGET`).
     async fn worker_rows(&self, c: &Conn) -> Result<Vec<WorkerRow>, WebError> {
-        let store = c.client.store();
-        let ids = store.worker_ids().await.map_err(|e| self.store_error(&e))?;
-        let payloads = store
-            .worker_payloads(&ids)
-            .await
-            .map_err(|e| self.store_error(&e))?;
-        Ok(ids
+        Ok(self
+            .workers_with_payloads(c)
+            .await?
             .iter()
-            .zip(payloads)
             .map(|(id, p)| WorkerRow::new(id, p.as_deref()))
             .collect())
     }
@@ -401,20 +396,7 @@ pub(crate) async fn queue(
 ) -> Page {
     let c = web.conn().await?;
     let start = param_u64(&q, "start");
-    let size = c
-        .client
-        .size(&name)
-        .await
-        .map_err(|e| web.store_error(&e))?;
-    let items = c
-        .client
-        .peek(
-            &name,
-            i64::try_from(start).unwrap_or(i64::MAX),
-            PER_PAGE as i64,
-        )
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    let (size, items) = web.queue_slice(&c, &name, start, PER_PAGE).await?;
     let jobs = items
         .into_iter()
         .map(|item| match item {
@@ -723,26 +705,50 @@ fn back_to(root: &Root, list: Option<&str>, form: &HashMap<String, String>) -> R
     Redirect::to(&target).into_response()
 }
 
-pub(crate) async fn failed_clear(State(web): State<Web>, root: Root, _f: CheckedForm) -> Page {
-    let c = web.conn().await?;
-    c.failures
-        .clear(None)
-        .await
-        .map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, None, &HashMap::new()))
+/// A failure action that names no single record.
+enum Bulk {
+    /// Clear a list (`None`: the default one).
+    Clear(Option<String>),
+    ClearRetried,
+    RequeueAll,
+    /// Requeue every record of a multi-queue list.
+    RequeueList(String),
 }
 
+/// Runs a [`Bulk`] action and goes back to the list (Ruby redirects to `/failed` except
+/// after requeueing one list).
+async fn bulk(web: Web, root: Root, action: Bulk) -> Page {
+    let c = web.conn().await?;
+    let f = &c.failures;
+    let done = match &action {
+        Bulk::Clear(list) => f.clear(list.as_deref()).await.map(drop),
+        Bulk::ClearRetried => f.clear_retried().await.map(drop),
+        Bulk::RequeueAll => f.requeue_all().await.map(drop),
+        Bulk::RequeueList(list) => f
+            .requeue_queue(resque_protocol::keys::job_queue_name(list))
+            .await
+            .map(drop),
+    };
+    done.map_err(|e| web.failure_error(&e))?;
+    let back = match &action {
+        Bulk::RequeueList(list) => Some(list.as_str()),
+        _ => None,
+    };
+    Ok(back_to(&root, back, &HashMap::new()))
+}
+
+/// `POST /failed/clear`.
+pub(crate) async fn failed_clear(State(web): State<Web>, root: Root, _f: CheckedForm) -> Page {
+    bulk(web, root, Bulk::Clear(None)).await
+}
+
+/// `POST /failed/clear_retried`.
 pub(crate) async fn failed_clear_retried(
     State(web): State<Web>,
     root: Root,
     _f: CheckedForm,
 ) -> Page {
-    let c = web.conn().await?;
-    c.failures
-        .clear_retried()
-        .await
-        .map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, None, &HashMap::new()))
+    bulk(web, root, Bulk::ClearRetried).await
 }
 
 /// `POST /failed/:queue/clear`: clears that failure list (Ruby redirects to `/failed`).
@@ -752,25 +758,16 @@ pub(crate) async fn failed_clear_list(
     Path(list): Path<String>,
     _f: CheckedForm,
 ) -> Page {
-    let c = web.conn().await?;
-    c.failures
-        .clear(Some(&list))
-        .await
-        .map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, None, &HashMap::new()))
+    bulk(web, root, Bulk::Clear(Some(list))).await
 }
 
+/// `POST /failed/requeue/all`.
 pub(crate) async fn failed_requeue_all(
     State(web): State<Web>,
     root: Root,
     _f: CheckedForm,
 ) -> Page {
-    let c = web.conn().await?;
-    c.failures
-        .requeue_all()
-        .await
-        .map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, None, &HashMap::new()))
+    bulk(web, root, Bulk::RequeueAll).await
 }
 
 /// `POST /failed/:queue/requeue/all`: Ruby's `requeue_queue(job_queue_name(queue))`.
@@ -780,13 +777,7 @@ pub(crate) async fn failed_requeue_list(
     Path(list): Path<String>,
     _f: CheckedForm,
 ) -> Page {
-    let c = web.conn().await?;
-    let queue = resque_protocol::keys::job_queue_name(&list);
-    c.failures
-        .requeue_queue(queue)
-        .await
-        .map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, Some(&list), &HashMap::new()))
+    bulk(web, root, Bulk::RequeueList(list)).await
 }
 
 async fn matching(
