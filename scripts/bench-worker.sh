@@ -79,6 +79,19 @@ PY
   wait
 }
 
+# The same sitting's Ruby Resque 3.0, when its source is at hand (shared/peers harness).
+peers=../shared/peers
+ruby_runs() { # label suffix
+  if [ -n "${RESQUE_RB_SRC:-}" ] && [ -f "$peers/ruby/work.rb" ] && command -v ruby >/dev/null; then
+    for mode in fork nofork; do
+      n=$([ $mode = fork ] && echo 1000 || echo 10000)
+      seed "$n"
+      extra=$([ $mode = nofork ] && echo "FORK_PER_JOB=false" || echo "X=1")
+      out=$(env $extra INTERVAL=0 REDIS_URL="redis://127.0.0.1:$port/0" "${PIN[@]}" ruby -I"$RESQUE_RB_SRC/lib" "$peers/ruby/work.rb" noop | tail -1)
+      echo "Ruby Resque 3.0 worker, $mode, 1 process$1: $(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("{:,.0f} jobs/s".format(d["jobs_per_s"]))')"
+    done
+  fi
+}
 echo "== all cores shared (the scheduler places redis-server, the worker and its children)"
 rb_lpop=$(rb lpop); rb_incr=$(rb incr)
 echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
@@ -86,6 +99,7 @@ run "fork per job, 1 process" "$FORK_N" 1
 run "FORK_PER_JOB=false, 1 process" "$NOFORK_N" 1 FORK_PER_JOB=false
 run "fork per job, 2 processes" "$FORK_N" 2
 run "FORK_PER_JOB=false, 2 processes" "$NOFORK_N" 2 FORK_PER_JOB=false
+ruby_runs ""
 # On some VMs (this one among them, some days) a wake-up across cores costs 100-200 us, so
 # one round trip between two processes on different cores is 5x one on the same core and
 # redis-benchmark itself drops from ~25k to ~5k round trips/s. Pinning redis-server, the
@@ -98,18 +112,8 @@ if command -v taskset >/dev/null && [ "${BENCH_PINNED:-1}" = 1 ]; then
   echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
   run "fork per job, 1 process, one core" "$FORK_N" 1
   run "FORK_PER_JOB=false, 1 process, one core" "$NOFORK_N" 1 FORK_PER_JOB=false
+  ruby_runs ", one core"
   PIN=()
   taskset -pc 0-$(($(nproc) - 1)) "$(cat "$dir/redis.pid")" >/dev/null
-fi
-# The same sitting's Ruby Resque 3.0, when its source is at hand (shared/peers harness).
-peers=../shared/peers
-if [ -n "${RESQUE_RB_SRC:-}" ] && [ -f "$peers/ruby/work.rb" ] && command -v ruby >/dev/null; then
-  for mode in fork nofork; do
-    n=$([ $mode = fork ] && echo 1000 || echo 10000)
-    seed "$n"
-    extra=$([ $mode = nofork ] && echo "FORK_PER_JOB=false" || echo "X=1")
-    out=$(env $extra INTERVAL=0 REDIS_URL="redis://127.0.0.1:$port/0" ruby -I"$RESQUE_RB_SRC/lib" "$peers/ruby/work.rb" noop | tail -1)
-    echo "Ruby Resque 3.0 worker, $mode, 1 process: $(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("{:,.0f} jobs/s".format(d["jobs_per_s"]))')"
-  done
 fi
 echo "targets: fork >= 1,500 jobs/s, no fork >= 8,000 jobs/s, parent RSS <= 8 MB (Ruby here on 2026-11-22: 176 / 1,317 jobs/s, 26 MB)"
