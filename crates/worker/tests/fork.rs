@@ -127,6 +127,35 @@ fn refuses_to_fork_with_a_second_thread() -> Result<()> {
     Ok(())
 }
 
+/// The count comes from `/proc/self/stat`, after the process name, which may hold `)` and
+/// spaces; it agrees with `/proc/self/task` with one thread and with three.
+fn thread_count_reads_past_any_process_name() -> Result<()> {
+    let tasks = || std::fs::read_dir("/proc/self/task").map(Iterator::count);
+    let name = c") 1 2 (x) ";
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::prctl(libc::PR_SET_NAME, name.as_ptr() as libc::c_ulong, 0, 0, 0);
+    }
+    assert_eq!(thread_count()?, 1);
+    assert_eq!(tasks()?, 1);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let rx = std::sync::Arc::clone(&rx);
+            std::thread::spawn(move || rx.lock().map(|r| r.recv().ok()).ok())
+        })
+        .collect();
+    assert_eq!(thread_count()?, 3);
+    assert_eq!(tasks()?, 3);
+    drop(tx);
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
 fn process_titles_show_whole_in_ps() -> Result<()> {
     let title = resque_worker::proctitle::titles::waiting(
         "",
@@ -176,7 +205,7 @@ fn process_titles_show_whole_in_ps() -> Result<()> {
 
 type Test = (&'static str, fn() -> Result<()>);
 
-const TESTS: [Test; 4] = [
+const TESTS: [Test; 5] = [
     (
         "process_titles_show_whole_in_ps",
         process_titles_show_whole_in_ps,
@@ -192,6 +221,10 @@ const TESTS: [Test; 4] = [
     (
         "refuses_to_fork_with_a_second_thread",
         refuses_to_fork_with_a_second_thread,
+    ),
+    (
+        "thread_count_reads_past_any_process_name",
+        thread_count_reads_past_any_process_name,
     ),
 ];
 
