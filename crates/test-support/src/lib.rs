@@ -618,6 +618,18 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// The first line a spawned binary prints on stdout (a server's "listening on ..." line),
+/// taking the child's stdout (it must have been spawned with `Stdio::piped()`).
+pub fn first_stdout_line(child: &mut Child) -> io::Result<String> {
+    let out = child
+        .stdout
+        .take()
+        .ok_or_else(|| io::Error::other("the child's stdout is not piped"))?;
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line)?;
+    Ok(line)
+}
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub fn eventually(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

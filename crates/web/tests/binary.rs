@@ -1,7 +1,7 @@
 //! The `resque-web` binary, run for real: listening, Ruby's default port search, `-r` with a
 //! database, `-N`, pid file with `-S` and `-K`, graceful TERM and INT, clear errors.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,12 +27,7 @@ fn start(args: &[&str], dir: &std::path::Path) -> R<(Child, u16)> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
+    let line = resque_test_support::first_stdout_line(&mut child)?;
     let port = line
         .trim()
         .rsplit(':')

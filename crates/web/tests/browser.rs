@@ -256,12 +256,7 @@ fn start_web(redis: &RedisServer, dir: &std::path::Path) -> R<Web> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
-    let mut line = String::new();
-    let out = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("stdout"))?;
-    BufReader::new(out).read_line(&mut line)?;
+    let line = resque_test_support::first_stdout_line(&mut child)?;
     anyhow::ensure!(line.contains("listening"), "{line}");
     Ok(Web { child, port })
 }
