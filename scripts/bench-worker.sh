@@ -5,13 +5,24 @@
 # >= 1,500 jobs/s, FORK_PER_JOB=false >= 8,000 jobs/s, parent RSS <= 8 MB. Ruby Resque 3.0
 # does about 176 and 1,300 here (shared/peers/BASELINES.md).
 # Usage: scripts/bench-worker.sh [FORK_JOBS] [NOFORK_JOBS]
+# BENCH_STATIC=1 benchmarks a statically linked worker instead (glibc static-pie, as README
+# "Building a worker for throughput" describes): fewer mappings make every fork cheaper.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --no-nextest
 FORK_N=${1:-5000}; NOFORK_N=${2:-50000}
-cargo build --quiet --profile bench-opt -p resque --example worker --bin resque
-w="${CARGO_TARGET_DIR:-target}/bench-opt/examples/worker"
-r="${CARGO_TARGET_DIR:-target}/bench-opt/resque"
+target_dir=${CARGO_TARGET_DIR:-target}
+if [ "${BENCH_STATIC:-0}" = 1 ]; then
+  # --target keeps the flag off build scripts and proc-macros (they cannot be static).
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$target_dir/static" \
+    cargo build --quiet --profile bench-opt --target "$host" -p resque --example worker
+  w="$target_dir/static/$host/bench-opt/examples/worker"
+  echo "worker: statically linked ($(file -b "$w" | cut -d, -f1-2))"
+else
+  cargo build --quiet --profile bench-opt -p resque --example worker
+  w="$target_dir/bench-opt/examples/worker"
+fi
 
 dir=$(mktemp -d /tmp/resque-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
