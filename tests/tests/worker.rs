@@ -952,6 +952,34 @@ fn worker_rides_out_a_redis_restart() -> Result<()> {
     Ok(())
 }
 
+/// A job that ends while Redis is down keeps its bookkeeping until Redis is back (here a
+/// fresh, empty server: only what the worker sends after the restart is in it).
+#[test]
+fn a_job_that_ends_while_redis_is_down_is_counted_when_it_is_back() -> Result<()> {
+    let mut server = RedisServer::start();
+    job(&server, "q", "SleepJob", "[1.5]")?;
+    let mut w = worker(&server, "q", &[("INTERVAL", "0.1")])?;
+    assert!(eventually(Duration::from_secs(10), || forked(&w)));
+    let pid = w.id();
+    server.stop();
+    // The job ends (and its bookkeeping fails) while the server is away.
+    assert!(eventually(Duration::from_secs(10), || children_of(pid).is_empty()));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(w.try_wait()?.is_none(), "the worker is still running");
+    server.restart();
+    let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
+    assert!(
+        eventually(Duration::from_secs(20), || stat(&server, "processed") == 1
+            && stat(&server, &format!("processed:{host}:{pid}:q")) == 1),
+        "the kept bookkeeping arrived: {}",
+        std::fs::read_to_string(server.dir().join("worker.log")).unwrap_or_default()
+    );
+    assert!(failures(&server)?.is_empty(), "a success, not a dirty exit");
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(20))?, Some(0));
+    Ok(())
+}
+
 #[test]
 fn a_job_that_leaves_a_forked_process_behind_does_not_hang_the_worker() -> Result<()> {
     let server = RedisServer::start();

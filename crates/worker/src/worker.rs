@@ -313,7 +313,7 @@ impl Run<'_> {
         let result = loop {
             self.drain_signals();
             if self.flags.shutdown {
-                break self.flush_pending();
+                break Ok(());
             }
             match self.reserve() {
                 // Ruby logs "Error reserving job" and carries on; so do we: nothing was
@@ -347,7 +347,7 @@ impl Run<'_> {
                         }
                     }
                     if interval.is_zero() {
-                        break self.flush_pending();
+                        break Ok(());
                     }
                     interval = (interval + backoff).min(max);
                     tracing::debug!("Sleeping for {} seconds", interval.as_secs_f64());
@@ -941,8 +941,8 @@ impl Run<'_> {
 
     /// Sends the last job's bookkeeping on its own ([`Store::job_done`], one pipeline), if
     /// it has not been sent. The job has run; its record and stats must not be lost to a
-    /// Redis blip: retry for up to a minute (signals still handled), then give up with the
-    /// error.
+    /// Redis blip: retry for up to a minute (signals still handled), then return the error
+    /// with the bookkeeping kept for the next attempt.
     fn flush_pending(&mut self) -> Result<(), Error> {
         let Some(p) = self.pending.take() else {
             return Ok(());
@@ -961,13 +961,20 @@ impl Run<'_> {
                 }
                 Err(e) if Instant::now() < deadline => {
                     tracing::error!(error = %e, "recording the job's end failed; retrying");
-                    self.sleep(Duration::from_secs(1))?;
+                    if let Err(stop) = self.sleep(Duration::from_secs(1)) {
+                        self.pending = Some(p);
+                        return Err(stop);
+                    }
                     if self.flags.shutdown {
                         // `sleep` returns at once when stopping; still pace the retries.
                         std::thread::sleep(Duration::from_millis(500));
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    // Kept: the next reservation sends it again.
+                    self.pending = Some(p);
+                    return Err(e.into());
+                }
             }
         }
     }
