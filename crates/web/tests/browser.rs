@@ -162,8 +162,13 @@ impl Browser {
     fn wait_for(&mut self, js: &str, within: Duration) -> R {
         let t = Instant::now();
         while t.elapsed() < within {
-            if self.eval(js)?.as_bool() == Some(true) {
-                return Ok(());
+            match self.eval(js) {
+                Ok(v) if v.as_bool() == Some(true) => return Ok(()),
+                Ok(_) => {}
+                // A click that navigates can tear down the page the probe runs in; the
+                // next probe runs in the new document.
+                Err(e) if is_navigation_race(&e) => {}
+                Err(e) => return Err(e),
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -193,6 +198,19 @@ impl Browser {
         std::fs::write(&path, png)?;
         Ok(path)
     }
+}
+
+/// True for Chromium's answers to a probe that raced a navigation: the page the probe was
+/// sent to went away while it ran, which says nothing about the page that replaces it.
+fn is_navigation_race(e: &anyhow::Error) -> bool {
+    let text = e.to_string();
+    [
+        "Inspected target navigated or closed",
+        "Execution context was destroyed",
+        "Cannot find context with specified id",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
 }
 
 impl Drop for Browser {
