@@ -981,6 +981,40 @@ fn a_job_that_ends_while_redis_is_down_is_counted_when_it_is_back() -> Result<()
 }
 
 #[test]
+fn a_refused_stats_command_is_logged_and_not_counted_twice() -> Result<()> {
+    // `stat:failed` is a list (someone's mistake): Redis refuses its INCRBY and takes the
+    // rest of the bookkeeping, as Ruby's pipeline would. Both ways of talking to Redis
+    // must go on working, record the failure once and never send the bookkeeping again.
+    for scripts in [true, false] {
+        let server = RedisServer::start();
+        if !scripts {
+            server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script"])?;
+        }
+        server.cmd(&["RPUSH", "resque:stat:failed", "not a counter"])?;
+        job(&server, "q", "FailJob", r#"[1,"x"]"#)?;
+        job(&server, "q", "NoopJob", "[]")?;
+        let mut w = worker(&server, "q", &[("INTERVAL", "0")])?;
+        assert_eq!(
+            finish(&mut w, Duration::from_secs(30))?,
+            Some(0),
+            "scripts: {scripts}"
+        );
+        // Processed counts both jobs once each: the bookkeeping was not sent again.
+        assert_eq!(stat(&server, "processed"), 2, "scripts: {scripts}");
+        assert_eq!(
+            server
+                .get_list(&["LRANGE", "resque:stat:failed", "0", "-1"])
+                .len(),
+            1
+        );
+        assert_eq!(failures(&server)?.len(), 1, "one record, not one per retry");
+        let log = std::fs::read_to_string(server.dir().join("worker.log")).unwrap_or_default();
+        assert!(log.contains("WRONGTYPE"), "the refusal is logged: {log}");
+    }
+    Ok(())
+}
+
+#[test]
 fn a_job_that_leaves_a_forked_process_behind_does_not_hang_the_worker() -> Result<()> {
     let server = RedisServer::start();
     job(&server, "bad", "DaemonJob", "[]")?;

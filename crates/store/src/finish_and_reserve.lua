@@ -4,35 +4,44 @@
 -- ARGV: 1 '' (no job to finish) | 'done' | 'failed' (also counts stat:failed)
 --       2 failure record to RPUSH ('' for none)   3 '1' to reserve, '0' not to
 --       4 run_at   5.. each queue's name as JSON, parallel to KEYS[8..]
--- Reply: {0} nothing taken | {1} paused | {2, error} an LPOP failed | {3, i, item, set?}
-if ARGV[2] ~= '' then redis.call('RPUSH', KEYS[6], ARGV[2]) end
+-- Reply: {tag, bookkeeping errors ('' if none), ...} with tag 0 nothing taken | 1 paused |
+--        2 an LPOP failed (then its error) | 3 a job (then queue index, item, 1 if SET)
+-- The bookkeeping runs each command whatever the others answer, as Ruby's pipeline does: one
+-- refused command (a key of the wrong type) must not stop the rest, nor the reservation.
+local errs = {}
+local function book(...)
+  local r = redis.pcall(...)
+  if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
+end
+if ARGV[2] ~= '' then book('RPUSH', KEYS[6], ARGV[2]) end
 if ARGV[1] == 'failed' then
-  redis.call('INCRBY', KEYS[4], 1)
-  redis.call('INCRBY', KEYS[5], 1)
+  book('INCRBY', KEYS[4], 1)
+  book('INCRBY', KEYS[5], 1)
 end
 if ARGV[1] ~= '' then
-  redis.call('DEL', KEYS[1])
-  redis.call('INCRBY', KEYS[2], 1)
-  redis.call('INCRBY', KEYS[3], 1)
+  book('DEL', KEYS[1])
+  book('INCRBY', KEYS[2], 1)
+  book('INCRBY', KEYS[3], 1)
 end
+local errors = table.concat(errs, '; ')
 -- Ruby's paused?: GET pause-all-workers, then .to_s.strip.downcase == 'true'.
-local pause = redis.call('GET', KEYS[7])
-if pause and string.lower((string.gsub(pause, '^[%s%z]*(.-)[%s%z]*$', '%1'))) == 'true' then
-  return {1}
+local pause = redis.pcall('GET', KEYS[7])
+if type(pause) == 'string' and
+    string.lower((string.gsub(pause, '^[%s%z]*(.-)[%s%z]*$', '%1'))) == 'true' then
+  return {1, errors}
 end
-if ARGV[3] ~= '1' then return {0} end
+if ARGV[3] ~= '1' then return {0, errors} end
 for i = 8, #KEYS do
-  -- pcall: a bad queue must not undo (by a retry) the bookkeeping above.
   local item = redis.pcall('LPOP', KEYS[i])
-  if type(item) == 'table' and item.err then return {2, item.err} end
+  if type(item) == 'table' and item.err then return {2, errors, item.err} end
   if item then
     local ok, job = pcall(cjson.decode, item)
     if ok and type(job) == 'table' and job['class'] ~= nil then
       redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 3] .. ',"run_at":"' .. ARGV[4] ..
         '","payload":' .. item .. '}')
-      return {3, i - 7, item, 1}
+      return {3, errors, i - 7, item, 1}
     end
-    return {3, i - 7, item, 0}
+    return {3, errors, i - 7, item, 0}
   end
 end
-return {0}
+return {0, errors}

@@ -480,6 +480,11 @@ impl Store {
             }
         };
         let tag = it.next().and_then(|v| v.as_i64()).unwrap_or(-1);
+        let errors = it.next().and_then(value_to_string).unwrap_or_default();
+        if !errors.is_empty() {
+            // Like a pipeline's: the other commands took effect; nothing to send again.
+            tracing::error!(worker = id, errors = %errors, "part of a job's bookkeeping was refused");
+        }
         Ok(match tag {
             0 => Reserved::Empty,
             1 => Reserved::Paused,

@@ -1014,6 +1014,46 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     );
     server.cmd(&["DEL", "resque:queue:a"])?;
 
+    // A stats key of the wrong type: as in Ruby's pipeline, that one command is refused and
+    // every other one (the record, the rest of the stats, the reservation) still runs.
+    server.cmd(&["RPUSH", "resque:stat:failed", "oops"])?;
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:b",
+        r#"{"class":"NoopJob","args":[3]}"#,
+    ])?;
+    let got = s
+        .finish_and_reserve(
+            id,
+            Some(Finished {
+                record: Some(("failed", &record)),
+                count_failed: true,
+            }),
+            Some((&queues, run_at)),
+        )
+        .await?;
+    assert!(
+        matches!(&got, Reserved::Job { registered: true, raw, .. } if raw.contains("[3]")),
+        "{got:?}"
+    );
+    assert_eq!(
+        server
+            .get_list(&["LRANGE", "resque:failed", "0", "-1"])
+            .len(),
+        2
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        server
+            .get_str(&["GET", &format!("resque:stat:failed:{id}")])
+            .as_deref(),
+        Some("2")
+    );
+    server.cmd(&["DEL", "resque:stat:failed"])?;
+
     // The server forgot the script (SCRIPT FLUSH, a restart): loaded again, transparently.
     server.cmd(&["SCRIPT", "FLUSH"])?;
     server.cmd(&[
@@ -1044,7 +1084,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     assert!(matches!(err, Error::ScriptUnavailable(_)), "{err:?}");
     assert_eq!(
         server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("6")
+        Some("7")
     );
     assert_eq!(
         server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),

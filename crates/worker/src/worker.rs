@@ -575,9 +575,15 @@ impl Run<'_> {
         let reserved = match reply {
             Ok(r) => r,
             Err(e) => {
-                // Nothing was done (the script was refused), or we cannot tell (the
-                // connection failed): keep the bookkeeping for the next attempt.
-                self.pending = pending;
+                if e.is_connection() || matches!(e, resque_store::Error::ScriptUnavailable(_)) {
+                    // We cannot tell whether it ran (the connection failed), or nothing
+                    // was done (the script was refused): keep the bookkeeping to send again.
+                    self.pending = pending;
+                } else if pending.is_some() {
+                    // Redis ran part of it and refused a command (say, a stats key of the
+                    // wrong type): sending it again would repeat what did run.
+                    tracing::error!(error = %e, "the job's end was recorded only in part");
+                }
                 return Err(e.into());
             }
         };
@@ -957,6 +963,12 @@ impl Run<'_> {
             {
                 Ok(paused) => {
                     self.pause_hint = Some(paused);
+                    return Ok(());
+                }
+                Err(e) if !e.is_connection() => {
+                    // Redis answered: the pipeline's other commands took effect, and
+                    // sending it again would repeat them.
+                    tracing::error!(error = %e, "the job's end was recorded only in part");
                     return Ok(());
                 }
                 Err(e) if Instant::now() < deadline => {
