@@ -290,7 +290,7 @@ impl Run<'_> {
         let id = self.id.as_str().to_owned();
         // Ruby's startup: drop our stale heartbeat, beat once, prune dead workers (under
         // the lock), then register.
-        self.rt.block_on(async {
+        block_on(self.rt, || async {
             self.store.remove_heartbeat(&id).await?;
             self.store.heartbeat(&id, &self.tz).await
         })?;
@@ -298,10 +298,8 @@ impl Run<'_> {
         for h in &self.hooks.before_first_fork {
             h();
         }
-        self.rt.block_on(
-            self.store
-                .register_worker(&id, &time::started(&time::now())),
-        )?;
+        let started = time::started(&time::now());
+        block_on(self.rt, || self.store.register_worker(&id, &started))?;
         self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
         tracing::info!(worker = %id, "started");
 
@@ -338,7 +336,7 @@ impl Run<'_> {
                 Ok(None) => {
                     // state_change: Ruby reads its own worker key after an empty poll, and
                     // runs queue_empty on the working -> idle transition.
-                    if let Err(e) = self.rt.block_on(self.store.worker_payload(&id)) {
+                    if let Err(e) = block_on(self.rt, || self.store.worker_payload(&id)) {
                         tracing::warn!(error = %e, "reading this worker's state");
                     }
                     if std::mem::take(&mut self.was_working) {
@@ -352,10 +350,7 @@ impl Run<'_> {
                     interval = (interval + backoff).min(max);
                     tracing::debug!("Sleeping for {} seconds", interval.as_secs_f64());
                     let paused = self.flags.paused
-                        || self
-                            .rt
-                            .block_on(self.store.pause_all_requested())
-                            .unwrap_or(false);
+                        || block_on(self.rt, || self.store.pause_all_requested()).unwrap_or(false);
                     self.title(&if paused {
                         titles::paused(&c.procline_prefix)
                     } else {
@@ -398,15 +393,15 @@ impl Run<'_> {
     fn prune_dead_workers(&mut self) -> Result<(), Error> {
         let id = self.id.as_str().to_owned();
         let store = self.store;
-        let got_lock = self
-            .rt
-            .block_on(store.acquire_pruning_lock(&id, HEARTBEAT_INTERVAL.as_secs() as i64))?;
+        let got_lock = block_on(self.rt, || {
+            store.acquire_pruning_lock(&id, HEARTBEAT_INTERVAL.as_secs() as i64)
+        })?;
         if !got_lock {
             return Ok(());
         }
-        let all = self.rt.block_on(store.worker_ids())?;
+        let all = block_on(self.rt, || store.worker_ids())?;
         let known = live_resque_pids();
-        let (heartbeats, (now, _)) = self.rt.block_on(async {
+        let (heartbeats, (now, _)) = block_on(self.rt, || async {
             Ok::<_, resque_store::Error>((store.heartbeats().await?, store.server_time().await?))
         })?;
         let mut expired: Vec<String> = heartbeats
@@ -455,7 +450,7 @@ impl Run<'_> {
     /// (running the job class's `on_failure` hook if it is one of ours), then its entries go.
     fn unregister_other(&mut self, worker: &str, heartbeat_expired: bool) -> Result<(), Error> {
         let store = self.store;
-        self.rt.block_on(async {
+        block_on(self.rt, || async {
             if let Some(raw) = store
                 .worker_payload(worker)
                 .await?
@@ -526,31 +521,29 @@ impl Run<'_> {
         self.flush_pending()?;
         let spec = &self.cfg.queues;
         let hint = self.pause_hint.take();
-        Ok(self
-            .rt
-            .block_on(async {
-                let paused = match hint {
-                    Some(p) => p,
-                    None => self.store.pause_all_requested().await?,
-                };
-                if paused {
-                    return Ok(None);
-                }
-                let queues = if spec.is_dynamic() {
-                    spec.resolve(&self.store.queue_names().await?)
-                } else {
-                    spec.resolve(&[])
-                };
-                self.store.pop_first(&queues).await
-            })?
-            .map(|(q, raw)| (q, raw, None)))
+        Ok(block_on(self.rt, || async {
+            let paused = match hint {
+                Some(p) => p,
+                None => self.store.pause_all_requested().await?,
+            };
+            if paused {
+                return Ok(None);
+            }
+            let queues = if spec.is_dynamic() {
+                spec.resolve(&self.store.queue_names().await?)
+            } else {
+                spec.resolve(&[])
+            };
+            self.store.pop_first(&queues).await
+        })?
+        .map(|(q, raw)| (q, raw, None)))
     }
 
     fn reserve_scripted(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
         let spec = &self.cfg.queues;
         let dynamic;
         let queues: &[(String, String)] = if spec.is_dynamic() {
-            let names = self.rt.block_on(self.store.queue_names())?;
+            let names = block_on(self.rt, || self.store.queue_names())?;
             dynamic = with_json(spec.resolve(&names))?;
             &dynamic
         } else {
@@ -567,11 +560,10 @@ impl Run<'_> {
             count_failed: p.count_failed,
         });
         let id = self.id.as_str();
-        let reply = self.rt.block_on(self.store.finish_and_reserve(
-            id,
-            finished,
-            Some((queues, &run_at)),
-        ));
+        let reply = block_on(self.rt, || {
+            self.store
+                .finish_and_reserve(id, finished, Some((queues, &run_at)))
+        });
         let reserved = match reply {
             Ok(r) => r,
             Err(e) => {
@@ -629,7 +621,7 @@ impl Run<'_> {
         // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
         // are the same bytes unless the item was not in canonical form (spaces, escapes).
         if taken.and_then(|t| t.written).as_deref() != Some(encoded.as_str()) {
-            self.rt.block_on(self.store.set_working_on(&id, &encoded))?;
+            block_on(self.rt, || self.store.set_working_on(&id, &encoded))?;
         }
         self.title(&titles::processing(
             &self.cfg.procline_prefix,
@@ -882,10 +874,7 @@ impl Run<'_> {
 
     fn heartbeat_if_due(&mut self) -> Result<(), Error> {
         if Instant::now() >= self.next_heartbeat {
-            match self
-                .rt
-                .block_on(self.store.heartbeat(self.id.as_str(), &self.tz))
-            {
+            match block_on(self.rt, || self.store.heartbeat(self.id.as_str(), &self.tz)) {
                 Ok(_) => self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL,
                 // Redis away: try again soon; the worker keeps going.
                 Err(e) => {
@@ -930,7 +919,7 @@ impl Run<'_> {
                     Some(("failed".to_owned(), new.to_record(&time::now())))
                 } else {
                     // Saved once, here: a retried bookkeeping step must not post twice.
-                    if let Err(e) = self.rt.block_on(self.backend.save(self.store, &new)) {
+                    if let Err(e) = block_on(self.rt, || self.backend.save(self.store, &new)) {
                         tracing::warn!(error = %e, "failure backend");
                     }
                     None
@@ -957,10 +946,7 @@ impl Run<'_> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let record = p.record.as_ref().map(|(l, r)| (l.as_str(), r));
-            match self
-                .rt
-                .block_on(self.store.job_done(id, record, p.count_failed))
-            {
+            match block_on(self.rt, || self.store.job_done(id, record, p.count_failed)) {
                 Ok(paused) => {
                     self.pause_hint = Some(paused);
                     return Ok(());
@@ -995,7 +981,7 @@ impl Run<'_> {
     /// DirtyExit failure, then the registry entries go.
     fn unregister(&mut self) -> Result<(), Error> {
         let id = self.id.as_str();
-        self.rt.block_on(async {
+        block_on(self.rt, || async {
             if let Some(raw) = self
                 .store
                 .worker_payload(id)
@@ -1058,6 +1044,23 @@ fn live_resque_pids() -> Option<std::collections::HashSet<String>> {
             .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
             .collect(),
     )
+}
+
+/// Drives the future `make` returns to completion on the parent's runtime.
+///
+/// Never inlined, the future made in here rather than by the caller, and boxed: fred's
+/// command futures are about 5 KB, and built by the caller each one sat in the caller's
+/// stack frame. The job loop's functions had 21-25 KB frames, which the stack probes write
+/// page by page, so after every fork the parent took about 22 copy-on-write faults on its
+/// stack alone (ARCHITECTURE.md, "Small stack frames in the parent").
+#[inline(never)]
+fn block_on<F: std::future::Future>(
+    rt: &tokio::runtime::Runtime,
+    make: impl FnOnce() -> F,
+) -> F::Output {
+    // Boxed, the runtime's `block_on` moves a pointer around rather than the future
+    // itself (it moved a 5 KB future through a 21 KB frame).
+    rt.block_on(Box::pin(make()))
 }
 
 /// Reads what the child reported. The child wrote it before exiting, so it is all in the
