@@ -46,7 +46,54 @@ pub struct Store {
     keys: Keys,
     redis_id: String,
     /// SHA1 of each script this store has loaded (`SCRIPT LOAD`), shared by clones.
-    scripts: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, String>>>,
+    scripts: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, RedisValue>>>,
+    /// The arguments of [`Store::finish_and_reserve`] that stay the same from one call to
+    /// the next, ready-made.
+    reserve_args: std::sync::Arc<std::sync::Mutex<ReserveArgs>>,
+}
+
+/// One worker's keys and queues as [`Store::finish_and_reserve`] sends them. Built afresh
+/// they were two dozen allocations a job; in a forking worker every heap page those touch
+/// is a copy-on-write fault in the parent after each fork. Cloning a ready-made value
+/// only bumps a reference count.
+#[derive(Default)]
+struct ReserveArgs {
+    id: String,
+    queues: Vec<(String, String)>,
+    /// `worker:<id>`, `stat:processed`, `stat:processed:<id>`, `stat:failed`,
+    /// `stat:failed:<id>`, `failed`, `pause-all-workers`: KEYS[1..=7].
+    keys: Vec<RedisValue>,
+    /// `queue:<name>` for each queue: KEYS[8..].
+    queue_keys: Vec<RedisValue>,
+    /// Each queue's name as JSON: ARGV[5..].
+    queue_json: Vec<RedisValue>,
+}
+
+impl ReserveArgs {
+    /// Makes these the arguments for worker `id` and `queues`, unless they already are.
+    fn prepare(&mut self, k: &Keys, id: &str, queues: &[(String, String)]) {
+        if self.id == id
+            && self.keys.len() == 7
+            && self.queues == queues
+            && self.queue_keys.len() == queues.len()
+            && self.queue_json.len() == queues.len()
+        {
+            return;
+        }
+        self.id = id.to_owned();
+        self.keys = vec![
+            k.worker(id).into(),
+            k.stat_processed().into(),
+            k.stat_processed_for(id).into(),
+            k.stat_failed().into(),
+            k.stat_failed_for(id).into(),
+            k.failed().into(),
+            k.pause_all_workers().into(),
+        ];
+        self.queues = queues.to_vec();
+        self.queue_keys = queues.iter().map(|(q, _)| k.queue(q).into()).collect();
+        self.queue_json = queues.iter().map(|(_, j)| j.as_str().into()).collect();
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -97,6 +144,7 @@ impl Store {
             keys,
             redis_id: connection.redis_id().to_owned(),
             scripts: std::sync::Arc::default(),
+            reserve_args: std::sync::Arc::default(),
         })
     }
 
@@ -443,8 +491,8 @@ impl Store {
         const SCRIPT: &str = include_str!("finish_and_reserve.lua");
         let k = &self.keys;
         let (record_list, record) = match finished.as_ref().and_then(|f| f.record) {
-            Some((list, record)) => (k.failure_list(list), record.encode()?),
-            None => (k.failed(), String::new()),
+            Some((list, record)) => (Some(k.failure_list(list)), record.encode()?),
+            None => (None, String::new()),
         };
         let done = match &finished {
             None => "",
@@ -452,25 +500,36 @@ impl Store {
             Some(_) => "done",
         };
         let (queues, run_at) = reserve.unwrap_or((&[], ""));
-        let mut keys: Vec<RedisValue> = vec![
-            k.worker(id).into(),
-            k.stat_processed().into(),
-            k.stat_processed_for(id).into(),
-            k.stat_failed().into(),
-            k.stat_failed_for(id).into(),
-            record_list.into(),
-            k.pause_all_workers().into(),
-        ];
-        keys.extend(queues.iter().map(|(q, _)| k.queue(q).into()));
-        let mut args: Vec<RedisValue> = vec![
-            done.into(),
-            record.into(),
-            if reserve.is_some() { "1" } else { "0" }.into(),
-            run_at.into(),
-        ];
-        args.extend(queues.iter().map(|(_, json)| json.as_str().into()));
+        let record: RedisValue = record.into();
+        let run_at: RedisValue = run_at.into();
+        let argv = || -> Result<Vec<RedisValue>> {
+            // A panic elsewhere while this was held leaves nothing `prepare` trusts.
+            let mut c = self
+                .reserve_args
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            c.prepare(k, id, queues);
+            let mut argv = Vec::with_capacity(2 + 2 * c.keys.len() + 4 + 2 * queues.len());
+            argv.push(RedisValue::Null); // the SHA1, filled in by run_script
+            argv.push(
+                i64::try_from(c.keys.len() + queues.len())
+                    .unwrap_or(0)
+                    .into(),
+            );
+            argv.extend(c.keys.iter().cloned());
+            if let Some(list) = &record_list {
+                argv[2 + 5] = list.as_str().into();
+            }
+            argv.extend(c.queue_keys.iter().cloned());
+            argv.push(done.into());
+            argv.push(record.clone());
+            argv.push(if reserve.is_some() { "1" } else { "0" }.into());
+            argv.push(run_at.clone());
+            argv.extend(c.queue_json.iter().cloned());
+            Ok(argv)
+        };
 
-        let reply = self.run_script(SCRIPT, keys, args).await?;
+        let reply = self.run_script(SCRIPT, argv).await?;
         let mut it = match reply {
             RedisValue::Array(items) => items.into_iter(),
             other => {
@@ -518,17 +577,14 @@ impl Store {
     /// have it (first use, `SCRIPT FLUSH`, a restart). A server that refuses scripts gives
     /// [`Error::ScriptUnavailable`]; an error raised while the script ran (its commands up
     /// to there took effect) stays [`Error::Redis`].
+    ///
+    /// `argv` makes `EVALSHA`'s arguments with a placeholder for the SHA1 first (made again
+    /// for a second attempt rather than cloned for every first one).
     async fn run_script(
         &self,
         script: &'static str,
-        keys: Vec<RedisValue>,
-        args: Vec<RedisValue>,
+        argv: impl Fn() -> Result<Vec<RedisValue>>,
     ) -> Result<RedisValue> {
-        let mut argv: Vec<RedisValue> = Vec::with_capacity(2 + keys.len() + args.len());
-        argv.push(RedisValue::Null); // the SHA1, filled in below
-        argv.push(i64::try_from(keys.len()).unwrap_or(0).into());
-        argv.extend(keys);
-        argv.extend(args);
         for attempt in 0..2 {
             let sha = match self.script_sha(script, attempt > 0).await {
                 Ok(sha) => sha,
@@ -537,12 +593,13 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            argv[0] = sha.into();
+            let mut args = argv()?;
+            args[0] = sha;
             match self
                 .client
                 .custom::<RedisValue, _>(
                     CustomCommand::new_static("EVALSHA", ClusterHash::FirstKey, false),
-                    argv.clone(),
+                    args,
                 )
                 .await
             {
@@ -558,7 +615,7 @@ impl Store {
     }
 
     /// The SHA1 `SCRIPT LOAD` gave for `script` (cached; `reload` asks again).
-    async fn script_sha(&self, script: &'static str, reload: bool) -> Result<String> {
+    async fn script_sha(&self, script: &'static str, reload: bool) -> Result<RedisValue> {
         let cached = self
             .scripts
             .lock()
@@ -574,6 +631,7 @@ impl Store {
                 vec!["LOAD", script],
             )
             .await?;
+        let sha = RedisValue::from(sha);
         if let Ok(mut m) = self.scripts.lock() {
             m.insert(script, sha.clone());
         }

@@ -1070,6 +1070,31 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         }
     ));
 
+    // Another worker id and another queue list (a dynamic list that changed): the keys
+    // kept from the calls before are not reused.
+    let other = "host:2:c,a";
+    let other_queues = vec![
+        ("c".to_owned(), r#""c""#.to_owned()),
+        ("a".to_owned(), r#""a""#.to_owned()),
+    ];
+    server.cmd(&["RPUSH", "resque:queue:c", r#"{"class":"C","args":[]}"#])?;
+    assert_eq!(
+        s.finish_and_reserve(other, None, Some((&other_queues, run_at)))
+            .await?,
+        Reserved::Job {
+            queue: "c".into(),
+            raw: r#"{"class":"C","args":[]}"#.into(),
+            registered: true
+        }
+    );
+    assert_eq!(
+        server
+            .get_str(&["GET", &format!("resque:worker:{other}")])
+            .as_deref(),
+        Some(r#"{"queue":"c","run_at":"2026-11-23T05:00:00Z","payload":{"class":"C","args":[]}}"#)
+    );
+    server.cmd(&["DEL", &format!("resque:worker:{other}")])?;
+
     // A server that refuses scripts (an ACL here): nothing is done, and the caller is told.
     server.cmd(&[
         "RPUSH",
