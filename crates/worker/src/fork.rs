@@ -28,6 +28,22 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{ForkResult, Pid};
 
+/// Makes every thread allocate from glibc's main arena (`M_ARENA_MAX` = 1).
+///
+/// fred resolves the Redis host on a blocking-pool thread at start-up, and glibc gives that
+/// thread an arena of its own that outlives it. `fork` takes and releases every arena's
+/// lock in the parent and in the child, so each extra arena is one more page written, a
+/// copy-on-write fault, on both sides of every fork (3.5 fewer faults a job in the parent,
+/// measured with `perf stat --no-inherit -e page-faults`). Other C libraries: nothing to do.
+pub fn use_one_malloc_arena() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: `mallopt` changes a tunable of glibc's allocator and has no preconditions;
+    // arenas that exist already stay valid (the limit applies to new ones).
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// Signals the worker parent handles, reset to their defaults in every child. (SIGPIPE
 /// stays ignored, as Rust programs expect; `std::process::Command` restores it for
 /// programs a child executes.)

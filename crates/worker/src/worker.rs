@@ -176,6 +176,7 @@ impl Worker {
 
     /// Runs until QUIT/TERM/INT, or until the queues are empty with `INTERVAL=0`.
     pub fn run(&self) -> Result<(), Error> {
+        crate::fork::use_one_malloc_arena();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
@@ -1052,7 +1053,7 @@ fn live_resque_pids() -> Option<std::collections::HashSet<String>> {
 /// command futures are about 5 KB, and built by the caller each one sat in the caller's
 /// stack frame. The job loop's functions had 21-25 KB frames, which the stack probes write
 /// page by page, so after every fork the parent took about 22 copy-on-write faults on its
-/// stack alone (ARCHITECTURE.md, "Small stack frames in the parent").
+/// stack alone (ARCHITECTURE.md, "Fewer pages written per fork").
 #[inline(never)]
 fn block_on<F: std::future::Future>(
     rt: &tokio::runtime::Runtime,
