@@ -5,12 +5,14 @@
 # >= 1,500 jobs/s, FORK_PER_JOB=false >= 8,000 jobs/s, parent RSS <= 8 MB. Ruby Resque 3.0
 # does about 176 and 1,300 here (shared/peers/BASELINES.md).
 # Usage: scripts/bench-worker.sh [FORK_JOBS] [NOFORK_JOBS]
+# Each figure is the median of BENCH_RUNS runs (default 3; this machine's speed varies by
+# 10-20% from one run to the next), with every run's figure after it.
 # BENCH_STATIC=1 benchmarks a statically linked worker instead (glibc static-pie, as README
 # "Building a worker for throughput" describes): fewer mappings make every fork cheaper.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --no-nextest
-FORK_N=${1:-5000}; NOFORK_N=${2:-50000}
+FORK_N=${1:-5000}; NOFORK_N=${2:-50000}; RUNS=${BENCH_RUNS:-3}
 target_dir=${CARGO_TARGET_DIR:-target}
 if [ "${BENCH_STATIC:-0}" = 1 ]; then
   # --target keeps the flag off build scripts and proc-macros (they cannot be static).
@@ -58,17 +60,34 @@ while buf.count(b"\r\n") < 2 + (n + batch - 1) // batch + 1:
 PY
 }
 
-run() { # label N procs env...
+run() { # label N procs env...: the median of $RUNS runs, and each run's figure
   local label=$1 n=$2 procs=$3; shift 3
+  local rates=() peak=0 out
+  for _ in $(seq "$RUNS"); do
+    out=$(run_once "$n" "$procs" "$@")
+    rates+=("${out% *}")
+    peak=$(( ${out#* } > peak ? ${out#* } : peak ))
+  done
+  python3 - "$label" "$rb_lpop" "$peak" "${rates[@]}" <<'PY'
+import statistics, sys
+label, rb, peak, rates = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), [float(r) for r in sys.argv[4:]]
+m = statistics.median(rates)
+runs = " ".join(f"{r:,.0f}" for r in rates)
+print(f"{label:<44} {m:9,.0f} jobs/s ({m / rb:4.2f}x LPOP round trips)   parent peak RSS {peak/1024:5.1f} MB   runs: {runs}")
+PY
+}
+
+run_once() { # N procs env...: prints "<jobs/s> <peak RSS kB>"
+  local n=$1 procs=$2; shift 2
   seed "$n"
   local pids=()
   local start; start=$(python3 -c 'import time; print(time.time())')
-  for _ in $(seq "$procs"); do env QUEUES=noop INTERVAL=0.05 "$@" "${PIN[@]}" "$w" & pids+=($!); done
+  for _ in $(seq "$procs"); do env QUEUES=noop INTERVAL=0.05 "$@" "${PIN[@]}" "$w" >>"$dir/worker.log" 2>&1 & pids+=($!); done
   # Wait for the last job on one persistent connection (spawning redis-cli every few ms
   # would steal CPU from the workers on a 2-core machine), then read the parents' peak RSS.
-  python3 - "$port" "$n" "$start" "$label" "$rb_lpop" "${pids[@]}" <<'PY'
+  python3 - "$port" "$n" "$start" "${pids[@]}" <<'PY'
 import socket, sys, time
-port, n, start, label, rb, pids = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6:]
+port, n, start, pids = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
 while True:
     s.sendall(b"*2\r\n$3\r\nGET\r\n$21\r\nresque:stat:processed\r\n")
@@ -83,8 +102,7 @@ for p in pids:
         for l in open(f"/proc/{p}/status"):
             if l.startswith("VmHWM:"): peak = max(peak, int(l.split()[1]))
     except OSError: pass
-rate = n / (end - start)
-print(f"{label:<44} {rate:9,.0f} jobs/s ({rate / rb:4.2f}x LPOP round trips)   parent peak RSS {peak/1024:5.1f} MB")
+print(f"{n / (end - start):.1f} {peak}")
 PY
   for p in "${pids[@]}"; do kill -QUIT "$p"; done
   wait
