@@ -75,16 +75,34 @@ pub enum ForkError {
     Sys(#[from] nix::Error),
 }
 
+/// `/proc/self/stat`, opened once by the process that reads it (the pid says which): opening
+/// and closing it for every fork took 4% of the fork-per-job loop (procfs path lookups).
+/// Reading it again from offset 0 makes the kernel write it afresh.
+static STAT: std::sync::Mutex<Option<(u32, std::fs::File)>> = std::sync::Mutex::new(None);
+
 /// The number of threads in this process: field 20 of `/proc/self/stat`, read into a
 /// stack buffer (this runs before every fork; listing `/proc/self/task` took twice as long
 /// and allocated).
 pub fn thread_count() -> Result<usize, ForkError> {
-    use std::io::Read;
+    use std::os::unix::fs::FileExt;
+    let pid = std::process::id();
+    // Nothing can panic while this is held; a poisoned lock still holds a sound value.
+    let mut stat_file = STAT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let file = match &*stat_file {
+        Some((opened_by, file)) if *opened_by == pid => file,
+        _ => {
+            // First use, or a forked child reading its own: (re)open. The descriptor is
+            // close-on-exec, as std opens every file.
+            let file = std::fs::File::open("/proc/self/stat").map_err(ForkError::Proc)?;
+            &stat_file.insert((pid, file)).1
+        }
+    };
     let mut buf = [0u8; 1024];
-    let mut file = std::fs::File::open("/proc/self/stat").map_err(ForkError::Proc)?;
     let mut len = 0;
     loop {
-        match file.read(&mut buf[len..]) {
+        match file.read_at(&mut buf[len..], len as u64) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

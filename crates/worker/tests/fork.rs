@@ -153,6 +153,24 @@ fn thread_count_reads_past_any_process_name() -> Result<()> {
     for t in threads {
         let _ = t.join();
     }
+    while thread_count()? != 1 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    // A forked child counts its own threads, not the parent's (the parent keeps its
+    // `/proc/self/stat` open, and the child inherits that descriptor).
+    let pid = fork_child(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv().ok());
+        let counted = thread_count().ok();
+        drop(tx);
+        let _ = t.join();
+        if counted == Some(2) { 0 } else { 1 }
+    })?;
+    assert!(
+        matches!(wait(pid)?, WaitStatus::Exited(_, 0)),
+        "the child counted 2 threads"
+    );
     Ok(())
 }
 
