@@ -4,7 +4,8 @@
 //!
 //! The parent is single-threaded: one current-thread tokio runtime and one Redis connection,
 //! kept across forks (see `fork.rs`). `fork` happens outside `block_on`; waiting for the
-//! child, a signal or the next heartbeat is one `select!`.
+//! child, a signal or the next heartbeat is one `poll(2)` on the [`Wake`] pipe (SIGCHLD
+//! included); between jobs, signals come through the runtime's signal stream.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -201,10 +202,10 @@ impl Worker {
             std::process::id(),
             self.config.queues.configured(),
         );
+        // SIGCHLD only wakes the wait for a child (`Wake`): in the runtime's stream too, it
+        // cost every job a socket write in the handler and a read and a reactor turn after.
         let mut signals = rt
-            .block_on(async {
-                Signals::new([SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD])
-            })
+            .block_on(async { Signals::new([SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT]) })
             .map_err(sys("installing signal handlers"))?;
         let handle = signals.handle();
         let wake = Wake::new(&[SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD])
