@@ -108,7 +108,9 @@ pub fn thread_count() -> Result<usize, ForkError> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(ForkError::Proc(e)),
         }
-        if len == buf.len() {
+        // The line is whole once it ends with its newline (one read, as a rule): no need
+        // for another to see the end of the file.
+        if len == buf.len() || buf[..len].ends_with(b"\n") {
             break;
         }
     }
