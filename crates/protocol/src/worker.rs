@@ -119,7 +119,23 @@ pub struct WorkingOn {
 impl WorkingOn {
     /// Encodes the value as Ruby writes it (keys `queue`, `run_at`, `payload`).
     pub fn encode(&self) -> Result<String> {
-        json::to_string(self)
+        Self::encode_parts(&self.queue, &self.run_at, &self.payload)
+    }
+
+    /// [`WorkingOn::encode`] from borrowed parts: the same bytes, without copying the
+    /// payload into a `WorkingOn` first (the worker does this for every job).
+    pub fn encode_parts(queue: &str, run_at: &str, payload: &Payload) -> Result<String> {
+        #[derive(Serialize)]
+        struct Parts<'a> {
+            queue: &'a str,
+            run_at: &'a str,
+            payload: &'a Payload,
+        }
+        json::to_string(&Parts {
+            queue,
+            run_at,
+            payload,
+        })
     }
 
     /// Decodes a `worker:<id>` value.

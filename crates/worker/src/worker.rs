@@ -602,7 +602,6 @@ impl Run<'_> {
     }
 
     fn process(&mut self, queue: &str, raw: &str, taken: Option<Taken>) -> Result<(), Error> {
-        let id = self.id.as_str().to_owned();
         let payload = match Payload::decode(raw.as_bytes()) {
             Ok(p) => p,
             Err(e) => {
@@ -613,23 +612,20 @@ impl Run<'_> {
             }
         };
         let now = taken.as_ref().map_or_else(Timestamp::now, |t| t.at);
-        let working = WorkingOn {
-            queue: queue.to_owned(),
-            run_at: time::run_at(now),
-            payload: payload.clone(),
-        };
-        let class = payload.class().unwrap_or_default().to_owned();
-        let encoded = working.encode().map_err(resque_store::Error::from)?;
+        let class = payload.class().unwrap_or_default();
+        let encoded = WorkingOn::encode_parts(queue, &time::run_at(now), &payload)
+            .map_err(resque_store::Error::from)?;
         // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
         // are the same bytes unless the item was not in canonical form (spaces, escapes).
         if taken.and_then(|t| t.written).as_deref() != Some(encoded.as_str()) {
-            block_on(self.rt, || self.store.set_working_on(&id, &encoded))?;
+            let id = self.id.as_str();
+            block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
         }
         self.title(&titles::processing(
             &self.cfg.procline_prefix,
             queue,
             now.as_second(),
-            &class,
+            class,
         ));
         tracing::info!(queue, class = %class, "got job");
 
