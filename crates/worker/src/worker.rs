@@ -695,10 +695,10 @@ impl Run<'_> {
             Timestamp::now().as_second(),
         );
         let status = self.wait_child(pid)?;
-        let report = read_report(read);
         Ok(match status {
+            // A child reports only failures: nothing to read after a success.
             WaitStatus::Exited(_, 0) => Outcome::Done,
-            WaitStatus::Exited(_, code) => parse_report(&report).unwrap_or_else(|| {
+            WaitStatus::Exited(_, code) => parse_report(&read_report(read)).unwrap_or_else(|| {
                 // Ruby records nothing for a child that exits non-zero by itself; ours only
                 // do that after writing a report, so this is a crash we keep a record of.
                 Outcome::failed(
