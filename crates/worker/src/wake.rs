@@ -46,7 +46,8 @@ impl Wake {
     /// happens while the child runs wakes [`Wake::wait`]).
     pub(crate) fn clear(&self) {
         let mut buf = [0u8; 64];
-        while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
+        // A short read took all there was: no second read to be told so.
+        while matches!((&self.rx).read(&mut buf), Ok(n) if n == buf.len()) {}
     }
 
     /// Blocks until a signal arrives or `until` (at most [`MAX_WAIT`]); returns whether a

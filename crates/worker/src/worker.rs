@@ -728,11 +728,16 @@ impl Run<'_> {
     fn wait_child(&mut self, pid: Pid) -> Result<WaitStatus, Error> {
         let cfg = self.cfg;
         let mut escalation: Option<(Instant, Signal)> = None;
+        // The wake pipe was emptied before the fork, so the child's SIGCHLD is in it by the
+        // time it has exited: no need to ask before the first wait (a syscall a job).
+        let mut asked = false;
         loop {
-            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => {}
-                Ok(s) => return Ok(s),
-                Err(e) => {
+            match std::mem::replace(&mut asked, true)
+                .then(|| waitpid(pid, Some(WaitPidFlag::WNOHANG)))
+            {
+                None | Some(Ok(WaitStatus::StillAlive)) => {}
+                Some(Ok(s)) => return Ok(s),
+                Some(Err(e)) => {
                     return Err(Error::Sys {
                         what: "waiting for the child",
                         source: e.into(),
