@@ -675,11 +675,13 @@ impl Run<'_> {
                 &cfg.redis,
                 cfg.namespace.as_deref(),
             );
-            // SAFETY-free: the write end is this child's own copy of the pipe.
-            let mut pipe = std::fs::File::from(unsafe_owned(wfd));
+            // Only a failure is reported; after a success the write end is left for the
+            // exit to close (one syscall fewer a job).
             let code = match &outcome {
                 Outcome::Done => 0,
                 Outcome::Failed { .. } => {
+                    // SAFETY-free: the write end is this child's own copy of the pipe.
+                    let mut pipe = std::fs::File::from(unsafe_owned(wfd));
                     let report = report_json(&outcome);
                     let _ = std::io::Write::write_all(&mut pipe, report.as_bytes());
                     1
