@@ -502,7 +502,7 @@ impl Store {
         let (queues, run_at) = reserve.unwrap_or((&[], ""));
         let record: RedisValue = record.into();
         let run_at: RedisValue = run_at.into();
-        let argv = || -> Result<Vec<RedisValue>> {
+        let argv = || {
             // A panic elsewhere while this was held leaves nothing `prepare` trusts.
             let mut c = self
                 .reserve_args
@@ -518,6 +518,8 @@ impl Store {
             );
             argv.extend(c.keys.iter().cloned());
             if let Some(list) = &record_list {
+                // KEYS[6], after the SHA1 and the key count: a failure list other than
+                // `failed` (the multi-queue backend's).
                 argv[2 + 5] = list.as_str().into();
             }
             argv.extend(c.queue_keys.iter().cloned());
@@ -526,7 +528,7 @@ impl Store {
             argv.push(if reserve.is_some() { "1" } else { "0" }.into());
             argv.push(run_at.clone());
             argv.extend(c.queue_json.iter().cloned());
-            Ok(argv)
+            argv
         };
 
         let reply = self.run_script(SCRIPT, argv).await?;
@@ -583,7 +585,7 @@ impl Store {
     async fn run_script(
         &self,
         script: &'static str,
-        argv: impl Fn() -> Result<Vec<RedisValue>>,
+        argv: impl Fn() -> Vec<RedisValue>,
     ) -> Result<RedisValue> {
         for attempt in 0..2 {
             let sha = match self.script_sha(script, attempt > 0).await {
@@ -593,7 +595,7 @@ impl Store {
                 }
                 Err(e) => return Err(e),
             };
-            let mut args = argv()?;
+            let mut args = argv();
             args[0] = sha;
             match self
                 .client
