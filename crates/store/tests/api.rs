@@ -892,15 +892,15 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         queue: "b".into(),
         retried_at: None,
     };
+    // A job that failed, recorded in `failed` and counted.
+    let failed = || {
+        Some(Finished {
+            record: Some(("failed", &record)),
+            count_failed: true,
+        })
+    };
     let got = s
-        .finish_and_reserve(
-            id,
-            Some(Finished {
-                record: Some(("failed", &record)),
-                count_failed: true,
-            }),
-            Some((&queues, run_at)),
-        )
+        .finish_and_reserve(id, failed(), Some((&queues, run_at)))
         .await?;
     assert_eq!(proxy.turns(), 1);
     // Not canonical JSON: written as it came, and the caller is told so it can re-encode.
@@ -1023,14 +1023,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         r#"{"class":"NoopJob","args":[3]}"#,
     ])?;
     let got = s
-        .finish_and_reserve(
-            id,
-            Some(Finished {
-                record: Some(("failed", &record)),
-                count_failed: true,
-            }),
-            Some((&queues, run_at)),
-        )
+        .finish_and_reserve(id, failed(), Some((&queues, run_at)))
         .await?;
     assert!(
         matches!(&got, Reserved::Job { registered: true, raw, .. } if raw.contains("[3]")),
