@@ -187,7 +187,9 @@ impl Worker {
             .build()
             .map_err(sys("building the runtime"))?;
         let conn = Connection::parse(&self.config.redis)?;
-        let store = rt.block_on(Store::connect(&conn, self.config.namespace.as_deref()))?;
+        let store = block_on(&rt, || {
+            Store::connect(&conn, self.config.namespace.as_deref())
+        })?;
         let backend =
             Backend::from_names(&self.config.failure_backend, self.config.airbrake.clone())?;
         let hostname = nix::unistd::gethostname()
