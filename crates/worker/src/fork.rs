@@ -33,7 +33,7 @@ use nix::unistd::{ForkResult, Pid};
 /// fred resolves the Redis host on a blocking-pool thread at start-up, and glibc gives that
 /// thread an arena of its own that outlives it. `fork` takes and releases every arena's
 /// lock in the parent and in the child, so each extra arena is one more page written, a
-/// copy-on-write fault, on both sides of every fork (3.5 fewer faults a job in the parent,
+/// copy-on-write fault, on both sides of every fork (2 fewer faults a job in the parent,
 /// measured with `perf stat --no-inherit -e page-faults`). Other C libraries: nothing to do.
 pub fn use_one_malloc_arena() {
     #[cfg(target_env = "gnu")]

@@ -102,13 +102,11 @@ fn set_comm(title: &str) {
 /// Sets `<prefix>resque-3.0.0: Forked <pid> at <epoch>`, formatted on the stack: the parent
 /// sets it right after a fork, while every heap page it writes would be copied.
 pub fn set_forked(prefix: &str, pid: i32, at: i64) {
-    use std::fmt::Write as _;
     let mut t = StackTitle {
         buf: [0; 256],
         len: 0,
     };
-    let version = resque_protocol::RESQUE_VERSION;
-    if write!(t, "{prefix}resque-{version}: Forked {pid} at {at}").is_ok() {
+    if titles::write_forked(&mut t, prefix, pid, at).is_ok() {
         // Only whole `&str`s were copied in, so the bytes are UTF-8.
         if let Ok(title) = std::str::from_utf8(&t.buf[..t.len]) {
             set(title);
@@ -160,7 +158,19 @@ pub mod titles {
     }
     /// `<prefix>resque-3.0.0: Forked <pid> at <epoch>`.
     pub fn forked(prefix: &str, pid: i32, at: i64) -> String {
-        format!("{prefix}resque-{RESQUE_VERSION}: Forked {pid} at {at}")
+        let mut title = String::new();
+        let _ = write_forked(&mut title, prefix, pid, at);
+        title
+    }
+
+    /// [`forked`] into any writer (the worker writes it into a stack buffer).
+    pub(crate) fn write_forked(
+        w: &mut impl std::fmt::Write,
+        prefix: &str,
+        pid: i32,
+        at: i64,
+    ) -> std::fmt::Result {
+        write!(w, "{prefix}resque-{RESQUE_VERSION}: Forked {pid} at {at}")
     }
 }
 

@@ -5,8 +5,9 @@
 //! scheduler, the timer wheel and the signal stream: dozens of heap pages. Right after a
 //! fork each page the parent writes is copied (the child still shares it), so that wait
 //! costs more than the no-op job it waits for. `poll(2)` on this pipe writes nothing but the
-//! stack. The runtime's own signal stream still receives every signal; the worker reads it
-//! when this pipe says something other than the child's exit happened (see `wait_child`).
+//! stack. The runtime's own signal stream still receives every signal but SIGCHLD (which
+//! only this pipe needs); the worker reads it when this pipe says something other than the
+//! child's exit happened (see `wait_child`).
 
 use std::io::Read;
 use std::os::fd::AsFd;

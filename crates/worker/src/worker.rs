@@ -28,6 +28,9 @@ use crate::fork::fork_child;
 use crate::proctitle::{self, titles};
 use crate::wake::Wake;
 
+/// The signals the worker acts on (Ruby's `register_signal_handlers`).
+const SIGNALS: [i32; 6] = [SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT];
+
 /// Ruby's default `heartbeat_interval`.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
 /// Largest failure report a child sends (the pipe holds 64 KiB; a child must never block
@@ -207,11 +210,12 @@ impl Worker {
         // SIGCHLD only wakes the wait for a child (`Wake`): in the runtime's stream too, it
         // cost every job a socket write in the handler and a read and a reactor turn after.
         let mut signals = rt
-            .block_on(async { Signals::new([SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT]) })
+            .block_on(async { Signals::new(SIGNALS) })
             .map_err(sys("installing signal handlers"))?;
         let handle = signals.handle();
-        let wake = Wake::new(&[SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD])
-            .map_err(sys("installing signal handlers"))?;
+        let mut waited_for = SIGNALS.to_vec();
+        waited_for.push(SIGCHLD);
+        let wake = Wake::new(&waited_for).map_err(sys("installing signal handlers"))?;
         let mut run = Run {
             cfg: &self.config,
             registry: &self.registry,
@@ -248,7 +252,7 @@ struct Run<'a> {
     backend: &'a Backend,
     id: &'a WorkerId,
     signals: &'a mut Signals,
-    /// The same signals, for waiting on a child without the runtime.
+    /// The same signals and SIGCHLD, for waiting on a child without the runtime.
     wake: &'a Wake,
     flags: Flags,
     tz: jiff::tz::TimeZone,
@@ -278,8 +282,10 @@ struct Pending {
 /// What the reserve script already did for a job it took.
 #[derive(Debug)]
 struct Taken {
-    /// The time the reservation was made (`run_at`, the process title).
+    /// The time the reservation was made (the process title).
     at: Timestamp,
+    /// That time as `worker:<id>`'s `run_at`.
+    run_at: String,
     /// The `worker:<id>` value the script wrote, if it wrote one.
     written: Option<String>,
 }
@@ -598,7 +604,15 @@ impl Run<'_> {
                         .map_or("", |(_, j)| j.as_str());
                     format!(r#"{{"queue":{qjson},"run_at":"{run_at}","payload":{raw}}}"#)
                 });
-                Some((queue, raw, Some(Taken { at, written })))
+                Some((
+                    queue,
+                    raw,
+                    Some(Taken {
+                        at,
+                        run_at,
+                        written,
+                    }),
+                ))
             }
         })
     }
@@ -613,13 +627,19 @@ impl Run<'_> {
                 return self.complete(queue, Value::String(raw.to_owned()), outcome);
             }
         };
-        let now = taken.as_ref().map_or_else(Timestamp::now, |t| t.at);
+        let (now, run_at, written) = match taken {
+            Some(t) => (t.at, t.run_at, t.written),
+            None => {
+                let now = Timestamp::now();
+                (now, time::run_at(now), None)
+            }
+        };
         let class = payload.class().unwrap_or_default();
-        let encoded = WorkingOn::encode_parts(queue, &time::run_at(now), &payload)
-            .map_err(resque_store::Error::from)?;
+        let encoded =
+            WorkingOn::encode_parts(queue, &run_at, &payload).map_err(resque_store::Error::from)?;
         // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
         // are the same bytes unless the item was not in canonical form (spaces, escapes).
-        if taken.and_then(|t| t.written).as_deref() != Some(encoded.as_str()) {
+        if written.as_deref() != Some(encoded.as_str()) {
             let id = self.id.as_str();
             block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
         }
@@ -732,22 +752,7 @@ impl Run<'_> {
     fn wait_child(&mut self, pid: Pid) -> Result<WaitStatus, Error> {
         let cfg = self.cfg;
         let mut escalation: Option<(Instant, Signal)> = None;
-        // The wake pipe was emptied before the fork, so the child's SIGCHLD is in it by the
-        // time it has exited: no need to ask before the first wait (a syscall a job).
-        let mut asked = false;
         loop {
-            match std::mem::replace(&mut asked, true)
-                .then(|| waitpid(pid, Some(WaitPidFlag::WNOHANG)))
-            {
-                None | Some(Ok(WaitStatus::StillAlive)) => {}
-                Some(Ok(s)) => return Ok(s),
-                Some(Err(e)) => {
-                    return Err(Error::Sys {
-                        what: "waiting for the child",
-                        source: e.into(),
-                    });
-                }
-            }
             if self.flags.kill_child && escalation.is_none() {
                 self.flags.kill_child = false;
                 escalation = if cfg.term_child {
@@ -767,18 +772,23 @@ impl Run<'_> {
             self.heartbeat_if_due()?;
             let wake =
                 escalation.map_or(self.next_heartbeat, |(at, _)| at.min(self.next_heartbeat));
-            if self.wake.wait(wake) {
-                // Usually the child's SIGCHLD: it has exited, and `waitpid` says so. If it
-                // has not, another signal came: take it (and any others) from the runtime.
-                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::StillAlive) => self.take_signals(),
-                    Ok(s) => return Ok(s),
-                    Err(e) => {
-                        return Err(Error::Sys {
-                            what: "waiting for the child",
-                            source: e.into(),
-                        });
+            // The wake pipe was emptied before the fork, so the child's SIGCHLD is in it by
+            // the time it has exited: `waitpid` is asked after each wait, not before.
+            let woke = self.wake.wait(wake);
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                // Another signal came (not the child's exit): take it, and any others,
+                // from the runtime.
+                Ok(WaitStatus::StillAlive) => {
+                    if woke {
+                        self.take_signals();
                     }
+                }
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    return Err(Error::Sys {
+                        what: "waiting for the child",
+                        source: e.into(),
+                    });
                 }
             }
         }
