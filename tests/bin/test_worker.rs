@@ -64,6 +64,39 @@ job!(DaemonJob, "bad", |_a, _c| {
     }
     Err(JobError::msg("left a daemon behind"))
 });
+job!(ScribbleJob, "bad", |_a, _c| {
+    // Plays a child killed halfway through its report: writes the start of one to every
+    // pipe it may write to (the report pipe among them), then aborts.
+    for entry in std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let target = std::fs::read_link(entry.path()).unwrap_or_default();
+        let info = std::fs::read_to_string(format!(
+            "/proc/self/fdinfo/{}",
+            entry.file_name().to_string_lossy()
+        ))
+        .unwrap_or_default();
+        let write_only = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+            .is_some_and(|f| f & 3 == 1);
+        if target.to_string_lossy().starts_with("pipe:")
+            && write_only
+            && let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>()
+        {
+            let half = br#"{"exception":"Half"#;
+            #[allow(unsafe_code)]
+            // SAFETY: test-only; writes a few bytes to a descriptor this process has.
+            unsafe {
+                libc_write(fd, half.as_ptr(), half.len());
+            }
+        }
+    }
+    std::process::abort()
+});
 job!(SpawnJob, "spawn", |a, c| {
     let n = a.first().and_then(Value::as_u64).unwrap_or(1);
     for i in 0..n {
@@ -80,6 +113,8 @@ unsafe extern "C" {
     fn libc_fork() -> i32;
     #[link_name = "_exit"]
     fn libc_exit(code: i32) -> !;
+    #[link_name = "write"]
+    fn libc_write(fd: i32, buf: *const u8, len: usize) -> isize;
 }
 
 /// Appends a line to the file named by HOOK_LOG (if set): what the hook tests read.
@@ -127,5 +162,6 @@ fn main() -> std::process::ExitCode {
         .job::<LeakJob>()
         .job::<SpawnJob>()
         .job::<DaemonJob>()
+        .job::<ScribbleJob>()
         .main()
 }

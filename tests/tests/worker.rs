@@ -1033,3 +1033,57 @@ fn a_job_that_leaves_a_forked_process_behind_does_not_hang_the_worker() -> Resul
     );
     Ok(())
 }
+
+#[test]
+fn a_failure_whose_report_outgrows_the_pipe_is_recorded_not_hung() -> Result<()> {
+    // FailJob's message is Ruby's inspect of its args: 30,000 backslashes become 60,000,
+    // and JSON doubles them again. Sizes were once bounded before encoding, so a report
+    // like this filled the pipe and the child blocked writing it while the parent waited
+    // for it to exit.
+    let server = RedisServer::start();
+    let wide = "\\\\".repeat(30_000);
+    job(&server, "fail", "FailJob", &format!(r#"["{wide}"]"#))?;
+    let mut w = worker(&server, "fail", &[("INTERVAL", "0")])?;
+    assert_eq!(finish(&mut w, Duration::from_secs(20))?, Some(0));
+    let f = failures(&server)?;
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0]["exception"], "RuntimeError");
+    let error = f[0]["error"].as_str().context("error is text")?;
+    assert!(
+        error.starts_with(r#"FailJob failed: ["\\\\"#),
+        "{}",
+        &error[..40]
+    );
+    assert!(error.len() > 16 * 1024, "kept most of it: {}", error.len());
+    assert_eq!(stat(&server, "failed"), 1);
+    assert_eq!(stat(&server, "processed"), 1);
+    Ok(())
+}
+
+#[test]
+fn a_half_written_report_does_not_spoil_the_next_one() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "bad", "ScribbleJob", "[]")?;
+    job(&server, "bad", "FailJob", "[1]")?;
+    job(&server, "bad", "NoopJob", "[]")?;
+    job(&server, "bad", "FailJob", "[2]")?;
+    let mut w = worker(&server, "bad", &[("INTERVAL", "0")])?;
+    assert_eq!(finish(&mut w, Duration::from_secs(20))?, Some(0));
+    let f = failures(&server)?;
+    let got: Vec<(&str, &str)> = f
+        .iter()
+        .map(|r| {
+            (
+                r["exception"].as_str().unwrap_or("?"),
+                r["error"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0].0, "Resque::DirtyExit", "{got:?}");
+    assert!(got[0].1.contains("SIGABRT"), "{got:?}");
+    assert_eq!(got[1], ("RuntimeError", "FailJob failed: [1]"));
+    assert_eq!(got[2], ("RuntimeError", "FailJob failed: [2]"));
+    assert_eq!(stat(&server, "processed"), 4);
+    Ok(())
+}

@@ -7,7 +7,7 @@
 //! child, a signal or the next heartbeat is one `poll(2)` on the [`Wake`] pipe (SIGCHLD
 //! included); between jobs, signals come through the runtime's signal stream.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,8 +33,8 @@ const SIGNALS: [i32; 6] = [SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT];
 
 /// Ruby's default `heartbeat_interval`.
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
-/// Largest failure report a child sends (the pipe holds 64 KiB; a child must never block
-/// writing it).
+/// Largest error and backtrace a child reports, in bytes before encoding (the encoded report
+/// is then cut to what the pipe holds: see [`report_json`]).
 const MAX_REPORT: usize = 48 * 1024;
 
 /// Errors that stop a worker.
@@ -234,6 +234,7 @@ impl Worker {
             pending: None,
             use_script: true,
             static_queues: None,
+            report: None,
         };
         let result = run.work();
         handle.close();
@@ -269,6 +270,71 @@ struct Run<'a> {
     use_script: bool,
     /// A fixed queue list with each name's JSON encoding (computed once).
     static_queues: Option<Vec<(String, String)>>,
+    /// The pipe children report failures on, made at the first fork and kept.
+    report: Option<ReportPipe>,
+}
+
+/// The pipe forked children report their failures on: one for the worker's life, not one
+/// a job (a pipe and three closes a job were 4% of the fork-per-job loop).
+///
+/// Only one child runs at a time, and the parent empties the pipe after every child that
+/// did not exit 0 (a child writes only when its job failed, then exits 1). So each report
+/// starts in an empty pipe, and whatever a killed child left half-written is read and
+/// thrown away before the next fork. Both ends are non-blocking: a child whose report does
+/// not fit gives up instead of blocking while its parent waits for it to exit.
+#[derive(Debug)]
+struct ReportPipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl ReportPipe {
+    fn new() -> Result<Self, Error> {
+        use nix::fcntl::OFlag;
+        let (read, write) =
+            nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK).map_err(|e| Error::Sys {
+                what: "creating the report pipe",
+                source: e.into(),
+            })?;
+        Ok(Self { read, write })
+    }
+
+    /// Reads everything in the pipe (what the last child wrote).
+    fn drain(&self) -> String {
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match nix::unistd::read(&self.read, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                Err(nix::errno::Errno::EINTR) => {}
+                // EAGAIN: all of it has been read.
+                Err(_) => break,
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// In a child: writes `outcome`'s report to the (empty) report pipe, cut to fit it.
+fn send_report(pipe: std::os::fd::BorrowedFd<'_>, outcome: &Outcome) {
+    use nix::fcntl::{FcntlArg, fcntl};
+    // The pipe's capacity (64 KiB unless the user's pipe quota is spent: then 4 KiB).
+    let room = fcntl(pipe, FcntlArg::F_GETPIPE_SZ)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(4096);
+    let report = report_json(outcome, room);
+    let mut rest = report.as_bytes();
+    while !rest.is_empty() {
+        match nix::unistd::write(pipe, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(nix::errno::Errno::EINTR) => {}
+            // Full (it cannot be, but a child must never wait for its parent to read): the
+            // parent finds no whole report and records the exit status instead.
+            Err(_) => break,
+        }
+    }
 }
 
 /// A finished job's bookkeeping (Ruby's `report_failed_job` and `done_working`).
@@ -669,12 +735,13 @@ impl Run<'_> {
 
     /// Forks a child for the job and waits for it, handling signals meanwhile.
     fn perform_with_fork(&mut self, queue: &str, payload: &Payload) -> Result<Outcome, Error> {
-        let (read, write) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| Error::Sys {
-                what: "creating the report pipe",
-                source: e.into(),
-            })?;
-        let (rfd, wfd) = (read.as_raw_fd(), write.as_raw_fd());
+        if self.report.is_none() {
+            self.report = Some(ReportPipe::new()?);
+        }
+        let Some(report) = self.report.as_ref() else {
+            unreachable!("made just above")
+        };
+        let report_fd = report.write.as_fd();
         for h in &self.hooks.before_fork {
             h(JobInfo { queue, payload });
         }
@@ -683,8 +750,7 @@ impl Run<'_> {
         let (registry, hooks, cfg, id) = (self.registry, self.hooks, self.cfg, self.id);
         self.wake.clear();
         let pid = fork_child(move || {
-            // The child: close the read end, run the job, report a failure, leave.
-            let _ = nix::unistd::close(rfd);
+            // The child: run the job, report a failure, leave.
             for h in &hooks.after_fork {
                 h(JobInfo { queue, payload });
             }
@@ -697,32 +763,37 @@ impl Run<'_> {
                 &cfg.redis,
                 cfg.namespace.as_deref(),
             );
-            // Only a failure is reported; after a success the write end is left for the
-            // exit to close (one syscall fewer a job).
+            // Only a failure is reported (the parent reads the pipe only after an exit
+            // status other than 0).
             let code = match &outcome {
                 Outcome::Done => 0,
                 Outcome::Failed { .. } => {
-                    // SAFETY-free: the write end is this child's own copy of the pipe.
-                    let mut pipe = std::fs::File::from(unsafe_owned(wfd));
-                    let report = report_json(&outcome);
-                    let _ = std::io::Write::write_all(&mut pipe, report.as_bytes());
+                    send_report(report_fd, &outcome);
                     1
                 }
             };
             let _ = std::io::Write::flush(&mut std::io::stdout());
             code
         })?;
-        drop(write);
         proctitle::set_forked(
             &self.cfg.procline_prefix,
             pid.as_raw(),
             Timestamp::now().as_second(),
         );
         let status = self.wait_child(pid)?;
+        // A child reports only failures: nothing to read after a success. After anything
+        // else the pipe is emptied, so no part of this child's report meets the next one's.
+        let report = match status {
+            WaitStatus::Exited(_, 0) => String::new(),
+            _ => self
+                .report
+                .as_ref()
+                .map(ReportPipe::drain)
+                .unwrap_or_default(),
+        };
         Ok(match status {
-            // A child reports only failures: nothing to read after a success.
             WaitStatus::Exited(_, 0) => Outcome::Done,
-            WaitStatus::Exited(_, code) => parse_report(&read_report(read)).unwrap_or_else(|| {
+            WaitStatus::Exited(_, code) => parse_report(&report).unwrap_or_else(|| {
                 // Ruby records nothing for a child that exits non-zero by itself; ours only
                 // do that after writing a report, so this is a crash we keep a record of.
                 Outcome::failed(
@@ -1080,26 +1151,6 @@ fn block_on<F: std::future::Future>(
     rt.block_on(Box::pin(make()))
 }
 
-/// Reads what the child reported. The child wrote it before exiting, so it is all in the
-/// pipe now: read without blocking, because a process the job forked (without exec) may
-/// still hold the write end open, and waiting for EOF would hang the worker.
-fn read_report(read: OwnedFd) -> String {
-    use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    let _ = fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
-    let mut file = std::fs::File::from(read);
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match std::io::Read::read(&mut file, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => bytes.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => break, // WouldBlock: everything the child wrote has been read
-        }
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 /// Runs a job class's `on_failure` hook for a failure found outside its `perform`.
 fn run_failure_hook(registry: &Registry, payload: &Value, exception: &str, error: &str) {
     let class = payload
@@ -1113,16 +1164,6 @@ fn run_failure_hook(registry: &Registry, payload: &Value, exception: &str, error
         .unwrap_or_default();
     let err = resque_store::JobError::new(exception, error);
     let _ = catch_unwind(AssertUnwindSafe(|| registry.on_failure(class, &err, &args)));
-}
-
-/// Wraps the child's copy of the pipe's write end.
-fn unsafe_owned(fd: i32) -> OwnedFd {
-    #[allow(unsafe_code)]
-    // SAFETY: `fd` is the write end of a pipe this process (the child) owns a copy of;
-    // nothing else in the child uses or closes it.
-    unsafe {
-        OwnedFd::from_raw_fd(fd)
-    }
 }
 
 /// Runs one job with its hooks (in the child, or in-process), catching panics.
@@ -1254,7 +1295,10 @@ fn run_program(program: &str, queue: &str, class: &str, args: &[Value], worker: 
     }
 }
 
-fn report_json(outcome: &Outcome) -> String {
+/// A failure report, cut to at most `room` bytes: backtrace lines go first (last to first),
+/// then the end of the message, then of the exception's name. The raw text is bounded first
+/// ([`MAX_REPORT`]), but escaping can make JSON several times longer than its text.
+fn report_json(outcome: &Outcome, room: usize) -> String {
     let Outcome::Failed {
         exception,
         error,
@@ -1264,20 +1308,47 @@ fn report_json(outcome: &Outcome) -> String {
     else {
         return String::new();
     };
+    let mut exception = exception.clone();
     let mut error = error.clone();
     let mut backtrace = backtrace.clone();
-    // Stay well under the pipe's capacity.
+    // An exception is a class name; a longer one is not worth the room.
+    truncate_at_char(&mut exception, 1024);
     while error.len() + backtrace.iter().map(String::len).sum::<usize>() > MAX_REPORT {
         if backtrace.pop().is_none() {
-            let cut = (0..=MAX_REPORT)
-                .rev()
-                .find(|i| error.is_char_boundary(*i))
-                .unwrap_or(0);
-            error.truncate(cut);
+            truncate_at_char(&mut error, MAX_REPORT);
         }
     }
-    serde_json::json!({"exception": exception, "error": error, "backtrace": backtrace, "count_failed": count_failed})
-        .to_string()
+    loop {
+        let json = serde_json::json!({"exception": exception, "error": error, "backtrace": backtrace, "count_failed": count_failed})
+            .to_string();
+        if json.len() <= room {
+            return json;
+        }
+        if backtrace.pop().is_some() {
+            continue;
+        }
+        if !error.is_empty() {
+            let half = error.len() / 2;
+            truncate_at_char(&mut error, half);
+        } else if !exception.is_empty() {
+            let half = exception.len() / 2;
+            truncate_at_char(&mut exception, half);
+        } else {
+            // Only the fixed fields are left (about 60 bytes); no pipe is that small.
+            return json;
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes, at a character boundary.
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let cut = (0..=max)
+            .rev()
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
+        s.truncate(cut);
+    }
 }
 
 fn parse_report(report: &str) -> Option<Outcome> {
@@ -1320,12 +1391,48 @@ mod tests {
             backtrace: vec!["x".repeat(30_000)],
             count_failed: true,
         };
-        let r = report_json(&o);
-        assert!(r.len() < 64 * 1024);
+        let r = report_json(&o, 64 * 1024);
+        assert!(r.len() <= 64 * 1024);
         let back = parse_report(&r).expect("parses");
         assert!(
             matches!(back, Outcome::Failed { ref exception, .. } if exception == "RuntimeError")
         );
         assert!(parse_report("").is_none());
+    }
+
+    #[test]
+    fn reports_are_cut_to_the_room_after_encoding() {
+        // Control characters take six bytes each in JSON; the exception is unbounded too.
+        let o = Outcome::Failed {
+            exception: "\u{1}".repeat(20_000),
+            error: "\\\"".repeat(20_000),
+            backtrace: vec!["\u{7}".repeat(5_000); 4],
+            count_failed: false,
+        };
+        for room in [4096, 64 * 1024] {
+            let r = report_json(&o, room);
+            assert!(r.len() <= room, "{} > {room}", r.len());
+            let Some(Outcome::Failed {
+                exception,
+                error,
+                backtrace,
+                count_failed,
+            }) = parse_report(&r)
+            else {
+                panic!("does not parse: {r}")
+            };
+            assert!(backtrace.is_empty() && !count_failed);
+            assert!(error.chars().all(|c| c == '\\' || c == '"'));
+            assert!(exception.chars().all(|c| c == '\u{1}') && exception.len() <= 1024);
+            if room > 4096 {
+                assert!(error.len() > 10_000, "{}", error.len());
+            }
+        }
+        // A report that fits is left whole.
+        let small = Outcome::failed("RuntimeError", "boom");
+        assert!(matches!(
+            parse_report(&report_json(&small, 4096)),
+            Some(Outcome::Failed { ref error, .. }) if error == "boom"
+        ));
     }
 }
