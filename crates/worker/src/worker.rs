@@ -1234,12 +1234,83 @@ fn perform(
 
 /// Lines of a failed program's stderr kept in its failure record.
 const STDERR_LINES: usize = 20;
+/// Bytes of a program's stderr kept while it runs (the last ones): room for the last
+/// [`STDERR_LINES`] lines without holding all of a chatty program's output.
+const STDERR_KEEP: usize = 64 * 1024;
+
+/// Writes `input` to a program's stdin while reading its stderr, and returns the end of
+/// what it wrote there. Both at once: writing all the input first would wait forever on a
+/// full stdin pipe while the program waits on its full stderr pipe. A program that exits
+/// without reading its input is not an error (the write fails with EPIPE and stops).
+fn exchange(
+    stdin: Option<std::process::ChildStdin>,
+    stderr: Option<std::process::ChildStderr>,
+    input: &[u8],
+) -> Vec<u8> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::io::{ErrorKind, Read, Write};
+
+    let mut stdin = stdin
+        .filter(|s| !input.is_empty() && fcntl(s, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_ok());
+    let mut stderr = stderr;
+    let mut written = 0;
+    let mut tail = Vec::new();
+    let mut buf = [0u8; 8192];
+    while stdin.is_some() || stderr.is_some() {
+        let mut fds = Vec::with_capacity(2);
+        if let Some(e) = &stderr {
+            fds.push(PollFd::new(e.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(i) = &stdin {
+            fds.push(PollFd::new(i.as_fd(), PollFlags::POLLOUT));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect();
+        drop(fds);
+        let (err_ready, in_ready) = match (&stderr, &stdin) {
+            (Some(_), Some(_)) => (ready[0], ready[1]),
+            (Some(_), None) => (ready[0], false),
+            (None, _) => (false, ready[0]),
+        };
+        if in_ready && let Some(i) = &mut stdin {
+            match i.write(&input[written..]) {
+                Ok(n) => written += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                // EPIPE: the program is not reading (any more).
+                Err(_) => written = input.len(),
+            }
+            if written == input.len() {
+                stdin = None; // closes it: the program sees the end of its input
+            }
+        }
+        if err_ready && let Some(e) = &mut stderr {
+            match e.read(&mut buf) {
+                Ok(0) => stderr = None,
+                Ok(n) => {
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > STDERR_KEEP {
+                        tail.drain(..tail.len() - STDERR_KEEP);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => stderr = None,
+            }
+        }
+    }
+    tail
+}
 
 /// Runs a job through `--exec`: `sh -c PROGRAM` with the args as JSON on stdin and
 /// RESQUE_QUEUE / RESQUE_CLASS / RESQUE_WORKER set. Exit 0 is success; anything else is a
 /// failure carrying the exit status (or signal) and the last lines of stderr.
 fn run_program(program: &str, queue: &str, class: &str, args: &[Value], worker: &str) -> Outcome {
-    use std::io::{Read, Write};
     use std::process::{Command, Stdio};
 
     let input = resque_protocol::json::to_string(args).unwrap_or_else(|_| "[]".to_owned());
@@ -1258,14 +1329,7 @@ fn run_program(program: &str, queue: &str, class: &str, args: &[Value], worker: 
             return Outcome::failed("Resque::ExecError", format!("cannot run {program:?}: {e}"));
         }
     };
-    // A program that does not read its input must not fail the job: ignore EPIPE.
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
-    let mut stderr = Vec::new();
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_end(&mut stderr);
-    }
+    let stderr = exchange(child.stdin.take(), child.stderr.take(), input.as_bytes());
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => {

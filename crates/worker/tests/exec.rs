@@ -112,3 +112,79 @@ fn without_a_handler_a_class_is_a_name_error() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_chatty_program_with_large_args_does_not_deadlock() -> Result<()> {
+    // The program writes 200 KB to stderr before it reads its 200 KB of input: writing all
+    // the input before reading any stderr would leave both sides waiting on a full pipe.
+    // Its stderr's last lines still make the failure record.
+    for fork in ["true", "false"] {
+        let server = RedisServer::start();
+        let big = "y".repeat(200_000);
+        enqueue(
+            &server,
+            "chat",
+            &format!(r#"{{"class":"Chatty","args":["{big}"]}}"#),
+        )?;
+        // And one that never reads its large input: a success all the same.
+        enqueue(
+            &server,
+            "chat",
+            &format!(r#"{{"class":"Deaf","args":["{big}"]}}"#),
+        )?;
+        let mut worker = Command::new(env!("CARGO_BIN_EXE_resque-worker"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("REDIS_URL", server.url())
+            .env("QUEUES", "chat")
+            .env("INTERVAL", "0")
+            .env("FORK_PER_JOB", fork)
+            .arg("--exec")
+            .arg(
+                "Chatty=i=0; while [ $i -lt 2000 ]; do \
+                 echo \"line $i of a chatty program's log, padded to about a hundred bytes ......\" >&2; \
+                 i=$((i+1)); done; n=$(wc -c); echo \"read $n bytes\" >&2; exit 4",
+            )
+            .arg("--exec")
+            .arg("Deaf=exit 0")
+            .spawn()?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = worker.try_wait()? {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = worker.kill();
+                anyhow::bail!("fork={fork}: the worker hung (stdin and stderr both full)");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(status.success(), "fork={fork}");
+        let failed: Vec<Value> = server
+            .get_list(&["LRANGE", "resque:failed", "0", "-1"])
+            .iter()
+            .map(|r| serde_json::from_str(r))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(failed.len(), 1, "fork={fork}");
+        assert_eq!(
+            server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            failed[0]["error"]
+                .as_str()
+                .map(|e| e.ends_with("exited with status 4: read 200004 bytes")),
+            Some(true),
+            "{}",
+            failed[0]["error"]
+        );
+        let trace = failed[0]["backtrace"].as_array().context("backtrace")?;
+        assert_eq!(trace.len(), 20);
+        assert!(
+            trace[0].as_str().unwrap_or("").starts_with("line 1981 "),
+            "{}",
+            trace[0]
+        );
+    }
+    Ok(())
+}
