@@ -12,6 +12,26 @@ fn enqueue(server: &RedisServer, queue: &str, payload: &str) -> Result<()> {
     Ok(())
 }
 
+/// The shipped worker draining `queue` once (INTERVAL=0), with a clean environment.
+fn worker(server: &RedisServer, queue: &str, fork: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_resque-worker"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REDIS_URL", server.url())
+        .env("QUEUES", queue)
+        .env("INTERVAL", "0")
+        .env("FORK_PER_JOB", fork);
+    c
+}
+
+fn failures(server: &RedisServer) -> Result<Vec<Value>> {
+    Ok(server
+        .get_list(&["LRANGE", "resque:failed", "0", "-1"])
+        .iter()
+        .map(|r| serde_json::from_str(r))
+        .collect::<Result<_, _>>()?)
+}
+
 #[test]
 fn exec_handlers_in_both_modes() -> Result<()> {
     for fork in ["true", "false"] {
@@ -26,13 +46,7 @@ fn exec_handlers_in_both_modes() -> Result<()> {
         enqueue(&server, "files", r#"{"class":"Broken","args":[]}"#)?;
         enqueue(&server, "files", r#"{"class":"Anything","args":["x"]}"#)?;
         enqueue(&server, "files", r#"{"class":"Killed","args":[]}"#)?;
-        let status = Command::new(env!("CARGO_BIN_EXE_resque-worker"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REDIS_URL", server.url())
-            .env("QUEUES", "files")
-            .env("INTERVAL", "0")
-            .env("FORK_PER_JOB", fork)
+        let status = worker(&server, "files", fork)
             .arg("--exec")
             .arg(format!("Archive=cat > {}; echo >> {}; echo \"$RESQUE_QUEUE $RESQUE_CLASS $RESQUE_WORKER\" >> {}", out.display(), out.display(), out.display()))
             .arg("--exec")
@@ -60,11 +74,7 @@ fn exec_handlers_in_both_modes() -> Result<()> {
             r#"["x"]"#,
             "*= catches other classes"
         );
-        let failed: Vec<Value> = server
-            .get_list(&["LRANGE", "resque:failed", "0", "-1"])
-            .iter()
-            .map(|r| serde_json::from_str(r))
-            .collect::<Result<_, _>>()?;
+        let failed = failures(&server)?;
         assert_eq!(failed.len(), 2, "fork={fork}: {failed:?}");
         assert_eq!(failed[0]["exception"], "Resque::ExecError");
         assert!(
@@ -132,13 +142,7 @@ fn a_chatty_program_with_large_args_does_not_deadlock() -> Result<()> {
             "chat",
             &format!(r#"{{"class":"Deaf","args":["{big}"]}}"#),
         )?;
-        let mut worker = Command::new(env!("CARGO_BIN_EXE_resque-worker"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("REDIS_URL", server.url())
-            .env("QUEUES", "chat")
-            .env("INTERVAL", "0")
-            .env("FORK_PER_JOB", fork)
+        let mut worker = worker(&server, "chat", fork)
             .arg("--exec")
             .arg(
                 "Chatty=i=0; while [ $i -lt 2000 ]; do \
@@ -160,11 +164,7 @@ fn a_chatty_program_with_large_args_does_not_deadlock() -> Result<()> {
             std::thread::sleep(std::time::Duration::from_millis(50));
         };
         assert!(status.success(), "fork={fork}");
-        let failed: Vec<Value> = server
-            .get_list(&["LRANGE", "resque:failed", "0", "-1"])
-            .iter()
-            .map(|r| serde_json::from_str(r))
-            .collect::<Result<_, _>>()?;
+        let failed = failures(&server)?;
         assert_eq!(failed.len(), 1, "fork={fork}");
         assert_eq!(
             server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
