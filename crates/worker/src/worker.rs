@@ -1251,8 +1251,12 @@ fn exchange(
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     use std::io::{ErrorKind, Read, Write};
 
-    let mut stdin = stdin
-        .filter(|s| !input.is_empty() && fcntl(s, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_ok());
+    let mut stdin = stdin.filter(|_| !input.is_empty());
+    // Non-blocking, a write takes what fits. Should that fail, a write of one page at most
+    // still cannot block once poll has said the pipe is writable (it has a free page).
+    let nonblocking = stdin
+        .as_ref()
+        .is_some_and(|s| fcntl(s, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_ok());
     let mut stderr = stderr;
     let mut written = 0;
     let mut tail = Vec::new();
@@ -1280,7 +1284,13 @@ fn exchange(
             (None, _) => (false, ready[0]),
         };
         if in_ready && let Some(i) = &mut stdin {
-            match i.write(&input[written..]) {
+            let rest = &input[written..];
+            let chunk = if nonblocking {
+                rest
+            } else {
+                &rest[..rest.len().min(4096)]
+            };
+            match i.write(chunk) {
                 Ok(n) => written += n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
                 // EPIPE: the program is not reading (any more).
