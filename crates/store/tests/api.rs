@@ -29,6 +29,11 @@ fn fixture_commands(fx: &Value, step: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A `resque:stat:<name>` counter as Redis holds it.
+fn stat(server: &RedisServer, name: &str) -> Option<String> {
+    server.get_str(&["GET", &format!("resque:stat:{name}")])
+}
+
 async fn client(server: &RedisServer) -> Result<Client> {
     Ok(Client::connect(&server.url()).await?)
 }
@@ -216,10 +221,7 @@ async fn stats_info_keys_and_workers() -> Result<()> {
     assert_eq!(c.stat("processed").await?, 0);
     assert_eq!(c.incr_stat("processed", 5).await?, 5);
     assert_eq!(c.decr_stat("processed", 2).await?, 3);
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("3")
-    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("3"));
     c.incr_stat("custom", 1).await?;
     c.clear_stat("custom").await?;
     assert_eq!(c.stat("custom").await?, 0);
@@ -787,20 +789,9 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         retried_at: None,
     };
     s.job_done(id, Some(("failed", &record)), true).await?;
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("2")
-    );
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:failed"]).as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        server
-            .get_str(&["GET", &format!("resque:stat:failed:{id}")])
-            .as_deref(),
-        Some("1")
-    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("2"));
+    assert_eq!(stat(&server, "failed").as_deref(), Some("1"));
+    assert_eq!(stat(&server, &format!("failed:{id}")).as_deref(), Some("1"));
     assert_eq!(
         server.get_list(&["LRANGE", "resque:failed", "0", "-1"]),
         [record.encode()?]
@@ -969,10 +960,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
         Some("1")
     );
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("4")
-    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("4"));
     server.cmd(&["DEL", "resque:pause-all-workers"])?;
 
     // The bookkeeping alone (stopping), then an empty poll.
@@ -983,20 +971,12 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
             .await?,
         Reserved::Empty
     );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("5"));
     assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        stat(&server, &format!("processed:{id}")).as_deref(),
         Some("5")
     );
-    assert_eq!(
-        server
-            .get_str(&["GET", &format!("resque:stat:processed:{id}")])
-            .as_deref(),
-        Some("5")
-    );
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:failed"]).as_deref(),
-        Some("1")
-    );
+    assert_eq!(stat(&server, "failed").as_deref(), Some("1"));
 
     // A queue key of the wrong type: the error is reported, the bookkeeping before it done
     // once (a retry must not count the job twice).
@@ -1008,10 +988,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         matches!(&got, Reserved::Failed(e) if e.contains("WRONGTYPE")),
         "{got:?}"
     );
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("6")
-    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("6"));
     server.cmd(&["DEL", "resque:queue:a"])?;
 
     // A stats key of the wrong type: as in Ruby's pipeline, that one command is refused and
@@ -1035,16 +1012,8 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
             .len(),
         2
     );
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("7")
-    );
-    assert_eq!(
-        server
-            .get_str(&["GET", &format!("resque:stat:failed:{id}")])
-            .as_deref(),
-        Some("2")
-    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("7"));
+    assert_eq!(stat(&server, &format!("failed:{id}")).as_deref(), Some("2"));
     server.cmd(&["DEL", "resque:stat:failed"])?;
 
     // The server forgot the script (SCRIPT FLUSH, a restart): loaded again, transparently.
@@ -1100,10 +1069,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         .await
         .expect_err("scripts are refused");
     assert!(matches!(err, Error::ScriptUnavailable(_)), "{err:?}");
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
-        Some("7")
-    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("7"));
     assert_eq!(
         server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
         Some("1")
