@@ -6,9 +6,22 @@
 # Ctrl-C; RESQUE_WEB_PORT picks the port (default 5678, or the next free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --no-nextest
-cargo build --quiet -p resque -p resque-web --bins --examples
+scripts/install-deps.sh --demo
+echo "== building resque-rs (resque, resque-web and the example jobs; the first build takes several minutes)"
+# Every binary the demo runs: the `resque` command, resque-web, and the examples `enqueue`
+# and `worker`. Cargo's own progress lines show while it builds.
+cargo build -p resque -p resque-web --bin resque --bin resque-web --example enqueue --example worker
 bin="${CARGO_TARGET_DIR:-target}/debug"
+
+# A GET over bash's /dev/tcp (no curl on a fresh machine): prints the body.
+http_get() {
+  local hostport=${1#http://}; hostport=${hostport%%/*}
+  local path=/${1#http://*/}
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n' "$path" "$hostport" >&3
+  sed '1,/^\r$/d' <&3
+  exec 3<&-
+}
 
 if [ -z "${REDIS_URL:-}" ]; then
   dir=$(mktemp -d /tmp/resque-demo.XXXXXX)
@@ -65,10 +78,12 @@ for _ in $(seq 100); do
   "$bin/resque" info 2>/dev/null | grep -q 'working: *1' && break; sleep 0.1
 done
 echo "== resque-web is serving at ${url}overview"
-if command -v curl >/dev/null 2>&1; then
-  curl -fsS "${url}stats.txt"; echo
-  curl -fsS "${url}overview" | grep -q "1 of 1 Workers Working" \
-    && echo "== the overview shows the busy worker and its SleepJob"
+http_get "${url}stats.txt"; echo
+if http_get "${url}overview" | grep -q "1 of 1 Workers Working"; then
+  echo "== the overview shows the busy worker and its SleepJob"
+else
+  echo "demo: resque-web's overview does not show the busy worker" >&2
+  exit 1
 fi
 if [ "${DEMO_SERVE:-}" = check ]; then
   exit 0

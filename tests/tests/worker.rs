@@ -40,6 +40,8 @@ fn worker(server: &RedisServer, queues: &str, env: &[(&str, &str)]) -> Result<Ch
         "FAILURE_BACKEND",
         "VERBOSE",
         "VVERBOSE",
+        "RUST_BACKTRACE",
+        "RUST_LIB_BACKTRACE",
     ] {
         c.env_remove(v);
     }
@@ -181,6 +183,20 @@ fn drain_misbehaving_jobs(scripts: bool) -> Result<()> {
     assert_eq!(f[0]["error"], r#"FailJob failed: [44, "masterbrew"]"#);
     assert_eq!(f[1]["error"], "uninitialized constant NoSuchJob");
     assert_eq!(f[2]["error"], "this job panics");
+    // The panic's location is its backtrace's first line (no RUST_BACKTRACE here).
+    assert_eq!(
+        f[2]["backtrace"].as_array().map(|b| b.len()),
+        Some(1),
+        "{}",
+        f[2]
+    );
+    assert!(
+        f[2]["backtrace"][0]
+            .as_str()
+            .is_some_and(|l| l.starts_with("tests/bin/test_worker.rs:")),
+        "{}",
+        f[2]
+    );
     assert!(
         f[3]["error"].as_str().unwrap_or("").contains("SIGABRT"),
         "{}",
@@ -233,7 +249,11 @@ fn drains_queues_in_process_with_fork_per_job_false() -> Result<()> {
     let mut w = worker(
         &server,
         "noop,fail,bad,spawn",
-        &[("INTERVAL", "0"), ("FORK_PER_JOB", "false")],
+        &[
+            ("INTERVAL", "0"),
+            ("FORK_PER_JOB", "false"),
+            ("RUST_BACKTRACE", "1"),
+        ],
     )?;
     assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
     assert_eq!(stat(&server, "processed"), 55);
@@ -243,6 +263,15 @@ fn drains_queues_in_process_with_fork_per_job_false() -> Result<()> {
         (f[1]["exception"].as_str(), f[1]["error"].as_str()),
         (Some("Panic"), Some("this job panics"))
     );
+    // RUST_BACKTRACE=1 (set for this worker): the location, then the frames.
+    let bt = f[1]["backtrace"].as_array().cloned().unwrap_or_default();
+    assert!(
+        bt.first()
+            .and_then(|l| l.as_str())
+            .is_some_and(|l| l.starts_with("tests/bin/test_worker.rs:")),
+        "{bt:?}"
+    );
+    assert!(bt.len() > 3, "a backtrace was asked for: {bt:?}");
     assert!(registry_is_empty(&server));
     Ok(())
 }

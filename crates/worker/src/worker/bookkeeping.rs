@@ -1,0 +1,163 @@
+//! After a job: Ruby's `report_failed_job` and `done_working`, sent with the next
+//! reservation or alone; and Ruby's `unregister_worker` for this worker.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use resque_failure::NewFailure;
+use resque_protocol::{Failure, Value, failure, time};
+
+use super::child::{Outcome, run_failure_hook};
+use super::{Error, Run, block_on};
+
+/// A finished job's bookkeeping (Ruby's `report_failed_job` and `done_working`).
+#[derive(Debug)]
+pub(super) struct Pending {
+    /// `(failure list, record)` for the Redis backends.
+    pub(super) record: Option<(String, Failure)>,
+    pub(super) count_failed: bool,
+}
+
+/// What the reserve script already did for a job it took.
+#[derive(Debug)]
+pub(super) struct Taken {
+    /// The time the reservation was made (the process title).
+    pub(super) at: Timestamp,
+    /// That time as `worker:<id>`'s `run_at`.
+    pub(super) run_at: String,
+    /// The `worker:<id>` value the script wrote, if it wrote one.
+    pub(super) written: Option<String>,
+}
+
+impl Run<'_> {
+    /// Ruby's `report_failed_job` and `done_working`, prepared: a failure is saved now by a
+    /// backend other than Redis; the rest (the Redis record, the stats, the `worker:<id>`
+    /// cleanup) is kept for the next reservation to send with it, or [`Self::flush_pending`].
+    pub(super) fn complete(
+        &mut self,
+        queue: &str,
+        payload: Value,
+        outcome: Outcome,
+    ) -> Result<(), Error> {
+        let pending = match outcome {
+            Outcome::Done => Pending {
+                record: None,
+                count_failed: false,
+            },
+            Outcome::Failed {
+                exception,
+                error,
+                backtrace,
+                count_failed,
+            } => {
+                if exception == failure::DIRTY_EXIT {
+                    // The job's own on_failure hook never ran (its process died): run it
+                    // here, once, as Ruby's job.fail(DirtyExit) does.
+                    run_failure_hook(self.registry, &payload, &exception, &error);
+                }
+                let new = NewFailure {
+                    payload,
+                    exception,
+                    error,
+                    backtrace,
+                    worker: self.id.as_str().to_owned(),
+                    queue: queue.to_owned(),
+                };
+                tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
+                let record = if self.backend.is_redis_only() {
+                    Some(("failed".to_owned(), new.to_record(&time::now())))
+                } else {
+                    // Saved once, here: a retried bookkeeping step must not post twice.
+                    if let Err(e) = block_on(self.rt, || self.backend.save(self.store, &new)) {
+                        tracing::warn!(error = %e, "failure backend");
+                    }
+                    None
+                };
+                Pending {
+                    record,
+                    count_failed,
+                }
+            }
+        };
+        self.pending = Some(pending);
+        Ok(())
+    }
+
+    /// Sends the last job's bookkeeping on its own ([`Store::job_done`], one pipeline), if
+    /// it has not been sent. The job has run; its record and stats must not be lost to a
+    /// Redis blip: retry for up to a minute (signals still handled), then return the error
+    /// with the bookkeeping kept for the next attempt.
+    pub(super) fn flush_pending(&mut self) -> Result<(), Error> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let id = self.id.as_str();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let record = p.record.as_ref().map(|(l, r)| (l.as_str(), r));
+            match block_on(self.rt, || self.store.job_done(id, record, p.count_failed)) {
+                Ok(paused) => {
+                    self.pause_hint = Some(paused);
+                    return Ok(());
+                }
+                Err(e) if !e.is_connection() => {
+                    // Redis answered: the pipeline's other commands took effect, and
+                    // sending it again would repeat them.
+                    tracing::error!(error = %e, "the job's end was recorded only in part");
+                    return Ok(());
+                }
+                Err(e) if Instant::now() < deadline => {
+                    tracing::error!(error = %e, "recording the job's end failed; retrying");
+                    if let Err(stop) = self.sleep(Duration::from_secs(1)) {
+                        self.pending = Some(p);
+                        return Err(stop);
+                    }
+                    if self.flags.shutdown {
+                        // `sleep` returns at once when stopping; still pace the retries.
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+                Err(e) => {
+                    // Kept: the next reservation sends it again.
+                    self.pending = Some(p);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Ruby's `unregister_worker`: a job still registered as in progress becomes a
+    /// DirtyExit failure, then the registry entries go.
+    pub(super) fn unregister(&mut self) -> Result<(), Error> {
+        let id = self.id.as_str();
+        block_on(self.rt, || async {
+            if let Some(raw) = self
+                .store
+                .worker_payload(id)
+                .await?
+                .filter(|s| !s.is_empty())
+            {
+                let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
+                run_failure_hook(
+                    self.registry,
+                    &payload,
+                    failure::DIRTY_EXIT,
+                    failure::JOB_STILL_BEING_PROCESSED,
+                );
+                let new = NewFailure {
+                    payload,
+                    exception: failure::DIRTY_EXIT.to_owned(),
+                    error: failure::JOB_STILL_BEING_PROCESSED.to_owned(),
+                    backtrace: Vec::new(),
+                    worker: id.to_owned(),
+                    queue,
+                };
+                if let Err(e) = self.backend.save(self.store, &new).await {
+                    tracing::warn!(error = %e, "failure backend");
+                }
+            }
+            self.store.unregister_worker(id).await?;
+            Ok::<_, Error>(())
+        })
+    }
+}

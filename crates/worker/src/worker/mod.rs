@@ -1,0 +1,483 @@
+//! The worker's life cycle, Ruby's `Worker#work`: start-up and registration, the polling
+//! loop, a child per job (or in-process with `FORK_PER_JOB=false`), signals, heartbeat,
+//! the after-job bookkeeping and unregistration.
+//!
+//! The parent is single-threaded: one current-thread tokio runtime and one Redis connection,
+//! kept across forks (see `fork.rs`). `fork` happens outside `block_on`; waiting for the
+//! child, a signal or the next heartbeat is one `poll(2)` on the [`Wake`] pipe (SIGCHLD
+//! included); between jobs, signals come through the runtime's signal stream.
+//!
+//! Parts, each a part of [`Run`] (the running worker's state): `signals` (the waits,
+//! signals and heartbeat), `child` (one job: in a forked child or in-process, its outcome
+//! and the report pipe), `exec` (`--exec` programs), `bookkeeping` (after a job, and
+//! unregistering), `prune` (dead workers at start-up).
+
+mod bookkeeping;
+mod child;
+mod exec;
+mod hooks;
+mod prune;
+mod signals;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use resque_failure::Backend;
+use resque_protocol::{Payload, Value, WorkerId, WorkingOn, time};
+use resque_store::{Connection, Registry, Store};
+use signal_hook::consts::signal::SIGCHLD;
+use signal_hook_tokio::Signals;
+
+use crate::config::Config;
+use crate::proctitle::{self, titles};
+use crate::wake::Wake;
+
+use bookkeeping::{Pending, Taken};
+use child::{Outcome, ReportPipe, Runner};
+pub use hooks::{Hooks, JobInfo};
+use signals::{Flags, SIGNALS};
+
+/// Ruby's default `heartbeat_interval`.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Errors that stop a worker.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Redis or the Resque API failed.
+    #[error(transparent)]
+    Store(#[from] resque_store::Error),
+    /// The failure backend could not be set up or written.
+    #[error(transparent)]
+    Failure(#[from] resque_failure::Error),
+    /// A system call failed (runtime, signals, pipes).
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being done.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Redis answered an error to taking a job from a queue.
+    #[error("taking a job: {0}")]
+    Reserve(String),
+    /// Forking failed or was refused.
+    #[error(transparent)]
+    Fork(#[from] crate::fork::ForkError),
+}
+
+fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Sys { what, source }
+}
+
+/// A worker ready to run (see [`crate::Builder`] for the command-line entry point).
+pub struct Worker {
+    config: Config,
+    registry: Arc<Registry>,
+    hooks: Arc<Hooks>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Worker {
+    /// A worker for `config` running the job types in `registry`.
+    pub fn new(config: Config, registry: Registry) -> Self {
+        Self::with_hooks(config, registry, Hooks::default())
+    }
+
+    /// A worker with worker hooks.
+    pub fn with_hooks(config: Config, registry: Registry, hooks: Hooks) -> Self {
+        Self {
+            config,
+            registry: Arc::new(registry),
+            hooks: Arc::new(hooks),
+        }
+    }
+
+    /// Runs until QUIT/TERM/INT, or until the queues are empty with `INTERVAL=0`.
+    pub fn run(&self) -> Result<(), Error> {
+        crate::fork::use_one_malloc_arena();
+        // Before the first fork, so every child inherits it.
+        child::panic_site::install();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            // fred resolves host names on the blocking pool: let that thread go at once, so
+            // the process is single-threaded again before the first fork.
+            .thread_keep_alive(Duration::from_millis(1))
+            .build()
+            .map_err(sys("building the runtime"))?;
+        let conn = Connection::parse(&self.config.redis)?;
+        let store = block_on(&rt, || {
+            Store::connect(&conn, self.config.namespace.as_deref())
+        })?;
+        let backend =
+            Backend::from_names(&self.config.failure_backend, self.config.airbrake.clone())?;
+        let hostname = nix::unistd::gethostname()
+            .map_err(|e| Error::Sys {
+                what: "reading the host name",
+                source: e.into(),
+            })?
+            .to_string_lossy()
+            .into_owned();
+        let id = WorkerId::new(
+            &hostname,
+            std::process::id(),
+            self.config.queues.configured(),
+        );
+        // SIGCHLD only wakes the wait for a child (`Wake`): in the runtime's stream too, it
+        // cost every job a socket write in the handler and a read and a reactor turn after.
+        let mut signals = rt
+            .block_on(async { Signals::new(SIGNALS) })
+            .map_err(sys("installing signal handlers"))?;
+        let handle = signals.handle();
+        let mut waited_for = SIGNALS.to_vec();
+        waited_for.push(SIGCHLD);
+        let wake = Wake::new(&waited_for).map_err(sys("installing signal handlers"))?;
+        let mut run = Run {
+            cfg: &self.config,
+            registry: &self.registry,
+            hooks: &self.hooks,
+            was_working: false,
+            rt: &rt,
+            store: &store,
+            backend: &backend,
+            id: &id,
+            signals: &mut signals,
+            wake: &wake,
+            flags: Flags::default(),
+            tz: jiff::tz::TimeZone::system(),
+            next_heartbeat: Instant::now(),
+            pause_hint: None,
+            pending: None,
+            use_script: true,
+            static_queues: None,
+            report: None,
+        };
+        let result = run.work();
+        handle.close();
+        result
+    }
+}
+
+struct Run<'a> {
+    cfg: &'a Config,
+    registry: &'a Arc<Registry>,
+    hooks: &'a Arc<Hooks>,
+    /// For `queue_empty`: whether the last poll found a job.
+    was_working: bool,
+    rt: &'a tokio::runtime::Runtime,
+    store: &'a Store,
+    backend: &'a Backend,
+    id: &'a WorkerId,
+    signals: &'a mut Signals,
+    /// The same signals and SIGCHLD, for waiting on a child without the runtime.
+    wake: &'a Wake,
+    flags: Flags,
+    tz: jiff::tz::TimeZone,
+    next_heartbeat: Instant,
+    /// `pause-all-workers` as read at the end of the last job's pipeline: the next
+    /// reservation uses it instead of reading it again (same command order as Ruby, one
+    /// round trip fewer).
+    pause_hint: Option<bool>,
+    /// The last job's bookkeeping, not yet sent: the next reservation sends it in the same
+    /// script (one round trip per job); stopping, pausing or the plain path send it alone.
+    pending: Option<Pending>,
+    /// Whether to use [`Store::finish_and_reserve`]; turned off for good when the server
+    /// will not run scripts, and the separate commands are used instead.
+    use_script: bool,
+    /// A fixed queue list with each name's JSON encoding (computed once).
+    static_queues: Option<Vec<(String, String)>>,
+    /// The pipe children report failures on, made at the first fork and kept.
+    report: Option<ReportPipe>,
+}
+
+impl Run<'_> {
+    fn title(&self, t: &str) {
+        proctitle::set(t);
+    }
+
+    fn work(&mut self) -> Result<(), Error> {
+        self.title(&titles::starting());
+        let id = self.id.as_str().to_owned();
+        // Ruby's startup: drop our stale heartbeat, beat once, prune dead workers (under
+        // the lock), then register.
+        block_on(self.rt, || async {
+            self.store.remove_heartbeat(&id).await?;
+            self.store.heartbeat(&id, &self.tz).await
+        })?;
+        self.prune_dead_workers()?;
+        for h in &self.hooks.before_first_fork {
+            h();
+        }
+        let started = time::started(&time::now());
+        block_on(self.rt, || self.store.register_worker(&id, &started))?;
+        self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        tracing::info!(worker = %id, "started");
+
+        let c = self.cfg;
+        let max = c.max_interval;
+        let min = c.min_interval.min(max);
+        let backoff = c.backoff_interval.min(max);
+        let mut interval = c.interval.unwrap_or(Duration::ZERO).clamp(min, max);
+        let result = loop {
+            self.drain_signals();
+            if self.flags.shutdown {
+                break Ok(());
+            }
+            match self.reserve() {
+                // Ruby logs "Error reserving job" and carries on; so do we: nothing was
+                // taken (an LPOP either returned a job or did not happen), and the client
+                // reconnects in the background.
+                Err(e) => {
+                    tracing::error!(error = %e, "error reserving job; retrying");
+                    let pause = interval
+                        .max(Duration::from_millis(500))
+                        .min(Duration::from_secs(5));
+                    if let Err(e) = self.sleep(pause) {
+                        break Err(e);
+                    }
+                }
+                Ok(Some((queue, raw, taken))) => {
+                    self.was_working = true;
+                    if let Err(e) = self.process(&queue, &raw, taken) {
+                        break Err(e);
+                    }
+                    interval = min;
+                }
+                Ok(None) => {
+                    // state_change: Ruby reads its own worker key after an empty poll, and
+                    // runs queue_empty on the working -> idle transition.
+                    if let Err(e) = block_on(self.rt, || self.store.worker_payload(&id)) {
+                        tracing::warn!(error = %e, "reading this worker's state");
+                    }
+                    if std::mem::take(&mut self.was_working) {
+                        for h in &self.hooks.queue_empty {
+                            h();
+                        }
+                    }
+                    if interval.is_zero() {
+                        break Ok(());
+                    }
+                    interval = (interval + backoff).min(max);
+                    tracing::debug!("Sleeping for {} seconds", interval.as_secs_f64());
+                    let paused = self.flags.paused
+                        || block_on(self.rt, || self.store.pause_all_requested()).unwrap_or(false);
+                    self.title(&if paused {
+                        titles::paused(&c.procline_prefix)
+                    } else {
+                        titles::waiting(&c.procline_prefix, c.queues.configured())
+                    });
+                    if let Err(e) = self.sleep(interval) {
+                        break Err(e);
+                    }
+                }
+            }
+        };
+        // Whatever stopped the loop, the last job's bookkeeping goes first (else
+        // unregistering would see its `worker:<id>` and record a dirty exit).
+        let result = match result {
+            Ok(()) => self.flush_pending(),
+            Err(e) => {
+                if let Err(e2) = self.flush_pending() {
+                    tracing::error!(error = %e2, "recording the last job's end");
+                }
+                Err(e)
+            }
+        };
+        let unregistered = self.unregister();
+        for h in &self.hooks.worker_exit {
+            h();
+        }
+        tracing::info!(worker = %id, "exiting");
+        result.and(unregistered)
+    }
+
+    /// Takes the next job, sending the last job's bookkeeping first: nothing while paused
+    /// (USR2 or `pause-all-workers`), else `LPOP` the queues in order (re-resolving dynamic
+    /// lists first). With scripts (the default) the bookkeeping, the pause check, the pops
+    /// and `SET worker:<id>` are one [`Store::finish_and_reserve`] call.
+    fn reserve(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
+        if self.flags.paused {
+            self.flush_pending()?;
+            return Ok(None);
+        }
+        if self.use_script {
+            match self.reserve_scripted() {
+                Err(Error::Store(resque_store::Error::ScriptUnavailable(why))) => {
+                    tracing::warn!(
+                        reason = %why,
+                        "Redis will not run the reserve script; using separate commands"
+                    );
+                    self.use_script = false;
+                }
+                other => return other,
+            }
+        }
+        self.flush_pending()?;
+        let spec = &self.cfg.queues;
+        let hint = self.pause_hint.take();
+        Ok(block_on(self.rt, || async {
+            let paused = match hint {
+                Some(p) => p,
+                None => self.store.pause_all_requested().await?,
+            };
+            if paused {
+                return Ok(None);
+            }
+            let queues = if spec.is_dynamic() {
+                spec.resolve(&self.store.queue_names().await?)
+            } else {
+                spec.resolve(&[])
+            };
+            self.store.pop_first(&queues).await
+        })?
+        .map(|(q, raw)| (q, raw, None)))
+    }
+
+    fn reserve_scripted(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
+        let spec = &self.cfg.queues;
+        let dynamic;
+        let queues: &[(String, String)] = if spec.is_dynamic() {
+            let names = block_on(self.rt, || self.store.queue_names())?;
+            dynamic = with_json(spec.resolve(&names))?;
+            &dynamic
+        } else {
+            if self.static_queues.is_none() {
+                self.static_queues = Some(with_json(spec.resolve(&[]))?);
+            }
+            self.static_queues.as_deref().unwrap_or_default()
+        };
+        let at = Timestamp::now();
+        let run_at = time::run_at(at);
+        let pending = self.pending.take();
+        let finished = pending.as_ref().map(|p| resque_store::Finished {
+            record: p.record.as_ref().map(|(l, r)| (l.as_str(), r)),
+            count_failed: p.count_failed,
+        });
+        let id = self.id.as_str();
+        let reply = block_on(self.rt, || {
+            self.store
+                .finish_and_reserve(id, finished, Some((queues, &run_at)))
+        });
+        let reserved = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                if e.is_connection() || matches!(e, resque_store::Error::ScriptUnavailable(_)) {
+                    // We cannot tell whether it ran (the connection failed), or nothing
+                    // was done (the script was refused): keep the bookkeeping to send again.
+                    self.pending = pending;
+                } else if pending.is_some() {
+                    // Redis ran part of it and refused a command (say, a stats key of the
+                    // wrong type): sending it again would repeat what did run.
+                    tracing::error!(error = %e, "the job's end was recorded only in part");
+                }
+                return Err(e.into());
+            }
+        };
+        Ok(match reserved {
+            resque_store::Reserved::Paused | resque_store::Reserved::Empty => None,
+            resque_store::Reserved::Failed(msg) => return Err(Error::Reserve(msg)),
+            resque_store::Reserved::Job {
+                queue,
+                raw,
+                registered,
+            } => {
+                let written = registered.then(|| {
+                    let qjson = queues
+                        .iter()
+                        .find(|(q, _)| *q == queue)
+                        .map_or("", |(_, j)| j.as_str());
+                    format!(r#"{{"queue":{qjson},"run_at":"{run_at}","payload":{raw}}}"#)
+                });
+                Some((
+                    queue,
+                    raw,
+                    Some(Taken {
+                        at,
+                        run_at,
+                        written,
+                    }),
+                ))
+            }
+        })
+    }
+
+    fn process(&mut self, queue: &str, raw: &str, taken: Option<Taken>) -> Result<(), Error> {
+        let payload = match Payload::decode(raw.as_bytes()) {
+            Ok(p) => p,
+            Err(e) => {
+                // Ruby loses such an item (popped, then decode raises). We keep it, whole,
+                // in a failure record.
+                let outcome = Outcome::failed("Resque::Helpers::DecodeException", e.to_string());
+                return self.complete(queue, Value::String(raw.to_owned()), outcome);
+            }
+        };
+        let (now, run_at, written) = match taken {
+            Some(t) => (t.at, t.run_at, t.written),
+            None => {
+                let now = Timestamp::now();
+                (now, time::run_at(now), None)
+            }
+        };
+        let class = payload.class().unwrap_or_default();
+        let encoded =
+            WorkingOn::encode_parts(queue, &run_at, &payload).map_err(resque_store::Error::from)?;
+        // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
+        // are the same bytes unless the item was not in canonical form (spaces, escapes).
+        if written.as_deref() != Some(encoded.as_str()) {
+            let id = self.id.as_str();
+            block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
+        }
+        self.title(&titles::processing(
+            &self.cfg.procline_prefix,
+            queue,
+            now.as_second(),
+            class,
+        ));
+        tracing::info!(queue, class = %class, "got job");
+
+        let outcome = if self.cfg.fork_per_job {
+            self.perform_with_fork(queue, &payload)?
+        } else {
+            Runner::new(self.registry, self.cfg, self.id.as_str()).perform(queue, &payload)
+        };
+        self.complete(queue, payload.into_value(), outcome)
+    }
+}
+
+/// Drives the future `make` returns to completion on the parent's runtime.
+///
+/// Never inlined, the future made in here rather than by the caller, and boxed: fred's
+/// command futures are about 5 KB, and built by the caller each one sat in the caller's
+/// stack frame. The job loop's functions had 21-25 KB frames, which the stack probes write
+/// page by page, so after every fork the parent took about 22 copy-on-write faults on its
+/// stack alone (ARCHITECTURE.md, "Fewer pages written per fork").
+#[inline(never)]
+fn block_on<F: std::future::Future>(
+    rt: &tokio::runtime::Runtime,
+    make: impl FnOnce() -> F,
+) -> F::Output {
+    // Boxed, the runtime's `block_on` moves a pointer around rather than the future
+    // itself (it moved a 5 KB future through a 21 KB frame).
+    rt.block_on(Box::pin(make()))
+}
+
+/// Queue names with their JSON encodings (for the reserve script's `worker:<id>` value).
+fn with_json(names: Vec<String>) -> Result<Vec<(String, String)>, Error> {
+    names
+        .into_iter()
+        .map(|q| {
+            let json = resque_protocol::json::to_string(&q).map_err(resque_store::Error::from)?;
+            Ok((q, json))
+        })
+        .collect()
+}

@@ -1,0 +1,183 @@
+//! The parent's waits: for a child, a signal, the next poll or the heartbeat; and what
+//! each signal does (Ruby's `register_signal_handlers`).
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use signal_hook::consts::signal::{SIGCONT, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+use super::{Error, HEARTBEAT_INTERVAL, Run, block_on};
+
+/// The signals the worker acts on (Ruby's `register_signal_handlers`).
+pub(super) const SIGNALS: [i32; 6] = [SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT];
+
+/// Parent-side flags set by signals.
+#[derive(Debug, Default)]
+pub(super) struct Flags {
+    pub(super) shutdown: bool,
+    pub(super) paused: bool,
+    /// Kill the running child (TERM/INT/USR1), with TERM_CHILD escalation.
+    pub(super) kill_child: bool,
+}
+
+impl Run<'_> {
+    /// Waits for the child, reacting to signals: QUIT finishes the job; TERM and INT kill
+    /// it (KILL, or with TERM_CHILD: TERM after RESQUE_PRE_SHUTDOWN_TIMEOUT, KILL after
+    /// RESQUE_TERM_TIMEOUT); USR1 kills it and goes on; USR2/CONT pause and resume.
+    pub(super) fn wait_child(&mut self, pid: Pid) -> Result<WaitStatus, Error> {
+        let cfg = self.cfg;
+        let mut escalation: Option<(Instant, Signal)> = None;
+        loop {
+            if self.flags.kill_child && escalation.is_none() {
+                self.flags.kill_child = false;
+                escalation = if cfg.term_child {
+                    Some((Instant::now() + cfg.pre_shutdown_timeout, Signal::SIGTERM))
+                } else {
+                    let _ = kill(pid, Signal::SIGKILL);
+                    None
+                };
+            }
+            if let Some((at, sig)) = escalation
+                && Instant::now() >= at
+            {
+                let _ = kill(pid, sig);
+                escalation = (sig == Signal::SIGTERM)
+                    .then(|| (Instant::now() + cfg.term_timeout, Signal::SIGKILL));
+            }
+            self.heartbeat_if_due()?;
+            let wake =
+                escalation.map_or(self.next_heartbeat, |(at, _)| at.min(self.next_heartbeat));
+            // The wake pipe was emptied before the fork, so the child's SIGCHLD is in it by
+            // the time it has exited: `waitpid` is asked after each wait, not before.
+            let woke = self.wake.wait(wake);
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                // Another signal came (not the child's exit): take it, and any others,
+                // from the runtime.
+                Ok(WaitStatus::StillAlive) => {
+                    if woke {
+                        self.take_signals();
+                    }
+                }
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    return Err(Error::Sys {
+                        what: "waiting for the child",
+                        source: e.into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Handles the signals that have arrived, going through the runtime (whose reactor
+    /// has to turn to see them), waiting at most a few milliseconds for stragglers.
+    pub(super) fn take_signals(&mut self) {
+        loop {
+            let s = self.rt.block_on(async {
+                tokio::select! {
+                    s = self.signals.next() => s,
+                    () = tokio::time::sleep(Duration::from_millis(2)) => None,
+                }
+            });
+            match s {
+                Some(s) => self.on_signal(s),
+                None => break,
+            }
+        }
+    }
+
+    pub(super) fn on_signal(&mut self, sig: i32) {
+        match sig {
+            SIGQUIT => self.shutdown(false),
+            SIGTERM if self.cfg.graceful_term => self.shutdown(false),
+            SIGTERM | SIGINT => self.shutdown(true),
+            SIGUSR1 => self.flags.kill_child = true,
+            SIGUSR2 => {
+                tracing::info!("USR2 received; pausing job processing");
+                for h in &self.hooks.before_pause {
+                    h(self.id.as_str());
+                }
+                self.flags.paused = true;
+            }
+            SIGCONT => {
+                tracing::info!("CONT received; resuming job processing");
+                for h in &self.hooks.after_pause {
+                    h(self.id.as_str());
+                }
+                self.flags.paused = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// Ruby's `shutdown` (finish the job) or `shutdown!` (kill the child); the `shutdown`
+    /// hooks run once.
+    pub(super) fn shutdown(&mut self, kill_child: bool) {
+        if !self.flags.shutdown {
+            for h in &self.hooks.shutdown {
+                h();
+            }
+        }
+        self.flags.shutdown = true;
+        self.flags.kill_child |= kill_child;
+    }
+
+    /// Handles signals already delivered, without waiting.
+    pub(super) fn drain_signals(&mut self) {
+        loop {
+            let s = self.rt.block_on(async {
+                tokio::select! {
+                    biased;
+                    s = self.signals.next() => s,
+                    () = std::future::ready(()) => None,
+                }
+            });
+            match s {
+                Some(s) => self.on_signal(s),
+                None => break,
+            }
+        }
+        // A kill request with no child running is moot.
+        self.flags.kill_child = false;
+    }
+
+    /// Sleeps `d`, waking early for QUIT/TERM/INT, and beating the heart when due.
+    pub(super) fn sleep(&mut self, d: Duration) -> Result<(), Error> {
+        let until = Instant::now() + d;
+        while Instant::now() < until && !self.flags.shutdown {
+            self.heartbeat_if_due()?;
+            let wake = until.min(self.next_heartbeat);
+            let sig = self.rt.block_on(async {
+                tokio::select! {
+                    s = self.signals.next() => s,
+                    () = tokio::time::sleep_until(wake.into()) => None,
+                }
+            });
+            if let Some(s) = sig {
+                self.on_signal(s);
+                if s == SIGCONT || s == SIGUSR2 {
+                    return Ok(());
+                }
+            }
+        }
+        self.flags.kill_child = false;
+        Ok(())
+    }
+
+    pub(super) fn heartbeat_if_due(&mut self) -> Result<(), Error> {
+        if Instant::now() >= self.next_heartbeat {
+            match block_on(self.rt, || self.store.heartbeat(self.id.as_str(), &self.tz)) {
+                Ok(_) => self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL,
+                // Redis away: try again soon; the worker keeps going.
+                Err(e) => {
+                    tracing::warn!(error = %e, "heartbeat failed; retrying");
+                    self.next_heartbeat = Instant::now() + Duration::from_secs(5);
+                }
+            }
+        }
+        Ok(())
+    }
+}
