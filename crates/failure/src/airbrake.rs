@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::backend::NewFailure;
+use crate::record::NewFailure;
 use crate::{Error, Result};
 
 /// The notifier's settings (flags and `AIRBRAKE_*` variables in the binaries).
@@ -96,7 +96,7 @@ pub struct Notifier {
     agent: ureq::Agent,
 }
 
-impl crate::backend::Notifier for Notifier {
+impl crate::record::Notifier for Notifier {
     fn notify(&self, failure: &NewFailure) -> Result<()> {
         Notifier::notify(self, failure)
     }

@@ -7,13 +7,14 @@
 //! changes check the record's bytes atomically first (see
 //! [`resque_store::Store::list_remove_if`]), so a concurrent change never hits a neighbour.
 
-use resque_protocol::{Map, Payload, Value, failure, json, keys, time};
+use resque_protocol::{Payload, Value, failure, json, keys, time};
 use resque_store::Store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::backend::{Backend, Member};
+use crate::entry::Entry;
 use crate::filter::Filter;
 use crate::index::Index;
 use crate::{Error, Result};
@@ -46,118 +47,6 @@ pub enum Order {
     Desc,
     /// Oldest first.
     Asc,
-}
-
-/// One record of a failure list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    /// Its list (`failed`, `<q>_failed`).
-    pub list: String,
-    /// Its index in the list (what requeue/remove take).
-    pub index: u64,
-    /// The stored text.
-    pub raw: String,
-    /// The decoded record, or why it is not one.
-    pub record: std::result::Result<Map<String, Value>, String>,
-}
-
-impl Entry {
-    fn new(list: &str, index: u64, raw: Vec<u8>) -> Self {
-        let raw = String::from_utf8(raw)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        let record = match json::from_slice(raw.as_bytes()) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err("not a JSON object".to_owned()),
-            Err(e) => Err(e.to_string()),
-        };
-        Self {
-            list: list.to_owned(),
-            index,
-            raw,
-            record,
-        }
-    }
-
-    fn field(&self, name: &str) -> Option<&str> {
-        self.record.as_ref().ok()?.get(name)?.as_str()
-    }
-
-    /// Whether the record decoded.
-    pub fn is_corrupt(&self) -> bool {
-        self.record.is_err()
-    }
-    /// `payload.class`.
-    pub fn class(&self) -> Option<&str> {
-        self.payload()?.get("class")?.as_str()
-    }
-    /// `payload.args`.
-    pub fn args(&self) -> Option<&Vec<Value>> {
-        self.payload()?.get("args")?.as_array()
-    }
-    /// `payload`.
-    pub fn payload(&self) -> Option<&Map<String, Value>> {
-        self.record.as_ref().ok()?.get("payload")?.as_object()
-    }
-    /// `queue`.
-    pub fn queue(&self) -> Option<&str> {
-        self.field("queue")
-    }
-    /// `exception`.
-    pub fn exception(&self) -> Option<&str> {
-        self.field("exception")
-    }
-    /// `error`.
-    pub fn error(&self) -> Option<&str> {
-        self.field("error")
-    }
-    /// `worker`.
-    pub fn worker(&self) -> Option<&str> {
-        self.field("worker")
-    }
-    /// `failed_at`.
-    pub fn failed_at(&self) -> Option<&str> {
-        self.field("failed_at")
-    }
-    /// `retried_at`, once requeued.
-    pub fn retried_at(&self) -> Option<&str> {
-        self.field("retried_at")
-    }
-    /// `backtrace` frames.
-    pub fn backtrace(&self) -> Vec<&str> {
-        self.record
-            .as_ref()
-            .ok()
-            .and_then(|m| m.get("backtrace")?.as_array())
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
-    }
-
-    /// What requeue pushes: `(queue, class, args)`, as Ruby's
-    /// `Job.create(item['queue'], item['payload']['class'], *item['payload']['args'])`.
-    fn job(&self) -> Result<(String, String, Vec<Value>)> {
-        let corrupt = |reason: &str| Error::Corrupt {
-            list: self.list.clone(),
-            index: self.index,
-            reason: reason.to_owned(),
-        };
-        if let Err(e) = &self.record {
-            return Err(corrupt(e));
-        }
-        let queue = self
-            .queue()
-            .filter(|q| !q.is_empty())
-            .ok_or_else(|| corrupt("no queue"))?;
-        let class = self
-            .class()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| corrupt("no payload class"))?;
-        let args = match self.payload().and_then(|p| p.get("args")) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a.clone(),
-            Some(_) => return Err(corrupt("payload args is not an array")),
-        };
-        Ok((queue.to_owned(), class.to_owned(), args))
-    }
 }
 
 /// A page of records.
@@ -225,7 +114,7 @@ impl Failures {
     /// `Failure.queues`: the failure lists (`["failed"]`, or the `failed_queues` members).
     pub async fn queues(&self) -> Result<Vec<String>> {
         Ok(match self.layout {
-            Layout::Single => vec!["failed".to_owned()],
+            Layout::Single => vec![failure::FAILED_LIST.to_owned()],
             Layout::MultiQueue => {
                 self.store
                     .set_members(&self.store.keys().failed_queues())
@@ -239,10 +128,12 @@ impl Failures {
     /// `failed` (or none); RedisMultiQueue defaults to `failed`.
     fn list_name(&self, list: Option<&str>) -> Result<String> {
         match (self.layout, list) {
-            (Layout::Single, None | Some("failed")) => Ok("failed".to_owned()),
+            (Layout::Single, None | Some(failure::FAILED_LIST)) => {
+                Ok(failure::FAILED_LIST.to_owned())
+            }
             (Layout::Single, Some(other)) => Err(Error::InvalidQueue(other.to_owned())),
             (_, Some(l)) => Ok(l.to_owned()),
-            (_, None) => Ok("failed".to_owned()),
+            (_, None) => Ok(failure::FAILED_LIST.to_owned()),
         }
     }
 
@@ -682,7 +573,7 @@ impl Failures {
         }
         for layout in &self.also_remove_from {
             let other_list = match layout {
-                Layout::Single => "failed".to_owned(),
+                Layout::Single => failure::FAILED_LIST.to_owned(),
                 _ => entry
                     .queue()
                     .map(keys::failure_queue_name)
@@ -868,4 +759,11 @@ impl Failures {
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl Backend {
+    /// The Failure API (count, all, requeue, remove...) over this backend.
+    pub fn failures(&self, store: Store) -> Failures {
+        Failures::new(store, self)
+    }
 }

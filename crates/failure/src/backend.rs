@@ -3,62 +3,11 @@
 
 use std::sync::Arc;
 
-use resque_protocol::{Failure, Value, keys, time};
+use resque_protocol::{failure, keys, time};
 use resque_store::Store;
 
-use crate::api::Failures;
+use crate::record::{NewFailure, Notifier};
 use crate::{Error, Result};
-
-/// A failure about to be recorded: what a Ruby exception plus `Failure.create` carry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewFailure {
-    /// The job payload as it was taken from the queue.
-    pub payload: Value,
-    /// The exception class name (`RuntimeError`, `Resque::DirtyExit`).
-    pub exception: String,
-    /// The message.
-    pub error: String,
-    /// Backtrace frames, innermost first.
-    pub backtrace: Vec<String>,
-    /// The worker id.
-    pub worker: String,
-    /// The queue the job came from.
-    pub queue: String,
-}
-
-impl NewFailure {
-    /// The stored record, `failed_at` in the local zone as `now` gives it.
-    pub fn to_record(&self, now: &jiff::Zoned) -> Failure {
-        Failure {
-            failed_at: time::failed_at(now),
-            payload: self.payload.clone(),
-            exception: self.exception.clone(),
-            error: self.error.clone(),
-            backtrace: filter_backtrace(&self.backtrace),
-            worker: self.worker.clone(),
-            queue: self.queue.clone(),
-            retried_at: None,
-        }
-    }
-}
-
-/// Ruby's `filter_backtrace`: the frames before the first one inside Resque's own
-/// `lib/resque/job.rb` (none when no frame is); frames from Rust jobs never contain it, so
-/// they are kept whole.
-fn filter_backtrace(frames: &[String]) -> Vec<String> {
-    match frames.iter().position(|f| f.contains("/lib/resque/job.rb")) {
-        Some(i) => frames[..i].to_vec(),
-        None => frames.to_vec(),
-    }
-}
-
-/// A backend that reports failures somewhere other than Redis (an error tracker, a log,
-/// a chat room). It is called after the Redis members have stored the record, and must
-/// bound its own time: the worker waits for it.
-pub trait Notifier: Send + Sync + std::fmt::Debug {
-    /// Reports one failure.
-    fn notify(&self, failure: &NewFailure) -> Result<()>;
-}
 
 /// One backend.
 #[derive(Debug, Clone)]
@@ -126,30 +75,43 @@ impl Backend {
         Self { members, url: None }
     }
 
-    /// Parses `FAILURE_BACKEND`: `redis` (or empty), `redis_multi_queue`, `airbrake`, or a
-    /// comma list meaning Multiple in that order (`redis,airbrake`). `airbrake` needs its
-    /// configuration.
+    /// Parses `FAILURE_BACKEND`, for saving failures: `redis` (or empty),
+    /// `redis_multi_queue`, `airbrake`, or a comma list meaning Multiple in that order
+    /// (`redis,airbrake`). `airbrake` needs its configuration.
     pub fn from_names(names: &str, airbrake: Option<AirbrakeConfigArg>) -> Result<Self> {
-        let names = names.trim();
-        if names.is_empty() {
-            return Ok(Self::redis());
-        }
         let mut members = Vec::new();
-        for name in names.split(',').map(str::trim) {
+        for name in parse_names(names)? {
             members.push(match name {
-                "redis" => Member::Redis,
-                "redis_multi_queue" => Member::RedisMultiQueue,
+                Name::Redis => Member::Redis,
+                Name::RedisMultiQueue => Member::RedisMultiQueue,
                 #[cfg(feature = "airbrake")]
-                "airbrake" => {
+                Name::Airbrake => {
                     let config = airbrake.clone().ok_or(Error::AirbrakeNotConfigured)?;
                     Member::Airbrake(Arc::new(crate::airbrake::Notifier::new(config)?))
                 }
-                other => return Err(Error::UnknownBackend(other.to_owned())),
+                #[cfg(not(feature = "airbrake"))]
+                Name::Airbrake => return Err(Error::AirbrakeNotConfigured),
             });
         }
         #[cfg(not(feature = "airbrake"))]
         let _ = airbrake;
-        Ok(Self { members, url: None })
+        Ok(Self::multiple(members))
+    }
+
+    /// Parses `FAILURE_BACKEND` for reading failures (the dashboard, the `resque`
+    /// command): the same names as [`Backend::from_names`], but a notifier needs no
+    /// settings, since nothing here saves a failure. A notifier named first means no
+    /// records to list, as Ruby's Airbrake backend (`Multiple` queries its first member).
+    pub fn for_reading(names: &str) -> Result<Self> {
+        let members = parse_names(names)?
+            .into_iter()
+            .map(|name| match name {
+                Name::Redis => Member::Redis,
+                Name::RedisMultiQueue => Member::RedisMultiQueue,
+                Name::Airbrake => Member::Custom(Arc::new(ReadOnly)),
+            })
+            .collect();
+        Ok(Self::multiple(members))
     }
 
     /// Whether this is exactly the default Redis backend (the worker then writes the record
@@ -170,7 +132,7 @@ impl Backend {
         let record = failure.to_record(&time::now());
         for member in &self.members {
             match member {
-                Member::Redis => store.push_failure("failed", &record).await?,
+                Member::Redis => store.push_failure(failure::FAILED_LIST, &record).await?,
                 Member::RedisMultiQueue => {
                     let list = keys::failure_queue_name(&failure.queue);
                     store.set_add(&store.keys().failed_queues(), &list).await?;
@@ -196,10 +158,44 @@ impl Backend {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
 
-    /// The Failure API (count, all, requeue, remove...) over this backend.
-    pub fn failures(&self, store: Store) -> Failures {
-        Failures::new(store, self)
+/// One name in `FAILURE_BACKEND`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Name {
+    Redis,
+    RedisMultiQueue,
+    Airbrake,
+}
+
+/// The one parser of `FAILURE_BACKEND`: comma-separated names, blanks ignored; none at
+/// all is `redis`.
+fn parse_names(names: &str) -> Result<Vec<Name>> {
+    let names: Vec<Name> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| match n {
+            "redis" => Ok(Name::Redis),
+            "redis_multi_queue" => Ok(Name::RedisMultiQueue),
+            "airbrake" => Ok(Name::Airbrake),
+            other => Err(Error::UnknownBackend(other.to_owned())),
+        })
+        .collect::<Result<_>>()?;
+    Ok(if names.is_empty() {
+        vec![Name::Redis]
+    } else {
+        names
+    })
+}
+
+/// A notifier as readers see it: it is never called, since readers save nothing.
+#[derive(Debug)]
+struct ReadOnly;
+
+impl Notifier for ReadOnly {
+    fn notify(&self, _: &NewFailure) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -237,25 +233,39 @@ mod tests {
             e.to_string(),
             "invalid failure backend \"sentry\": expected redis, redis_multi_queue, airbrake, or a comma list of them"
         );
-        #[cfg(feature = "airbrake")]
         assert!(matches!(
             Backend::from_names("redis,airbrake", None),
             Err(Error::AirbrakeNotConfigured)
+        ));
+        assert!(matches!(
+            Backend::from_names(" , ", None)?.members(),
+            [Member::Redis]
         ));
         Ok(())
     }
 
     #[test]
-    fn backtraces_are_filtered_like_ruby() {
-        let frames: Vec<String> = [
-            "app/jobs.rb:14:in `perform'",
-            "/gems/resque/lib/resque/job.rb:1:in `perform'",
-            "x",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(filter_backtrace(&frames), ["app/jobs.rb:14:in `perform'"]);
-        assert_eq!(filter_backtrace(&frames[2..]), ["x"]);
+    fn readers_parse_the_same_names_without_notifier_settings() -> Result<()> {
+        assert!(matches!(
+            Backend::for_reading("")?.members(),
+            [Member::Redis]
+        ));
+        assert!(matches!(
+            Backend::for_reading("redis_multi_queue,airbrake")?.members(),
+            [Member::RedisMultiQueue, Member::Custom(_)]
+        ));
+        assert!(matches!(
+            Backend::for_reading("airbrake")?.members(),
+            [Member::Custom(_)]
+        ));
+        let e = Backend::for_reading("redis,sentry").expect_err("unknown");
+        assert_eq!(
+            e.to_string(),
+            Backend::from_names("sentry", None)
+                .expect_err("unknown")
+                .to_string(),
+            "one message for every reader and writer"
+        );
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use resque_protocol::json;
 
-use crate::api::Entry;
+use crate::entry::Entry;
 
 /// Which records to match. Empty fields match everything; set fields must all match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

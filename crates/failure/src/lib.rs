@@ -24,11 +24,17 @@
 pub mod airbrake;
 mod api;
 mod backend;
+mod entry;
 mod error;
 mod filter;
 mod index;
+mod record;
+mod unregister;
 
-pub use api::{Entry, Failures, Order, Page};
-pub use backend::{AirbrakeConfigArg, Backend, Member, NewFailure, Notifier};
+pub use api::{Failures, Order, Page};
+pub use backend::{AirbrakeConfigArg, Backend, Member};
+pub use entry::Entry;
 pub use error::{Error, Result};
 pub use filter::Filter;
+pub use record::{NewFailure, Notifier};
+pub use unregister::Departure;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use resque_failure::{Backend, Error, Failures, Filter, Member, NewFailure, Order};
+use resque_failure::{Backend, Departure, Error, Failures, Filter, Member, NewFailure, Order};
 use resque_protocol::{Failure, Value};
 use resque_store::{Connection, Store};
 use resque_test_support::RedisServer;
@@ -688,5 +688,113 @@ async fn a_new_process_starts_from_the_shared_index() -> Result<()> {
     server.cmd(&["SET", "resque:resque-rs:failure-index:failed", "garbage"])?;
     let fourth = Backend::redis().failures(store(&server).await?);
     assert_eq!(fourth.search_count(None, &archive).await?, 999);
+    Ok(())
+}
+
+/// A worker registered as working on a SleepJob from `file_serve`.
+fn busy_worker(server: &RedisServer, id: &str) -> Result<()> {
+    server.cmd(&["SADD", "resque:workers", id])?;
+    server.cmd(&[
+        "SET",
+        &format!("resque:worker:{id}"),
+        r#"{"queue":"file_serve","run_at":"2026-11-22T17:54:00Z","payload":{"class":"SleepJob","args":[3]}}"#,
+    ])?;
+    server.cmd(&["SET", &format!("resque:stat:processed:{id}"), "7"])?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn unregister_worker_records_the_job_through_the_configured_backend() -> Result<()> {
+    let server = RedisServer::start();
+    let store = store(&server).await?;
+
+    // The default backend: a DirtyExit record in `failed`, then the registry pipeline.
+    busy_worker(&server, "vm:2:*")?;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = Arc::clone(&seen);
+    let f = Backend::redis()
+        .unregister_worker(&store, "vm:2:*", Departure::DirtyExit, move |f| {
+            s2.lock().map(|mut v| v.push(f.exception.clone())).ok();
+        })
+        .await?
+        .context("a job was in flight")?;
+    assert_eq!(
+        *seen.lock().map_err(|_| anyhow::anyhow!("poisoned"))?,
+        ["Resque::DirtyExit"]
+    );
+    assert_eq!(f.queue, "file_serve");
+    let records = list(&server, "resque:failed");
+    assert_eq!(records.len(), 1);
+    let r = Failure::decode(records[0].as_bytes())?;
+    assert_eq!(
+        (
+            r.exception.as_str(),
+            r.error.as_str(),
+            r.worker.as_str(),
+            r.queue.as_str()
+        ),
+        (
+            "Resque::DirtyExit",
+            "Job still being processed",
+            "vm:2:*",
+            "file_serve"
+        )
+    );
+    assert_eq!(r.payload, json!({"class":"SleepJob","args":[3]}));
+    assert!(r.backtrace.is_empty());
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:workers"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        server.cmd(&["EXISTS", "resque:stat:processed:vm:2:*"])?,
+        resque_test_support::Resp::Integer(0)
+    );
+
+    // redis_multi_queue: the record goes to the job's queue's list (it went to `failed`
+    // before there was one implementation); a panicking on_failure hook is caught.
+    busy_worker(&server, "vm:3:file_serve")?;
+    let f = Backend::redis_multi_queue()
+        .unregister_worker(
+            &store,
+            "vm:3:file_serve",
+            Departure::HeartbeatExpired,
+            |_| panic!("a hook that panics"),
+        )
+        .await?
+        .context("a job was in flight")?;
+    assert_eq!(f.exception, "Resque::PruneDeadWorkerDirtyExit");
+    assert_eq!(
+        f.error,
+        "Worker vm:3:file_serve did not gracefully exit while processing SleepJob"
+    );
+    assert_eq!(
+        list(&server, "resque:failed").len(),
+        1,
+        "nothing more in `failed`"
+    );
+    assert_eq!(list(&server, "resque:file_serve_failed").len(), 1);
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:failed_queues"]),
+        ["file_serve_failed"]
+    );
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:workers"]),
+        Vec::<String>::new()
+    );
+
+    // An idle worker: no record, the registry entries still go.
+    server.cmd(&["SADD", "resque:workers", "vm:4:q"])?;
+    let none = Backend::redis()
+        .unregister_worker(&store, "vm:4:q", Departure::DirtyExit, |_| {
+            panic!("not called without a job")
+        })
+        .await?;
+    assert!(none.is_none());
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:workers"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(list(&server, "resque:failed").len(), 1);
     Ok(())
 }

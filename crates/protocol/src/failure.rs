@@ -9,6 +9,18 @@ use serde_json::{Map, Value};
 
 use crate::{Error, Result, json};
 
+/// The failure list of the default (Redis) backend: key `<ns>:failed`.
+pub const FAILED_LIST: &str = "failed";
+/// `exception` for a job whose class no worker knows (Ruby's constant lookup error).
+pub const NAME_ERROR: &str = "NameError";
+/// `exception` for a payload whose `args` is not an array.
+pub const ARGUMENT_ERROR: &str = "ArgumentError";
+/// `exception` for a queue item that is not JSON (kept whole as the record's payload).
+pub const DECODE_EXCEPTION: &str = "Resque::Helpers::DecodeException";
+/// `exception` for a Rust job that panicked (ours; Ruby has no panics).
+pub const PANIC: &str = "Panic";
+/// `exception` for an `--exec` program that failed (ours).
+pub const EXEC_ERROR: &str = "Resque::ExecError";
 /// `exception` of the record written when a worker exits, or is removed, mid-job.
 pub const DIRTY_EXIT: &str = "Resque::DirtyExit";
 /// `exception` of the record written when a pruner finds a worker's heartbeat expired.

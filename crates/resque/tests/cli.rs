@@ -292,3 +292,33 @@ fn malformed_queue_items_are_reported_not_lost() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn global_options_work_after_the_subcommand_and_typos_get_suggestions() -> Result<()> {
+    let server = RedisServer::start();
+    let url = server.url();
+    server.cmd(&["SADD", "resque:queues", "mail"])?;
+    server.cmd(&["RPUSH", "resque:queue:mail", r#"{"class":"A","args":[]}"#])?;
+    server.cmd(&["SADD", "myapp:queues", "other"])?;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_resque"))
+            .args(args)
+            .env_remove("REDIS_URL")
+            .env_remove("RESQUE_NAMESPACE")
+            .env_remove("FAILURE_BACKEND")
+            .output()
+    };
+    let o = run(&["queues", "-r", &url])?;
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "mail  1\n");
+    let o = run(&["queues", "--redis", &url, "-N", "myapp"])?;
+    assert_eq!(stdout(&o), "other  0\n");
+    let o = run(&["queus", "-r", &url])?;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("tip: some similar subcommands exist: 'enqueue', 'queues'"),
+        "{}",
+        stderr(&o)
+    );
+    Ok(())
+}

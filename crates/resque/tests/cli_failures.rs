@@ -170,8 +170,57 @@ fn multi_queue_backend_from_env() -> Result<()> {
         "no zone for multi-queue: {}",
         rec[0]
     );
+    // An index without --list: the error names the lists that hold records.
+    let o = Command::new(env!("CARGO_BIN_EXE_resque"))
+        .args(["-r", &url, "failures", "requeue", "0"])
+        .env("FAILURE_BACKEND", "redis_multi_queue")
+        .output()?;
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        "resque: error: redis_multi_queue keeps a failure list per queue: say which with \
+         --list (records are in file_serve_failed (4))\n"
+    );
     // The plain redis backend refuses other lists, as Ruby's ArgumentError does.
     let o = resque(&url, &["failures", "count", "--list", "file_serve_failed"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("invalid queue: file_serve_failed"));
+    Ok(())
+}
+
+#[test]
+fn remove_records_the_job_through_the_configured_backend() -> Result<()> {
+    // `resque remove` under redis_multi_queue: the in-flight job's DirtyExit record goes to
+    // its queue's list, as Ruby's worker writes it (it went to `failed` before).
+    let server = RedisServer::start();
+    let url = server.url();
+    server.cmd(&["SADD", "resque:workers", "elsewhere:42:file_serve"])?;
+    server.cmd(&[
+        "SET",
+        "resque:worker:elsewhere:42:file_serve",
+        r#"{"queue":"file_serve","run_at":"2026-11-22T17:40:00Z","payload":{"class":"A","args":[]}}"#,
+    ])?;
+    let o = Command::new(env!("CARGO_BIN_EXE_resque"))
+        .args(["remove", "elsewhere:42:file_serve", "-r", &url])
+        .env("FAILURE_BACKEND", "redis_multi_queue")
+        .output()?;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        server.cmd(&["LLEN", "resque:failed"])?,
+        resque_test_support::Resp::Integer(0)
+    );
+    let rec = server.get_list(&["LRANGE", "resque:file_serve_failed", "0", "-1"]);
+    assert_eq!(rec.len(), 1);
+    assert!(
+        rec[0].contains(r#""exception":"Resque::DirtyExit""#),
+        "{rec:?}"
+    );
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:failed_queues"]),
+        ["file_serve_failed"]
+    );
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:workers"]),
+        Vec::<String>::new()
+    );
     Ok(())
 }

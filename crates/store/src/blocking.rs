@@ -154,7 +154,7 @@ impl Client {
         fn working(&self) -> Result<Vec<Working>>;
         /// A worker's state, `working` or `idle`.
         fn worker_state(&self, id: &str) -> Result<&'static str>;
-        /// `Resque.remove_worker`.
-        fn remove_worker(&self, id: &str) -> Result<()>;
+        /// Whether `id` is a registered worker.
+        fn worker_exists(&self, id: &str) -> Result<bool>;
     }
 }

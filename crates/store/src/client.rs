@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use resque_protocol::{Failure, Payload, Value, WorkerId, WorkingOn, failure, time};
+use resque_protocol::{Payload, Value, WorkerId, WorkingOn};
 use serde::Serialize;
 
 use crate::job::{self, Context, Job, Performed, Registry};
@@ -391,33 +391,9 @@ impl Client {
         })
     }
 
-    /// `Resque.remove_worker(id)`: unregisters the worker as Ruby's `unregister_worker`
-    /// does. A job it was still working on becomes a `Resque::DirtyExit` failure record
-    /// ("Job still being processed") in the Redis failure backend's `failed` list.
-    pub async fn remove_worker(&self, id: &str) -> Result<()> {
-        if !self.store.worker_exists(id).await? {
-            return Err(Error::NoSuchWorker(id.to_owned()));
-        }
-        if let Some(raw) = self
-            .store
-            .worker_payload(id)
-            .await?
-            .filter(|s| !s.is_empty())
-        {
-            let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
-            let record = Failure {
-                failed_at: time::failed_at(&time::now()),
-                payload,
-                exception: failure::DIRTY_EXIT.to_owned(),
-                error: failure::JOB_STILL_BEING_PROCESSED.to_owned(),
-                backtrace: Vec::new(),
-                worker: id.to_owned(),
-                queue,
-                retried_at: None,
-            };
-            self.store.push_failure("failed", &record).await?;
-        }
-        self.store.unregister_worker(id).await
+    /// Whether `id` is a registered worker (`SISMEMBER workers`).
+    pub async fn worker_exists(&self, id: &str) -> Result<bool> {
+        self.store.worker_exists(id).await
     }
 
     /// Parses a worker id (for callers that need its host and pid).

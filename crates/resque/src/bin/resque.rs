@@ -23,12 +23,28 @@ struct Args {
         short = 'r',
         long = "redis",
         env = "REDIS_URL",
-        default_value = "localhost:6379"
+        default_value = "localhost:6379",
+        global = true
     )]
     redis: String,
     /// Redis namespace (default: the one in the connection string, else `resque`).
-    #[arg(short = 'N', long = "namespace", env = "RESQUE_NAMESPACE")]
+    #[arg(
+        short = 'N',
+        long = "namespace",
+        env = "RESQUE_NAMESPACE",
+        global = true
+    )]
     namespace: Option<String>,
+    /// The failure backend (redis, redis_multi_queue, airbrake, or a comma list): where
+    /// `remove` and `kill` record a worker's in-flight job, and whose lists `failures`
+    /// reads (the first member's, as Ruby's Multiple). Notifiers are not called here.
+    #[arg(
+        long = "failure-backend",
+        env = "FAILURE_BACKEND",
+        default_value = "redis",
+        global = true
+    )]
+    failure_backend: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,9 +103,9 @@ enum Command {
     },
     /// Lists, shows, requeues and removes failed jobs.
     Failures {
-        /// The failure backend whose lists to read: redis or redis_multi_queue.
-        #[arg(long = "backend", env = "FAILURE_BACKEND", default_value = "redis")]
-        backend: String,
+        /// The failure backend whose lists to read (default: --failure-backend).
+        #[arg(long = "backend")]
+        backend: Option<String>,
         #[command(subcommand)]
         command: FailuresCommand,
     },
@@ -217,7 +233,10 @@ fn run(args: Args) -> Result<ExitCode> {
     );
     let mut out = std::io::stdout().lock();
     match args.command {
-        Command::Failures { backend, command } => failures(&client, &backend, command, &mut out)?,
+        Command::Failures { backend, command } => {
+            let backend = backend.as_deref().unwrap_or(&args.failure_backend);
+            failures(&client, backend, command, &mut out)?
+        }
         Command::List { json } => {
             let ids = client.workers()?;
             let mut rows = Vec::new();
@@ -239,11 +258,13 @@ fn run(args: Args) -> Result<ExitCode> {
             }
         }
         Command::Remove { worker } => {
-            client.remove_worker(&worker)?;
+            remove_worker(&client, &args.failure_backend, &worker)?;
             writeln!(out, "** removed {worker}")?;
         }
         Command::Kill { worker } => {
             kill(&client, &worker, &mut out)?;
+            remove_worker(&client, &args.failure_backend, &worker)?;
+            writeln!(out, "** removed {worker}")?;
         }
         Command::Enqueue {
             queue,
@@ -331,18 +352,7 @@ fn failures(
     out: &mut impl Write,
 ) -> Result<()> {
     use resque::failure::{Backend, Order};
-    let backend = match backend {
-        "redis" | "" => Backend::redis(),
-        "redis_multi_queue" => Backend::redis_multi_queue(),
-        // A Multiple list: queries go to its first member, as in Ruby.
-        other => match other.split(',').next().map(str::trim) {
-            Some("redis_multi_queue") => Backend::redis_multi_queue(),
-            Some("redis") => Backend::redis(),
-            _ => bail!(
-                "--backend {other:?}: the failures command reads redis or redis_multi_queue lists"
-            ),
-        },
-    };
+    let backend = Backend::for_reading(backend)?;
     let f = backend.failures(client.async_client().store().clone());
     macro_rules! rt {
         ($fut:expr) => {
@@ -380,6 +390,7 @@ fn failures(
             }
         }
         FailuresCommand::Show { index, list, json } => {
+            need_list(client, &f, list.as_deref())?;
             let e = rt!(f.get(index, list.as_deref()))?;
             if json {
                 writeln!(out, "{}", e.raw)?;
@@ -417,6 +428,9 @@ fn failures(
             list,
         } => {
             let filter = filter.filter();
+            if index.is_some() {
+                need_list(client, &f, list.as_deref())?;
+            }
             let n = match index {
                 Some(i) if remove => rt!(f.requeue_and_remove(i, list.as_deref())).map(|()| 1)?,
                 Some(i) => rt!(f.requeue(i, list.as_deref())).map(|()| 1)?,
@@ -440,6 +454,7 @@ fn failures(
             writeln!(out, "** {verb} {n} job{}", if n == 1 { "" } else { "s" })?;
         }
         FailuresCommand::Remove { index, list } => {
+            need_list(client, &f, list.as_deref())?;
             rt!(f.remove(index, list.as_deref()))?;
             writeln!(out, "** removed failure {index}")?;
         }
@@ -457,6 +472,27 @@ fn failures(
         }
     }
     Ok(())
+}
+
+/// An index names a record in one list: under redis_multi_queue, without `--list`, an
+/// error that names the lists holding records (rather than looking in `failed`).
+fn need_list(client: &Client, f: &resque::failure::Failures, list: Option<&str>) -> Result<()> {
+    if !f.is_multi_queue() || list.is_some() {
+        return Ok(());
+    }
+    let mut held = Vec::new();
+    for l in client.block_on(f.queues())? {
+        let n = client.block_on(f.count(Some(&l), None))?;
+        if n > 0 {
+            held.push(format!("{l} ({n})"));
+        }
+    }
+    let which = if held.is_empty() {
+        "no list holds records".to_owned()
+    } else {
+        format!("records are in {}", held.join(", "))
+    };
+    bail!("redis_multi_queue keeps a failure list per queue: say which with --list ({which})")
 }
 
 /// One line for a record: index, time, queue, class, exception and message.
@@ -515,7 +551,22 @@ fn kill(client: &Client, worker: &str, out: &mut impl Write) -> Result<()> {
         Err(nix::errno::Errno::ESRCH) => writeln!(out, "** worker {worker} not running")?,
         Err(e) => bail!("cannot kill pid {pid}: {e}"),
     }
-    client.remove_worker(worker)?;
-    writeln!(out, "** removed {worker}")?;
+    Ok(())
+}
+
+/// `Resque.remove_worker`: a job the worker was on becomes a DirtyExit record in the
+/// configured backend's lists, then the worker's registry entries go.
+fn remove_worker(client: &Client, backend: &str, worker: &str) -> Result<()> {
+    let backend = resque::failure::Backend::for_reading(backend)?;
+    if !client.worker_exists(worker)? {
+        return Err(resque::store::Error::NoSuchWorker(worker.to_owned()).into());
+    }
+    let store = client.async_client().store();
+    client.block_on(backend.unregister_worker(
+        store,
+        worker,
+        resque::failure::Departure::DirtyExit,
+        |_| {},
+    ))?;
     Ok(())
 }

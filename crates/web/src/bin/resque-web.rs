@@ -298,7 +298,8 @@ fn run(args: Args) -> anyhow::Result<()> {
         .failure_backend
         .filter(|_| std::env::var_os("FAILURE_BACKEND").is_none())
         .unwrap_or_else(|| args.failure_backend.clone());
-    let backend = backend_for_web(&backend_name)?;
+    // The first member's lists are shown (Ruby's Multiple); notifiers need no settings.
+    let backend = Backend::for_reading(&backend_name)?;
     let mut config = resque_web::Config::new(redis).failure_backend(backend);
     if let Some(ns) = args.namespace.clone().or(file.namespace) {
         config = config.namespace(ns);
@@ -318,39 +319,6 @@ fn run(args: Args) -> anyhow::Result<()> {
         .build()
         .context("cannot start the runtime")?;
     runtime.block_on(serve(args, config))
-}
-
-/// A notifier backend (Airbrake) as the dashboard sees it: it keeps no records in Redis
-/// and is never called here.
-#[derive(Debug)]
-struct External;
-
-impl resque_failure::Notifier for External {
-    fn notify(&self, _: &resque_failure::NewFailure) -> resque_failure::Result<()> {
-        Ok(())
-    }
-}
-
-/// The backend whose lists the pages read (the first member's, as Ruby's `Multiple`).
-/// Notifier members need no settings here: the dashboard only reads Redis.
-fn backend_for_web(names: &str) -> anyhow::Result<Backend> {
-    use resque_failure::Member;
-    let mut members = Vec::new();
-    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        members.push(match name {
-            "redis" => Member::Redis,
-            "redis_multi_queue" => Member::RedisMultiQueue,
-            "airbrake" => Member::Custom(std::sync::Arc::new(External)),
-            other => bail!(
-                "invalid failure backend {other:?}: expected redis, redis_multi_queue, \
-                 airbrake, or a comma list of them"
-            ),
-        });
-    }
-    Ok(match members.len() {
-        0 => Backend::redis(),
-        _ => Backend::multiple(members),
-    })
 }
 
 async fn serve(args: Args, config: resque_web::Config) -> anyhow::Result<()> {
@@ -438,12 +406,5 @@ mod tests {
         let d = std::env::temp_dir().join(format!("resque-web-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&d)?;
         Ok(d)
-    }
-
-    #[test]
-    fn backends_by_name() -> anyhow::Result<()> {
-        assert!(backend_for_web("redis")?.is_redis_only());
-        assert!(backend_for_web("bogus").is_err());
-        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use resque_failure::NewFailure;
+use resque_failure::{Departure, NewFailure};
 use resque_protocol::{Failure, Value, failure, time};
 
 use super::child::{Outcome, run_failure_hook};
@@ -65,7 +65,7 @@ impl Run<'_> {
                 };
                 tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
                 let record = if self.backend.is_redis_only() {
-                    Some(("failed".to_owned(), new.to_record(&time::now())))
+                    Some((failure::FAILED_LIST.to_owned(), new.to_record(&time::now())))
                 } else {
                     // Saved once, here: a retried bookkeeping step must not post twice.
                     if let Err(e) = block_on(self.rt, || self.backend.save(self.store, &new)) {
@@ -129,35 +129,15 @@ impl Run<'_> {
     /// Ruby's `unregister_worker`: a job still registered as in progress becomes a
     /// DirtyExit failure, then the registry entries go.
     pub(super) fn unregister(&mut self) -> Result<(), Error> {
-        let id = self.id.as_str();
-        block_on(self.rt, || async {
-            if let Some(raw) = self
-                .store
-                .worker_payload(id)
-                .await?
-                .filter(|s| !s.is_empty())
-            {
-                let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
-                run_failure_hook(
-                    self.registry,
-                    &payload,
-                    failure::DIRTY_EXIT,
-                    failure::JOB_STILL_BEING_PROCESSED,
-                );
-                let new = NewFailure {
-                    payload,
-                    exception: failure::DIRTY_EXIT.to_owned(),
-                    error: failure::JOB_STILL_BEING_PROCESSED.to_owned(),
-                    backtrace: Vec::new(),
-                    worker: id.to_owned(),
-                    queue,
-                };
-                if let Err(e) = self.backend.save(self.store, &new).await {
-                    tracing::warn!(error = %e, "failure backend");
-                }
-            }
-            self.store.unregister_worker(id).await?;
-            Ok::<_, Error>(())
-        })
+        let registry = self.registry;
+        block_on(self.rt, || {
+            self.backend.unregister_worker(
+                self.store,
+                self.id.as_str(),
+                Departure::DirtyExit,
+                |f| run_failure_hook(registry, &f.payload, &f.exception, &f.error),
+            )
+        })?;
+        Ok(())
     }
 }

@@ -170,7 +170,7 @@ impl Run<'_> {
                 // Ruby records nothing for a child that exits non-zero by itself; ours only
                 // do that after writing a report, so this is a crash we keep a record of.
                 Outcome::failed(
-                    "Resque::DirtyExit",
+                    failure::DIRTY_EXIT,
                     format!("Child process exited with status {code}"),
                 )
             }),
@@ -184,7 +184,7 @@ impl Run<'_> {
                 count_failed: false,
             },
             other => Outcome::failed(
-                "Resque::DirtyExit",
+                failure::DIRTY_EXIT,
                 format!("Child process ended oddly: {other:?}"),
             ),
         })
@@ -230,10 +230,10 @@ impl<'a> Runner<'a> {
     /// Runs one job with its hooks (in the child, or in-process), catching panics.
     pub(super) fn perform(&self, queue: &str, payload: &Payload) -> Outcome {
         let Some(class) = payload.class().filter(|c| !c.is_empty()) else {
-            return Outcome::failed("NameError", "job payload has no class");
+            return Outcome::failed(failure::NAME_ERROR, "job payload has no class");
         };
         let Some(args) = payload.args() else {
-            return Outcome::failed("ArgumentError", "job payload args is not an array");
+            return Outcome::failed(failure::ARGUMENT_ERROR, "job payload args is not an array");
         };
         if !self.registry.contains(class) {
             let program = self
@@ -244,7 +244,10 @@ impl<'a> Runner<'a> {
             return match program {
                 Some((_, program)) => run_program(program, queue, class, args, self.worker),
                 // What Ruby records for a class it cannot load.
-                None => Outcome::failed("NameError", format!("uninitialized constant {class}")),
+                None => Outcome::failed(
+                    failure::NAME_ERROR,
+                    format!("uninitialized constant {class}"),
+                ),
             };
         }
         let mut ctx = Context::with_pusher(queue, Some(self.worker.to_owned()), self.pusher());
@@ -260,7 +263,10 @@ impl<'a> Runner<'a> {
                 backtrace: e.backtrace().to_vec(),
                 count_failed: true,
             },
-            Ok(None) => Outcome::failed("NameError", format!("uninitialized constant {class}")),
+            Ok(None) => Outcome::failed(
+                failure::NAME_ERROR,
+                format!("uninitialized constant {class}"),
+            ),
             Err(panic) => {
                 let msg = panic
                     .downcast_ref::<&str>()
@@ -268,7 +274,7 @@ impl<'a> Runner<'a> {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "panic".to_owned());
                 Outcome::Failed {
-                    exception: "Panic".to_owned(),
+                    exception: failure::PANIC.to_owned(),
                     error: msg,
                     backtrace: panic_site::take(),
                     count_failed: true,

@@ -2,7 +2,7 @@
 
 use std::os::fd::AsFd;
 
-use resque_protocol::Value;
+use resque_protocol::{Value, failure};
 
 use super::child::Outcome;
 
@@ -116,14 +116,14 @@ pub(super) fn run_program(
     let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            return Outcome::failed("Resque::ExecError", format!("cannot run {program:?}: {e}"));
+            return Outcome::failed(failure::EXEC_ERROR, format!("cannot run {program:?}: {e}"));
         }
     };
     let stderr = exchange(child.stdin.take(), child.stderr.take(), input.as_bytes());
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => {
-            return Outcome::failed("Resque::ExecError", format!("waiting for {program:?}: {e}"));
+            return Outcome::failed(failure::EXEC_ERROR, format!("waiting for {program:?}: {e}"));
         }
     };
     if status.success() {
@@ -142,7 +142,7 @@ pub(super) fn run_program(
     };
     let last = tail.last().map(|l| format!(": {l}")).unwrap_or_default();
     Outcome::Failed {
-        exception: "Resque::ExecError".to_owned(),
+        exception: failure::EXEC_ERROR.to_owned(),
         error: format!("{program} {how}{last}"),
         backtrace: tail,
         count_failed: true,

@@ -417,7 +417,8 @@ impl Run<'_> {
             Err(e) => {
                 // Ruby loses such an item (popped, then decode raises). We keep it, whole,
                 // in a failure record.
-                let outcome = Outcome::failed("Resque::Helpers::DecodeException", e.to_string());
+                let outcome =
+                    Outcome::failed(resque_protocol::failure::DECODE_EXCEPTION, e.to_string());
                 return self.complete(queue, Value::String(raw.to_owned()), outcome);
             }
         };

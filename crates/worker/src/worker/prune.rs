@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-use resque_failure::NewFailure;
-use resque_protocol::{Value, failure, time};
+use resque_failure::Departure;
+use resque_protocol::time;
+
+use super::child::run_failure_hook;
 
 use super::{Error, HEARTBEAT_INTERVAL, Run, block_on};
 
@@ -83,52 +85,19 @@ impl Run<'_> {
         worker: &str,
         heartbeat_expired: bool,
     ) -> Result<(), Error> {
-        let store = self.store;
-        block_on(self.rt, || async {
-            if let Some(raw) = store
-                .worker_payload(worker)
-                .await?
-                .filter(|s| !s.is_empty())
-            {
-                let (queue, payload) = resque_protocol::worker::split_working_on(&raw);
-                let class = payload
-                    .get("class")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                let (exception, error) = if heartbeat_expired {
-                    (
-                        "Resque::PruneDeadWorkerDirtyExit".to_owned(),
-                        format!("Worker {worker} did not gracefully exit while processing {class}"),
-                    )
-                } else {
-                    (
-                        failure::DIRTY_EXIT.to_owned(),
-                        failure::JOB_STILL_BEING_PROCESSED.to_owned(),
-                    )
-                };
-                let err = resque_store::JobError::new(exception.clone(), error.clone());
-                let args = payload
-                    .get("args")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                self.registry.on_failure(&class, &err, &args);
-                let new = NewFailure {
-                    payload,
-                    exception,
-                    error,
-                    backtrace: Vec::new(),
-                    worker: worker.to_owned(),
-                    queue,
-                };
-                if let Err(e) = self.backend.save(store, &new).await {
-                    tracing::warn!(error = %e, "failure backend");
-                }
-            }
-            store.unregister_worker(worker).await?;
-            Ok::<_, Error>(())
-        })
+        let why = if heartbeat_expired {
+            Departure::HeartbeatExpired
+        } else {
+            Departure::DirtyExit
+        };
+        let registry = self.registry;
+        block_on(self.rt, || {
+            self.backend
+                .unregister_worker(self.store, worker, why, |f| {
+                    run_failure_hook(registry, &f.payload, &f.exception, &f.error)
+                })
+        })?;
+        Ok(())
     }
 }
 
