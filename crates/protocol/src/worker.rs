@@ -138,6 +138,25 @@ impl WorkingOn {
         })
     }
 
+    /// A `worker:<id>` value around a payload kept as it came (`payload_json`, the item's
+    /// text) and a queue name already encoded as JSON (`queue_json`): the bytes the
+    /// worker's reserve script writes (`finish_and_reserve.lua` concatenates the same
+    /// parts). For a payload in Ruby's canonical form this is exactly
+    /// [`WorkingOn::encode_parts`]; for one that is not (spaces, other escapes), the two
+    /// differ and the worker writes Ruby's re-encoding.
+    pub fn encode_raw(queue_json: &str, run_at: &str, payload_json: &str) -> String {
+        let mut out =
+            String::with_capacity(queue_json.len() + run_at.len() + payload_json.len() + 34);
+        out.push_str(r#"{"queue":"#);
+        out.push_str(queue_json);
+        out.push_str(r#","run_at":""#);
+        out.push_str(run_at);
+        out.push_str(r#"","payload":"#);
+        out.push_str(payload_json);
+        out.push('}');
+        out
+    }
+
     /// Decodes a `worker:<id>` value.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let value = json::from_slice(bytes)?;
@@ -193,6 +212,28 @@ mod tests {
         let want = r#"{"queue":"file_serve","run_at":"2026-11-22T17:40:00Z","payload":{"class":"SleepJob","args":[3]}}"#;
         assert_eq!(w.encode()?, want);
         assert_eq!(WorkingOn::decode(want.as_bytes())?, w);
+        // The reserve script's form is the same bytes for a canonical payload...
+        assert_eq!(
+            WorkingOn::encode_raw(
+                &crate::json::to_string(&w.queue)?,
+                &w.run_at,
+                &w.payload.encode()?
+            ),
+            want
+        );
+        // ...and keeps a payload that is not canonical as it came (the worker re-encodes).
+        let odd = r#"{ "class" : "SleepJob", "args" : [3] }"#;
+        let raw = WorkingOn::encode_raw(r#""q\"x""#, "t", odd);
+        assert_eq!(
+            raw,
+            r#"{"queue":"q\"x","run_at":"t","payload":{ "class" : "SleepJob", "args" : [3] }}"#
+        );
+        let back = WorkingOn::decode(raw.as_bytes())?;
+        assert_eq!(
+            (back.queue.as_str(), back.payload.class()),
+            ("q\"x", Some("SleepJob"))
+        );
+        assert_ne!(back.encode()?, raw);
         let (queue, payload) = split_working_on(want);
         assert_eq!(
             (queue.as_str(), payload["class"].as_str()),

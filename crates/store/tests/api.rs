@@ -814,10 +814,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     let s = Client::connect(&proxy.url()).await?.store().clone();
     let id = "vm:77:a,b";
     let w = format!("resque:worker:{id}");
-    let queues = vec![
-        ("a".to_owned(), r#""a""#.to_owned()),
-        ("b".to_owned(), r#""b""#.to_owned()),
-    ];
+    let queues = vec!["a".to_owned(), "b".to_owned()];
     let run_at = "2026-11-23T05:00:00Z";
     for item in [
         r#"{"class":"NoopJob","args":[1]}"#,
@@ -834,16 +831,19 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     let got = s
         .finish_and_reserve(id, None, Some((&queues, run_at)))
         .await?;
+    let working =
+        r#"{"queue":"b","run_at":"2026-11-23T05:00:00Z","payload":{"class":"NoopJob","args":[1]}}"#;
     assert_eq!(
         got,
         Reserved::Job {
             queue: "b".into(),
             raw: r#"{"class":"NoopJob","args":[1]}"#.into(),
-            registered: true
+            written: Some(working.into())
         }
     );
-    let working =
-        r#"{"queue":"b","run_at":"2026-11-23T05:00:00Z","payload":{"class":"NoopJob","args":[1]}}"#;
+    // What the script wrote is what protocol's WorkingOn encodes (canonical item).
+    let taken = resque_protocol::WorkingOn::decode(working.as_bytes())?;
+    assert_eq!(taken.encode()?, working);
     assert_eq!(
         script_commands(&mon),
         [
@@ -881,15 +881,12 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         .await?;
     assert_eq!(proxy.turns(), 1);
     // Not canonical JSON: written as it came, and the caller is told so it can re-encode.
-    let Reserved::Job {
-        raw, registered, ..
-    } = got
-    else {
+    let Reserved::Job { raw, written, .. } = got else {
         panic!("expected a job, got {got:?}")
     };
     assert_eq!(raw, r#"{ "class" : "NoopJob", "args" : [2] }"#);
-    assert!(registered);
     let working2 = format!(r#"{{"queue":"b","run_at":"{run_at}","payload":{raw}}}"#);
+    assert_eq!(written.as_deref(), Some(working2.as_str()));
     let rec = record.encode()?;
     assert_eq!(
         script_commands(&mon),
@@ -911,6 +908,12 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         [rec]
     );
 
+    assert_eq!(
+        server.get_str(&["GET", &w]),
+        written,
+        "the reply says what was SET"
+    );
+
     // Items that are not job objects are handed over without touching worker:<id>.
     let done = Some(Finished {
         record: None,
@@ -925,7 +928,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
             Reserved::Job {
                 queue: "b".into(),
                 raw: bad.into(),
-                registered: false
+                written: None
             }
         );
         assert_eq!(server.get_str(&["GET", &w]), None);
@@ -989,7 +992,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         .finish_and_reserve(id, failed(), Some((&queues, run_at)))
         .await?;
     assert!(
-        matches!(&got, Reserved::Job { registered: true, raw, .. } if raw.contains("[3]")),
+        matches!(&got, Reserved::Job { written: Some(_), raw, .. } if raw.contains("[3]")),
         "{got:?}"
     );
     assert_eq!(
@@ -1013,7 +1016,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         s.finish_and_reserve(id, None, Some((&queues, run_at)))
             .await?,
         Reserved::Job {
-            registered: true,
+            written: Some(_),
             ..
         }
     ));
@@ -1021,10 +1024,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     // Another worker id and another queue list (a dynamic list that changed): the keys
     // kept from the calls before are not reused.
     let other = "host:2:c,a";
-    let other_queues = vec![
-        ("c".to_owned(), r#""c""#.to_owned()),
-        ("a".to_owned(), r#""a""#.to_owned()),
-    ];
+    let other_queues = vec!["c".to_owned(), "a".to_owned()];
     server.cmd(&["RPUSH", "resque:queue:c", r#"{"class":"C","args":[]}"#])?;
     assert_eq!(
         s.finish_and_reserve(other, None, Some((&other_queues, run_at)))
@@ -1032,7 +1032,10 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         Reserved::Job {
             queue: "c".into(),
             raw: r#"{"class":"C","args":[]}"#.into(),
-            registered: true
+            written: Some(
+                r#"{"queue":"c","run_at":"2026-11-23T05:00:00Z","payload":{"class":"C","args":[]}}"#
+                    .into()
+            )
         }
     );
     assert_eq!(

@@ -7,7 +7,8 @@ use jiff::Timestamp;
 use resque_failure::{Departure, NewFailure};
 use resque_protocol::{Failure, Value, failure, time};
 
-use super::child::{Outcome, run_failure_hook};
+use super::child::run_failure_hook;
+use super::outcome::Outcome;
 use super::{Error, Run, block_on};
 
 /// A finished job's bookkeeping (Ruby's `report_failed_job` and `done_working`).

@@ -11,6 +11,7 @@ use resque_protocol::{Payload, Value, failure};
 use resque_store::{Context, Performed, Registry};
 
 use super::exec::run_program;
+use super::outcome::Outcome;
 use super::{Error, JobInfo, Run};
 use crate::config::Config;
 use crate::fork::fork_child;
@@ -19,32 +20,6 @@ use crate::proctitle;
 /// Largest error and backtrace a child reports, in bytes before encoding (the encoded report
 /// is then cut to what the pipe holds: see [`report_json`]).
 pub(super) const MAX_REPORT: usize = 48 * 1024;
-
-/// How a job ended, as the parent records it.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Outcome {
-    /// Performed, or skipped by `before_perform` (not a failure).
-    Done,
-    /// Failed: a failure record, and whether it counts in `stat:failed` (Ruby counts
-    /// exceptions raised by the job, not dirty exits).
-    Failed {
-        exception: String,
-        error: String,
-        backtrace: Vec<String>,
-        count_failed: bool,
-    },
-}
-
-impl Outcome {
-    pub(super) fn failed(exception: &str, error: impl Into<String>) -> Self {
-        Self::Failed {
-            exception: exception.to_owned(),
-            error: error.into(),
-            backtrace: Vec::new(),
-            count_failed: true,
-        }
-    }
-}
 
 /// The pipe forked children report their failures on: one for the worker's life, not one
 /// a job (a pipe and three closes a job were 4% of the fork-per-job loop).

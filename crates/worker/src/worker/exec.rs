@@ -4,7 +4,7 @@ use std::os::fd::AsFd;
 
 use resque_protocol::{Value, failure};
 
-use super::child::Outcome;
+use super::outcome::Outcome;
 
 /// Lines of a failed program's stderr kept in its failure record.
 pub(super) const STDERR_LINES: usize = 20;

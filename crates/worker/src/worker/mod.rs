@@ -16,6 +16,7 @@ mod bookkeeping;
 mod child;
 mod exec;
 mod hooks;
+mod outcome;
 mod prune;
 mod signals;
 
@@ -34,8 +35,9 @@ use crate::proctitle::{self, titles};
 use crate::wake::Wake;
 
 use bookkeeping::{Pending, Taken};
-use child::{Outcome, ReportPipe, Runner};
+use child::{ReportPipe, Runner};
 pub use hooks::{Hooks, JobInfo};
+use outcome::Outcome;
 use signals::{Flags, SIGNALS};
 
 /// Ruby's default `heartbeat_interval`.
@@ -194,8 +196,8 @@ struct Run<'a> {
     /// Whether to use [`Store::finish_and_reserve`]; turned off for good when the server
     /// will not run scripts, and the separate commands are used instead.
     use_script: bool,
-    /// A fixed queue list with each name's JSON encoding (computed once).
-    static_queues: Option<Vec<(String, String)>>,
+    /// A fixed queue list, resolved once.
+    static_queues: Option<Vec<String>>,
     /// The pipe children report failures on, made at the first fork and kept.
     report: Option<ReportPipe>,
 }
@@ -346,13 +348,13 @@ impl Run<'_> {
     fn reserve_scripted(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
         let spec = &self.cfg.queues;
         let dynamic;
-        let queues: &[(String, String)] = if spec.is_dynamic() {
+        let queues: &[String] = if spec.is_dynamic() {
             let names = block_on(self.rt, || self.store.queue_names())?;
-            dynamic = with_json(spec.resolve(&names))?;
+            dynamic = spec.resolve(&names);
             &dynamic
         } else {
             if self.static_queues.is_none() {
-                self.static_queues = Some(with_json(spec.resolve(&[]))?);
+                self.static_queues = Some(spec.resolve(&[]));
             }
             self.static_queues.as_deref().unwrap_or_default()
         };
@@ -389,25 +391,16 @@ impl Run<'_> {
             resque_store::Reserved::Job {
                 queue,
                 raw,
-                registered,
-            } => {
-                let written = registered.then(|| {
-                    let qjson = queues
-                        .iter()
-                        .find(|(q, _)| *q == queue)
-                        .map_or("", |(_, j)| j.as_str());
-                    format!(r#"{{"queue":{qjson},"run_at":"{run_at}","payload":{raw}}}"#)
-                });
-                Some((
-                    queue,
-                    raw,
-                    Some(Taken {
-                        at,
-                        run_at,
-                        written,
-                    }),
-                ))
-            }
+                written,
+            } => Some((
+                queue,
+                raw,
+                Some(Taken {
+                    at,
+                    run_at,
+                    written,
+                }),
+            )),
         })
     }
 
@@ -470,15 +463,4 @@ fn block_on<F: std::future::Future>(
     // Boxed, the runtime's `block_on` moves a pointer around rather than the future
     // itself (it moved a 5 KB future through a 21 KB frame).
     rt.block_on(Box::pin(make()))
-}
-
-/// Queue names with their JSON encodings (for the reserve script's `worker:<id>` value).
-fn with_json(names: Vec<String>) -> Result<Vec<(String, String)>, Error> {
-    names
-        .into_iter()
-        .map(|q| {
-            let json = resque_protocol::json::to_string(&q).map_err(resque_store::Error::from)?;
-            Ok((q, json))
-        })
-        .collect()
 }

@@ -37,6 +37,7 @@ for i = 8, #KEYS do
   if item then
     local ok, job = pcall(cjson.decode, item)
     if ok and type(job) == 'table' and job['class'] ~= nil then
+      -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
       redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 3] .. ',"run_at":"' .. ARGV[4] ..
         '","payload":' .. item .. '}')
       return {3, errors, i - 7, item, 1}

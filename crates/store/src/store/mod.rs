@@ -1,0 +1,197 @@
+//! [`Store`]: Resque's data operations on Redis, one method per `Resque::DataStore` call,
+//! each sending what Ruby sends (same commands, same pipelines).
+//!
+//! One file per family of operations: `queues`, `workers` (the registry), `reserve`
+//! (taking a job and a finished job's bookkeeping), `stats`, `lists` (generic lists and
+//! sets, the Failure API's compare-and-swap scripts), `server` (SCAN, the key viewer,
+//! `TIME`, `INFO`) and `scripts` (EVALSHA with load on demand). This file holds the
+//! connection and the helpers they share.
+
+mod lists;
+mod queues;
+mod reserve;
+mod scripts;
+mod server;
+mod stats;
+mod workers;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fred::prelude::*;
+use fred::types::Value as RedisValue;
+use resque_protocol::{Keys, Payload, json};
+
+use crate::{Connection, Error, Result};
+
+use reserve::ReserveArgs;
+pub use reserve::{Finished, Reserved};
+pub use server::{KeyPage, KeyType};
+pub use workers::WorkerDetails;
+
+/// How a [`Store`] connects.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Keep reconnecting in the background when the connection drops (long-running
+    /// processes: workers and resque-web). The first connection still fails at once.
+    pub reconnect: bool,
+    /// Time allowed to open a connection.
+    pub connect_timeout: Duration,
+    /// Time allowed for one command before it fails.
+    pub command_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            reconnect: true,
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Most items one RPUSH carries in a batch; a larger batch is several RPUSHes in the same
+/// pipeline, so Redis never sees one huge command.
+const MAX_ITEMS_PER_RPUSH: usize = 1000;
+
+/// A connection to Redis with Resque's key schema.
+///
+/// Cheap to clone (clones share the connection). Must be created and used inside a tokio
+/// runtime; for synchronous code see [`crate::blocking`].
+#[derive(Clone)]
+pub struct Store {
+    client: fred::clients::Client,
+    keys: Keys,
+    redis_id: String,
+    /// SHA1 of each script this store has loaded (`SCRIPT LOAD`), shared by clones.
+    scripts: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, RedisValue>>>,
+    /// The arguments of [`Store::finish_and_reserve`] that stay the same from one call to
+    /// the next, ready-made.
+    reserve_args: std::sync::Arc<std::sync::Mutex<ReserveArgs>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("redis", &self.redis_id)
+            .field("namespace", &self.keys.namespace())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to the server a connection string names, under `namespace` (or the
+    /// string's own namespace, or `resque`).
+    pub async fn connect(connection: &Connection, namespace: Option<&str>) -> Result<Self> {
+        Self::connect_with(connection, namespace, &ConnectOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit options.
+    pub async fn connect_with(
+        connection: &Connection,
+        namespace: Option<&str>,
+        options: &ConnectOptions,
+    ) -> Result<Self> {
+        let ns = namespace
+            .or(connection.namespace())
+            .unwrap_or(resque_protocol::DEFAULT_NAMESPACE);
+        let keys = Keys::new(ns)?;
+        let mut builder = Builder::from_config(connection.config.clone());
+        builder.with_connection_config(|c| {
+            c.connection_timeout = options.connect_timeout;
+            c.internal_command_timeout = options.connect_timeout;
+        });
+        builder.with_performance_config(|p| {
+            p.default_command_timeout = options.command_timeout;
+        });
+        if options.reconnect {
+            builder.set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+        }
+        let connect_err = |source| Error::Connect {
+            redis: connection.redis_id().to_owned(),
+            source,
+        };
+        let client = builder.build().map_err(connect_err)?;
+        client.init().await.map_err(connect_err)?;
+        Ok(Self {
+            client,
+            keys,
+            redis_id: connection.redis_id().to_owned(),
+            scripts: std::sync::Arc::default(),
+            reserve_args: std::sync::Arc::default(),
+        })
+    }
+
+    /// The key names in use.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The server's printable identity (`Resque.redis_id`).
+    pub fn redis_id(&self) -> &str {
+        &self.redis_id
+    }
+
+    /// Closes the connection (sends QUIT).
+    pub async fn close(&self) -> Result<()> {
+        self.client.quit().await?;
+        Ok(())
+    }
+
+    /// `PING`.
+    pub async fn ping(&self) -> Result<()> {
+        let _: String = self.client.ping(None).await?;
+        Ok(())
+    }
+}
+
+/// Decodes a queue item into a payload, with an error that names the queue and the item.
+pub(crate) fn decode_item(queue: &str, raw: &[u8]) -> Result<Payload> {
+    Payload::decode(raw).map_err(|source| Error::MalformedPayload {
+        queue: queue.to_owned(),
+        raw: String::from_utf8_lossy(raw).into_owned(),
+        source,
+    })
+}
+
+/// Encodes a payload exactly as Ruby's `Resque.encode` would.
+pub(crate) fn encode(payload: &Payload) -> Result<String> {
+    Ok(json::to_string(payload)?)
+}
+
+/// Whether `e` means the connection failed (so the command may or may not have run), as
+/// opposed to an answer from Redis.
+fn is_io(e: &fred::error::Error) -> bool {
+    use fred::error::ErrorKind;
+    matches!(
+        e.kind(),
+        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure
+    )
+}
+
+/// Whether an error reply was raised by a command inside a running script (Redis names the
+/// script's line: `@user_script:N`), so the commands before it took effect.
+fn ran_in_script(e: &fred::error::Error) -> bool {
+    e.details().contains("user_script")
+}
+
+fn value_to_bytes(v: RedisValue) -> Option<Vec<u8>> {
+    match v {
+        RedisValue::Null => None,
+        RedisValue::Bytes(b) => Some(b.to_vec()),
+        RedisValue::String(s) => Some(s.as_bytes().to_vec()),
+        other => other.as_bytes().map(<[u8]>::to_vec),
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn value_to_string(v: RedisValue) -> Option<String> {
+    value_to_bytes(v).map(|b| match String::from_utf8(b) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}

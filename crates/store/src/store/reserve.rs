@@ -1,0 +1,274 @@
+//! Taking a job, and a finished job's bookkeeping: in one script call
+//! ([`Store::finish_and_reserve`]) or as Ruby's separate commands.
+
+use fred::prelude::*;
+use fred::types::Value as RedisValue;
+use resque_protocol::{Failure, Keys, WorkingOn, json};
+
+use super::{Store, value_to_string};
+use crate::{Error, Result};
+
+/// One worker's keys and queues as [`Store::finish_and_reserve`] sends them. Built afresh
+/// they were two dozen allocations a job; in a forking worker every heap page those touch
+/// is a copy-on-write fault in the parent after each fork. Cloning a ready-made value
+/// only bumps a reference count.
+#[derive(Default)]
+pub(super) struct ReserveArgs {
+    id: String,
+    queues: Vec<String>,
+    /// Each queue's name as JSON, as text (for [`WorkingOn::encode_raw`]).
+    queue_json_text: Vec<String>,
+    /// `worker:<id>`, `stat:processed`, `stat:processed:<id>`, `stat:failed`,
+    /// `stat:failed:<id>`, `failed`, `pause-all-workers`: KEYS[1..=7].
+    keys: Vec<RedisValue>,
+    /// `queue:<name>` for each queue: KEYS[8..].
+    queue_keys: Vec<RedisValue>,
+    /// Each queue's name as JSON: ARGV[5..].
+    queue_json: Vec<RedisValue>,
+}
+
+impl ReserveArgs {
+    /// Makes these the arguments for worker `id` and `queues`, unless they already are.
+    fn prepare(&mut self, k: &Keys, id: &str, queues: &[String]) -> Result<()> {
+        if self.id == id
+            && self.keys.len() == 7
+            && self.queues == queues
+            && self.queue_keys.len() == queues.len()
+            && self.queue_json.len() == queues.len()
+        {
+            return Ok(());
+        }
+        // Cleared first: a failure below must not leave a half-made set that matches.
+        self.id.clear();
+        self.id = id.to_owned();
+        self.keys = vec![
+            k.worker(id).into(),
+            k.stat_processed().into(),
+            k.stat_processed_for(id).into(),
+            k.stat_failed().into(),
+            k.stat_failed_for(id).into(),
+            k.failed().into(),
+            k.pause_all_workers().into(),
+        ];
+        self.queue_json_text = queues
+            .iter()
+            .map(json::to_string)
+            .collect::<std::result::Result<_, _>>()?;
+        self.queues = queues.to_vec();
+        self.queue_keys = queues.iter().map(|q| k.queue(q).into()).collect();
+        self.queue_json = self
+            .queue_json_text
+            .iter()
+            .map(|j| j.as_str().into())
+            .collect();
+        self.id = id.to_owned();
+        Ok(())
+    }
+}
+
+impl Store {
+    /// `paused?` from Redis: `GET pause-all-workers`, paused when the value, stripped and
+    /// lower-cased, is `true`.
+    pub async fn pause_all_requested(&self) -> Result<bool> {
+        let v: Option<String> = self.client.get(self.keys.pause_all_workers()).await?;
+        Ok(v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
+    }
+
+    /// `reserve`: `LPOP` each queue in order until one returns a job, one command at a time
+    /// as Ruby does (a pipelined LPOP would take a job from every queue).
+    pub async fn pop_first(&self, queues: &[String]) -> Result<Option<(String, String)>> {
+        for q in queues {
+            if let Some(raw) = self.pop(q).await? {
+                return Ok(Some((q.clone(), raw)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The bookkeeping after a job, in one pipeline: for a failed job, `RPUSH` the record
+    /// to `failure_list` and `INCRBY stat:failed` / `stat:failed:<id>` (Ruby does these in
+    /// the child); then Ruby's `done_working`: `DEL worker:<id>`, `INCRBY stat:processed 1`,
+    /// `INCRBY stat:processed:<id> 1`; then the next iteration's `GET pause-all-workers`,
+    /// whose answer (paused?) is returned. The end state is what Ruby's worker leaves.
+    /// `record` is written only for the Redis backend; other backends save their record
+    /// first and pass `None`. `count_failed` is Ruby's `report_failed_job` (failures raised
+    /// inside `perform`; not dirty exits).
+    pub async fn job_done(
+        &self,
+        id: &str,
+        record: Option<(&str, &Failure)>,
+        count_failed: bool,
+    ) -> Result<bool> {
+        let k = &self.keys;
+        let p = self.client.pipeline();
+        if let Some((list, record)) = record {
+            let () = p.rpush(k.failure_list(list), record.encode()?).await?;
+        }
+        if count_failed {
+            let () = p.incr_by(k.stat_failed(), 1).await?;
+            let () = p.incr_by(k.stat_failed_for(id), 1).await?;
+        }
+        let () = p.del(k.worker(id)).await?;
+        let () = p.incr_by(k.stat_processed(), 1).await?;
+        let () = p.incr_by(k.stat_processed_for(id), 1).await?;
+        // The next loop iteration's first command, sent in the same round trip.
+        let () = p.get(k.pause_all_workers()).await?;
+        let mut replies: Vec<RedisValue> = p.all().await?;
+        let pause = replies.pop().and_then(value_to_string);
+        Ok(pause.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
+    }
+
+    /// [`Store::job_done`] for the last job (if any), then the next iteration's
+    /// `GET pause-all-workers`, `LPOP` of each queue in order and `SET worker:<id>`, as one
+    /// script: one round trip per job where the separate commands take three.
+    ///
+    /// Redis runs the same commands in the same order as Ruby's worker and leaves the same
+    /// state; what changes is that nothing can come between them, so a job is never out
+    /// of its queue without being under `worker:<id>`. `SET worker:<id>` is done here only
+    /// when the item is a JSON object with a `class` (as Lua's cjson reads it), writing
+    /// [`WorkingOn::encode_raw`]'s bytes: the caller checks that against its own encoding
+    /// ([`Reserved::Job::written`]) and sets it again if they differ (an item whose
+    /// re-encoding is not byte-identical).
+    ///
+    /// `queues` are the queue names in priority order (their JSON encodings are made once
+    /// here and kept while the list stays the same). Returns
+    /// [`Error::ScriptUnavailable`] when the server will not run the script at all (no
+    /// `EVALSHA`, a proxy or ACL refusing it): nothing was done, and the caller uses the
+    /// separate commands instead.
+    pub async fn finish_and_reserve(
+        &self,
+        id: &str,
+        finished: Option<Finished<'_>>,
+        reserve: Option<(&[String], &str)>,
+    ) -> Result<Reserved> {
+        const SCRIPT: &str = include_str!("finish_and_reserve.lua");
+        let k = &self.keys;
+        let (record_list, record) = match finished.as_ref().and_then(|f| f.record) {
+            Some((list, record)) => (Some(k.failure_list(list)), record.encode()?),
+            None => (None, String::new()),
+        };
+        let done = match &finished {
+            None => "",
+            Some(f) if f.count_failed => "failed",
+            Some(_) => "done",
+        };
+        let (queues, run_at) = reserve.unwrap_or((&[], ""));
+        let record: RedisValue = record.into();
+        let run_at_text = run_at;
+        let run_at: RedisValue = run_at.into();
+        // A panic elsewhere while this was held leaves nothing `prepare` trusts.
+        let args = || {
+            self.reserve_args
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        args().prepare(k, id, queues)?;
+        let argv = || {
+            let mut c = args();
+            // The same inputs as the call above, which succeeded: this one cannot fail, and
+            // makes the arguments again only if another clone of the store changed them.
+            let _ = c.prepare(k, id, queues);
+            let mut argv = Vec::with_capacity(2 + 2 * c.keys.len() + 4 + 2 * queues.len());
+            argv.push(RedisValue::Null); // the SHA1, filled in by run_script
+            argv.push(
+                i64::try_from(c.keys.len() + queues.len())
+                    .unwrap_or(0)
+                    .into(),
+            );
+            argv.extend(c.keys.iter().cloned());
+            if let Some(list) = &record_list {
+                // KEYS[6], after the SHA1 and the key count: a failure list other than
+                // `failed` (the multi-queue backend's).
+                argv[2 + 5] = list.as_str().into();
+            }
+            argv.extend(c.queue_keys.iter().cloned());
+            argv.push(done.into());
+            argv.push(record.clone());
+            argv.push(if reserve.is_some() { "1" } else { "0" }.into());
+            argv.push(run_at.clone());
+            argv.extend(c.queue_json.iter().cloned());
+            argv
+        };
+
+        let reply = self.run_script(SCRIPT, argv).await?;
+        let mut it = match reply {
+            RedisValue::Array(items) => items.into_iter(),
+            other => {
+                return Err(Error::ScriptUnavailable(format!(
+                    "unexpected reply {other:?}"
+                )));
+            }
+        };
+        let tag = it.next().and_then(|v| v.as_i64()).unwrap_or(-1);
+        let errors = it.next().and_then(value_to_string).unwrap_or_default();
+        if !errors.is_empty() {
+            // Like a pipeline's: the other commands took effect; nothing to send again.
+            tracing::error!(worker = id, errors = %errors, "part of a job's bookkeeping was refused");
+        }
+        Ok(match tag {
+            0 => Reserved::Empty,
+            1 => Reserved::Paused,
+            2 => Reserved::Failed(it.next().and_then(value_to_string).unwrap_or_default()),
+            3 => {
+                let index = it.next().and_then(|v| v.as_i64()).unwrap_or(0);
+                let raw = it.next().and_then(value_to_string).unwrap_or_default();
+                let registered = it.next().and_then(|v| v.as_i64()) == Some(1);
+                let i = usize::try_from(index - 1)
+                    .ok()
+                    .filter(|i| *i < queues.len())
+                    .ok_or_else(|| {
+                        Error::ScriptUnavailable(format!("reply names queue {index}"))
+                    })?;
+                let written = registered.then(|| {
+                    let c = args();
+                    let qjson = c.queue_json_text.get(i).map_or("", String::as_str);
+                    WorkingOn::encode_raw(qjson, run_at_text, &raw)
+                });
+                Reserved::Job {
+                    queue: queues[i].clone(),
+                    raw,
+                    written,
+                }
+            }
+            _ => {
+                return Err(Error::ScriptUnavailable(
+                    "unexpected reply from the reserve script".to_owned(),
+                ));
+            }
+        })
+    }
+}
+
+/// The job whose bookkeeping [`Store::finish_and_reserve`] does: its failure record (the
+/// Redis backend's list name and the record; `None` for a success or when another backend
+/// saved it) and whether it counts in `stat:failed` (see [`Store::job_done`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// `(list name, record)` to `RPUSH`.
+    pub record: Option<(&'a str, &'a Failure)>,
+    /// `INCRBY stat:failed` and `stat:failed:<id>`.
+    pub count_failed: bool,
+}
+
+/// What [`Store::finish_and_reserve`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reserved {
+    /// `pause-all-workers` is set: nothing was taken.
+    Paused,
+    /// Every queue was empty (or no reservation was asked for).
+    Empty,
+    /// An `LPOP` answered an error (say, a queue key of the wrong type); the bookkeeping
+    /// before it was done.
+    Failed(String),
+    /// A job, taken from `queue`.
+    Job {
+        /// The queue's name.
+        queue: String,
+        /// The item as it was in the queue.
+        raw: String,
+        /// The `worker:<id>` value the script set, the item as it is inside
+        /// ([`WorkingOn::encode_raw`]); `None` when the item is not a job object (not JSON,
+        /// or no `class`) and `worker:<id>` was not touched.
+        written: Option<String>,
+    },
+}
