@@ -51,7 +51,7 @@ impl Client {
             .build()
             .map_err(|e| crate::Error::Connect {
                 redis: conn.redis_id().to_owned(),
-                source: fred::error::Error::new(fred::error::ErrorKind::IO, e.to_string()),
+                error: fred::error::Error::new(fred::error::ErrorKind::IO, e.to_string()),
             })?;
         let store = rt.block_on(Store::connect_with(&conn, namespace, options))?;
         Ok(Self {

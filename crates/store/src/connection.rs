@@ -102,6 +102,15 @@ impl Connection {
                     .into(),
             ));
         }
+        if let Some((before, rest)) = s.split_once("//") {
+            // `redis//host`: Ruby would read host `redis` and namespace `/host`, which
+            // is never what was meant.
+            return Err(bad(if before.contains(':') {
+                "a namespace cannot start with /".to_owned()
+            } else {
+                format!("\"//\" without a scheme's colon; did you mean {before}://{rest}?")
+            }));
+        }
         Self::host_port(input, s)
     }
 
@@ -347,6 +356,8 @@ mod tests {
             ("unix://", "no socket path"),
             ("unix:///tmp/s?x=1", "unknown option"),
             ("redis-sentinel://s1:26379", "service name"),
+            ("redis//host", "did you mean redis://host?"),
+            ("localhost:6379//ns", "cannot start with /"),
         ] {
             let err = Connection::parse(s).expect_err(s).to_string();
             assert!(err.contains(needle), "{s:?}: {err}");

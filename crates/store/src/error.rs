@@ -13,16 +13,18 @@ pub enum Error {
         reason: String,
     },
     /// Redis could not be reached.
-    #[error("cannot connect to Redis at {redis}: {source}")]
+    ///
+    /// The message names the reason once, in plain words ("connection refused"), so it is
+    /// not a `source`: printed as a chain it would repeat.
+    #[error("cannot connect to Redis at {redis}: {}", plain(.error))]
     Connect {
         /// The server, as [`crate::Connection::redis_id`].
         redis: String,
         /// fred's error.
-        #[source]
-        source: fred::error::Error,
+        error: fred::error::Error,
     },
     /// A command failed (Redis went away, timed out, or answered an error).
-    #[error("Redis command failed: {0}")]
+    #[error("Redis command failed: {}", plain(.0))]
     Redis(#[from] fred::error::Error),
     /// A value could not be encoded or decoded.
     #[error(transparent)]
@@ -90,6 +92,34 @@ impl Error {
             ),
             _ => false,
         }
+    }
+}
+
+/// fred's error in plain words: an I/O error's own message ("connection refused", "no such
+/// file or directory"), where fred's text is the `Debug` form of the `io::Error`.
+pub(crate) fn plain(e: &fred::error::Error) -> String {
+    use fred::error::ErrorKind;
+    let details = e.details();
+    match e.kind() {
+        ErrorKind::IO => {
+            // `Os { code: 111, kind: ConnectionRefused, message: "Connection refused" }`, or
+            // `Custom { kind: Uncategorized, error: "failed to lookup address ..." }`.
+            let quoted = ["message: \"", "error: \""].iter().find_map(|tag| {
+                let start = details.find(tag)? + tag.len();
+                let len = details[start..].find('"')?;
+                Some(&details[start..start + len])
+            });
+            let text = quoted.unwrap_or(details);
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(c) => c.to_lowercase().chain(chars).collect(),
+                None => "I/O error".to_owned(),
+            }
+        }
+        ErrorKind::Timeout => "timed out".to_owned(),
+        ErrorKind::Canceled => "the connection was closed".to_owned(),
+        _ if details.is_empty() => e.to_string(),
+        _ => details.to_owned(),
     }
 }
 

@@ -9,11 +9,12 @@ use std::sync::{Arc, RwLock};
 use axum::extract::{FromRequest, FromRequestParts, NestedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use resque_failure::Failures;
 use resque_store::{Client, Connection};
 
 use crate::Config;
+use crate::error::Error;
 
 /// The dashboard's state: configuration, the CSRF token and the (lazily opened) Redis
 /// connection. Cheap to clone.
@@ -97,7 +98,7 @@ impl Web {
     /// The connection, opening it on first use. A failed attempt is retried by the next
     /// request, so the dashboard recovers once Redis is up; an open connection reconnects
     /// by itself (fred's reconnect policy).
-    pub(crate) async fn conn(&self) -> Result<Conn, WebError> {
+    pub(crate) async fn conn(&self) -> Result<Conn, Error> {
         if let Some(c) = self.read_conn() {
             return Ok(c);
         }
@@ -108,8 +109,7 @@ impl Web {
         let cfg = &self.inner.config;
         let client =
             Client::connect_with(&cfg.connection, Some(&self.inner.namespace), &cfg.connect)
-                .await
-                .map_err(|e| self.store_error(&e))?;
+                .await?;
         let failures = cfg.backend.failures(client.store().clone());
         let conn = Conn { client, failures };
         if let Ok(mut slot) = self.inner.conn.write() {
@@ -126,13 +126,10 @@ impl Web {
     pub(crate) async fn workers_with_payloads(
         &self,
         c: &Conn,
-    ) -> Result<Vec<(String, Option<String>)>, WebError> {
+    ) -> Result<Vec<(String, Option<String>)>, Error> {
         let store = c.client.store();
-        let ids = store.worker_ids().await.map_err(|e| self.store_error(&e))?;
-        let payloads = store
-            .worker_payloads(&ids)
-            .await
-            .map_err(|e| self.store_error(&e))?;
+        let ids = store.worker_ids().await?;
+        let payloads = store.worker_payloads(&ids).await?;
         Ok(ids.into_iter().zip(payloads).collect())
     }
 
@@ -143,35 +140,15 @@ impl Web {
         name: &str,
         start: u64,
         count: u64,
-    ) -> Result<(u64, Vec<resque_store::PeekItem>), WebError> {
+    ) -> Result<(u64, Vec<resque_store::PeekItem>), Error> {
         let (start, count) = (
             i64::try_from(start).unwrap_or(i64::MAX),
             i64::try_from(count).unwrap_or(i64::MAX),
         );
-        tokio::try_join!(c.client.size(name), c.client.peek(name, start, count))
-            .map_err(|e| self.store_error(&e))
-    }
-
-    /// The error page for a store error.
-    pub(crate) fn store_error(&self, e: &resque_store::Error) -> WebError {
-        if e.is_connection() || matches!(e, resque_store::Error::BadConnectionString { .. }) {
-            tracing::warn!(error = %e, "Redis unreachable");
-            WebError::NoRedis(format!("Can't connect to Redis! ({})", self.redis_id()))
-        } else {
-            tracing::warn!(error = %e, "Redis error");
-            WebError::Internal(format!("Redis error: {e}"))
-        }
-    }
-
-    /// The error page for a failure-API error.
-    pub(crate) fn failure_error(&self, e: &resque_failure::Error) -> WebError {
-        use resque_failure::Error as F;
-        match e {
-            F::Store(s) => self.store_error(s),
-            F::InvalidQueue(_) | F::NoSuchRecord { .. } => WebError::NotFound(e.to_string()),
-            F::Changed { .. } | F::Corrupt { .. } => WebError::Conflict(e.to_string()),
-            other => WebError::Internal(other.to_string()),
-        }
+        Ok(tokio::try_join!(
+            c.client.size(name),
+            c.client.peek(name, start, count)
+        )?)
     }
 }
 
@@ -197,12 +174,17 @@ impl FromRequestParts<Web> for Root {
     }
 }
 
-/// A urlencoded form whose CSRF token (field `_csrf`, or header `X-CSRF-Token`) matched.
+/// A urlencoded form whose CSRF token (field `_csrf`, or header `X-CSRF-Token`) matched,
+/// read as `T` (unknown fields, the token among them, are ignored).
 #[derive(Debug)]
-pub(crate) struct CheckedForm(pub(crate) HashMap<String, String>);
+pub(crate) struct CheckedForm<T = NoFields>(pub(crate) T);
 
-impl FromRequest<Web> for CheckedForm {
-    type Rejection = WebError;
+/// A form that carries nothing but its CSRF token.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct NoFields {}
+
+impl<T: serde::de::DeserializeOwned> FromRequest<Web> for CheckedForm<T> {
+    type Rejection = Error;
 
     async fn from_request(req: Request, web: &Web) -> Result<Self, Self::Rejection> {
         let header_token = req
@@ -212,13 +194,20 @@ impl FromRequest<Web> for CheckedForm {
             .map(str::to_owned);
         let axum::Form(fields) = axum::Form::<HashMap<String, String>>::from_request(req, web)
             .await
-            .map_err(|e| WebError::BadRequest(e.body_text()))?;
+            .map_err(|e| Error::BadRequest(e.body_text()))?;
         let given = header_token.or_else(|| fields.get("_csrf").cloned());
         match given {
             Some(t) if constant_time_eq(t.as_bytes(), web.csrf().as_bytes()) => {
-                Ok(CheckedForm(fields))
+                // Every field is text: read `T` from them as strings.
+                let fields = fields
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect();
+                serde_json::from_value(serde_json::Value::Object(fields))
+                    .map(CheckedForm)
+                    .map_err(|e| Error::BadRequest(format!("bad form: {e}")))
             }
-            _ => Err(WebError::Csrf),
+            _ => Err(Error::Csrf),
         }
     }
 }
@@ -264,41 +253,6 @@ pub(crate) async fn common_headers(mut res: Response) -> Response {
         }
     }
     res
-}
-
-/// Why a request failed; each renders a small page with the right status.
-#[derive(Debug)]
-pub(crate) enum WebError {
-    /// Redis cannot be reached: Ruby's "Can't connect to Redis!" page, which reloads
-    /// itself until it can.
-    NoRedis(String),
-    NotFound(String),
-    BadRequest(String),
-    Conflict(String),
-    Csrf,
-    Internal(String),
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let (status, message, refresh) = match self {
-            Self::NoRedis(m) => (StatusCode::SERVICE_UNAVAILABLE, m, true),
-            Self::NotFound(m) => (StatusCode::NOT_FOUND, m, false),
-            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m, false),
-            Self::Conflict(m) => (StatusCode::CONFLICT, m, false),
-            Self::Csrf => (
-                StatusCode::FORBIDDEN,
-                "Invalid or missing CSRF token: reload the page and try again.".to_owned(),
-                false,
-            ),
-            Self::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m, false),
-        };
-        let page = crate::views::ErrorPage { message, refresh };
-        match askama::Template::render(&page) {
-            Ok(body) => (status, Html(body)).into_response(),
-            Err(_) => status.into_response(),
-        }
-    }
 }
 
 /// A random hex token from the kernel's generator (no dependency needed for 32 bytes).

@@ -1,39 +1,34 @@
 //! Machine-readable views: Ruby's `/stats.txt` (as text/plain), `/metrics` in the
 //! Prometheus text format, and a read-only JSON API under `/api`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use resque_failure::{Filter, Order};
 use resque_protocol::Value;
 use serde::Serialize;
 
-use crate::app::{Root, Web, WebError};
+use crate::app::{Root, Web};
+use crate::error::Error;
+use crate::query::{FailureQuery, Q, Window};
 
-type Params = Query<HashMap<String, String>>;
-type Data = Result<Response, WebError>;
+type Data = Result<Response, Error>;
 
 /// Most items one API call returns.
 const API_MAX: u64 = 1000;
 
-fn start_count(q: &HashMap<String, String>) -> (u64, u64) {
-    let num = |k: &str| q.get(k).and_then(|v| v.trim().parse::<u64>().ok());
-    (
-        num("start").unwrap_or(0),
-        num("count").unwrap_or(crate::PER_PAGE).clamp(1, API_MAX),
-    )
+/// A window's count: a page by default, at most [`API_MAX`].
+fn api_count(count: Option<u64>) -> u64 {
+    count.unwrap_or(crate::PER_PAGE).clamp(1, API_MAX)
 }
 
 /// `GET /stats.txt`: Ruby's lines, served as text/plain (3.0 served text/html, an XSS
 /// vector through queue names).
 pub(crate) async fn stats_txt(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let (info, sizes) = tokio::try_join!(c.client.info(), c.client.queue_sizes())
-        .map_err(|e| web.store_error(&e))?;
+    let (info, sizes) = tokio::try_join!(c.client.info(), c.client.queue_sizes())?;
     let mut out = format!(
         "resque.pending={}\nresque.processed+={}\nresque.failed+={}\nresque.workers={}\nresque.working={}",
         info.pending, info.processed, info.failed, info.workers, info.working
@@ -58,8 +53,7 @@ pub(crate) async fn metrics(State(web): State<Web>) -> Data {
         c.client.info(),
         c.client.queue_sizes(),
         c.client.stat("failed")
-    )
-    .map_err(|e| web.store_error(&e))?;
+    )?;
     let mut o = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: String| {
         let _ = writeln!(
@@ -162,7 +156,7 @@ struct ApiInfo {
 
 pub(crate) async fn api_info(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
+    let info = c.client.info().await?;
     Ok(Json(ApiInfo {
         namespace: web.namespace().to_owned(),
         redis: web.redis_id().to_owned(),
@@ -180,11 +174,7 @@ struct QueueSize {
 
 pub(crate) async fn api_queues(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let sizes = c
-        .client
-        .queue_sizes()
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    let sizes = c.client.queue_sizes().await?;
     let out: Vec<QueueSize> = sizes
         .into_iter()
         .map(|(name, size)| QueueSize { name, size })
@@ -204,10 +194,10 @@ struct QueueJobs {
 pub(crate) async fn api_queue(
     State(web): State<Web>,
     Path(name): Path<String>,
-    Query(q): Params,
+    Q(q): Q<Window>,
 ) -> Data {
     let c = web.conn().await?;
-    let (start, count) = start_count(&q);
+    let (start, count) = (q.start, api_count(q.count));
     let (size, items) = web.queue_slice(&c, &name, start, count).await?;
     let jobs = items
         .into_iter()
@@ -251,7 +241,7 @@ fn api_worker_of(id: &str, payload: Option<&str>) -> ApiWorker {
     }
 }
 
-async fn all_workers(web: &Web) -> Result<Vec<ApiWorker>, WebError> {
+async fn all_workers(web: &Web) -> Result<Vec<ApiWorker>, Error> {
     let c = web.conn().await?;
     Ok(web
         .workers_with_payloads(&c)
@@ -286,14 +276,9 @@ struct ApiWorkerDetail {
 
 pub(crate) async fn api_worker(State(web): State<Web>, Path(id): Path<String>) -> Data {
     let c = web.conn().await?;
-    let d = c
-        .client
-        .store()
-        .worker_details(&id)
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    let d = c.client.store().worker_details(&id).await?;
     if !d.registered {
-        return Err(WebError::NotFound(format!("no such worker {id:?}")));
+        return Err(Error::NotFound(format!("no such worker {id:?}")));
     }
     Ok(Json(ApiWorkerDetail {
         worker: api_worker_of(&id, d.payload.as_deref()),
@@ -321,41 +306,26 @@ struct ApiFailures {
     entries: Vec<ApiFailure>,
 }
 
-pub(crate) async fn api_failed(State(web): State<Web>, q: Params) -> Data {
-    failed(web, None, q.0).await
+pub(crate) async fn api_failed(State(web): State<Web>, Q(q): Q<FailureQuery>) -> Data {
+    failed(web, None, q).await
 }
 
 pub(crate) async fn api_failed_list(
     State(web): State<Web>,
     Path(list): Path<String>,
-    q: Params,
+    Q(q): Q<FailureQuery>,
 ) -> Data {
-    failed(web, Some(list), q.0).await
+    failed(web, Some(list), q).await
 }
 
-async fn failed(web: Web, list: Option<String>, q: HashMap<String, String>) -> Data {
+async fn failed(web: Web, list: Option<String>, q: FailureQuery) -> Data {
     let c = web.conn().await?;
-    let (start, count) = start_count(&q);
-    let get = |k: &str| {
-        q.get(k)
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-    };
-    let filter = Filter {
-        class: get("class"),
-        queue: get("queue"),
-        exception: get("exception"),
-        text: get("q"),
-    };
-    let order = match q.get("order").map(String::as_str) {
-        Some("asc") => Order::Asc,
-        _ => Order::Desc,
-    };
+    let (start, count) = (q.start, api_count(q.count));
+    let (filter, order) = (q.filter(), q.order());
     let page = c
         .failures
         .page(list.as_deref(), &filter, order, start, count)
-        .await
-        .map_err(|e| web.failure_error(&e))?;
+        .await?;
     let entries = page
         .entries
         .into_iter()

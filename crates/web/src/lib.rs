@@ -21,7 +21,9 @@
 mod app;
 mod assets;
 mod data;
+mod error;
 mod pages;
+mod query;
 mod views;
 
 use std::time::Duration;

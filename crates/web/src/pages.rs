@@ -1,35 +1,24 @@
 //! The HTML pages and the form actions, at Ruby's resque-web paths.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use resque_failure::{Filter, Order};
 
 use crate::PER_PAGE;
-use crate::app::{CheckedForm, Conn, Root, Web, WebError};
+use crate::app::{CheckedForm, Conn, Root, Web};
+use crate::error::Error;
+use crate::query::{FailureQuery, MatchForm, Paging, Q, RecordForm};
 use crate::views::*;
 
-type Params = Query<HashMap<String, String>>;
-type Page = Result<Response, WebError>;
+type Page = Result<Response, Error>;
 
 /// The six tabs, as `Resque::Server.tabs`.
 const TABS: [&str; 6] = [
     "Overview", "Working", "Failed", "Queues", "Workers", "Stats",
 ];
-
-/// A query parameter read as Ruby's `to_i` does: anything unparsable is 0.
-fn param_u64(q: &HashMap<String, String>, name: &str) -> u64 {
-    q.get(name)
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(0)
-}
-
-/// A non-empty query parameter.
-fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    q.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
-}
 
 impl Web {
     /// The page frame for a tab.
@@ -71,14 +60,9 @@ impl Web {
         }
     }
 
-    async fn queues_table(&self, c: &Conn, root: &Root) -> Result<QueuesTable, WebError> {
+    async fn queues_table(&self, c: &Conn, root: &Root) -> Result<QueuesTable, Error> {
         let r = &root.0;
-        let sizes = async {
-            c.client
-                .queue_sizes()
-                .await
-                .map_err(|e| self.store_error(&e))
-        };
+        let sizes = async { Ok::<_, Error>(c.client.queue_sizes().await?) };
         let (mut sizes, failed) = tokio::try_join!(sizes, self.failed_rows(c, root))?;
         sizes.sort();
         let queues = sizes
@@ -95,22 +79,14 @@ impl Web {
     }
 
     /// The failed row(s) of the queues table: `failed`, or one per multi-queue list.
-    async fn failed_rows(&self, c: &Conn, root: &Root) -> Result<Vec<QueueRow>, WebError> {
+    async fn failed_rows(&self, c: &Conn, root: &Root) -> Result<Vec<QueueRow>, Error> {
         let r = &root.0;
         let mut failed = Vec::new();
         if self.multiple_failed_lists(c).await? {
-            let mut lists = c
-                .failures
-                .queues()
-                .await
-                .map_err(|e| self.failure_error(&e))?;
+            let mut lists = c.failures.queues().await?;
             lists.sort();
             for (i, name) in lists.into_iter().enumerate() {
-                let size = c
-                    .failures
-                    .count(Some(&name), None)
-                    .await
-                    .map_err(|e| self.failure_error(&e))?;
+                let size = c.failures.count(Some(&name), None).await?;
                 failed.push(QueueRow {
                     href: format!("{r}/failed/{}", seg(&name)),
                     name,
@@ -120,11 +96,7 @@ impl Web {
                 });
             }
         } else {
-            let size = c
-                .failures
-                .count(None, None)
-                .await
-                .map_err(|e| self.failure_error(&e))?;
+            let size = c.failures.count(None, None).await?;
             failed.push(QueueRow {
                 name: "failed".to_owned(),
                 href: format!("{r}/failed"),
@@ -137,20 +109,16 @@ impl Web {
     }
 
     /// Ruby's `failed_multiple_queues?`.
-    async fn multiple_failed_lists(&self, c: &Conn) -> Result<bool, WebError> {
+    async fn multiple_failed_lists(&self, c: &Conn) -> Result<bool, Error> {
         if c.failures.is_multi_queue() {
             return Ok(true);
         }
-        let lists = c
-            .failures
-            .queues()
-            .await
-            .map_err(|e| self.failure_error(&e))?;
+        let lists = c.failures.queues().await?;
         Ok(lists.len() > 1)
     }
 
     /// Registered workers with what they are doing (`SMEMBERS` + one `MGET`).
-    async fn worker_rows(&self, c: &Conn) -> Result<Vec<WorkerRow>, WebError> {
+    async fn worker_rows(&self, c: &Conn) -> Result<Vec<WorkerRow>, Error> {
         Ok(self
             .workers_with_payloads(c)
             .await?
@@ -159,7 +127,7 @@ impl Web {
             .collect())
     }
 
-    async fn working_table(&self, c: &Conn) -> Result<WorkingTable, WebError> {
+    async fn working_table(&self, c: &Conn) -> Result<WorkingTable, Error> {
         let rows = self.worker_rows(c).await?;
         let total_workers = rows.len();
         let mut working: Vec<WorkerRow> = rows.into_iter().filter(|w| w.job.is_some()).collect();
@@ -236,12 +204,7 @@ pub(crate) async fn working_one(
     Path(id): Path<String>,
 ) -> Page {
     let c = web.conn().await?;
-    let d = c
-        .client
-        .store()
-        .worker_details(&id)
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    let d = c.client.store().worker_details(&id).await?;
     if d.registered && d.payload.is_some() {
         return Ok(WorkingOnePage {
             l: web.chrome(&root, "working", false),
@@ -259,12 +222,7 @@ async fn workers_page(web: Web, root: Root, id: Option<String>, fragment: bool) 
     let r = root.0.clone();
     // A worker id has colons; a host name has none.
     if let Some(id) = id.as_deref().filter(|i| i.contains(':')) {
-        let d = c
-            .client
-            .store()
-            .worker_details(id)
-            .await
-            .map_err(|e| web.store_error(&e))?;
+        let d = c.client.store().worker_details(id).await?;
         if !d.registered {
             return Ok(not_registered(&web, &root, id));
         }
@@ -392,10 +350,9 @@ pub(crate) async fn queue(
     State(web): State<Web>,
     root: Root,
     Path(name): Path<String>,
-    Query(q): Params,
+    Q(Paging { start }): Q<Paging>,
 ) -> Page {
     let c = web.conn().await?;
-    let start = param_u64(&q, "start");
     let (size, items) = web.queue_slice(&c, &name, start, PER_PAGE).await?;
     let jobs = items
         .into_iter()
@@ -412,7 +369,7 @@ pub(crate) async fn queue(
             },
         })
         .collect();
-    let names = c.client.queues().await.map_err(|e| web.store_error(&e))?;
+    let names = c.client.queues().await?;
     let rows: Vec<QueueRow> = names
         .into_iter()
         .map(|n| QueueRow {
@@ -452,44 +409,34 @@ pub(crate) async fn remove_queue(
     _form: CheckedForm,
 ) -> Page {
     let c = web.conn().await?;
-    c.client
-        .remove_queue(&name)
-        .await
-        .map_err(|e| web.store_error(&e))?;
+    c.client.remove_queue(&name).await?;
     Ok(Redirect::to(&format!("{}/queues", root.0)).into_response())
 }
 
 // ---- failed --------------------------------------------------------------------------------
 
-pub(crate) async fn failed(State(web): State<Web>, root: Root, q: Params) -> Page {
-    failed_page(web, root, None, q.0).await
+pub(crate) async fn failed(State(web): State<Web>, root: Root, Q(q): Q<FailureQuery>) -> Page {
+    failed_page(web, root, None, q).await
 }
 
 pub(crate) async fn failed_list(
     State(web): State<Web>,
     root: Root,
     Path(list): Path<String>,
-    q: Params,
+    Q(q): Q<FailureQuery>,
 ) -> Page {
-    failed_page(web, root, Some(list), q.0).await
+    failed_page(web, root, Some(list), q).await
 }
 
-fn search_of(q: &HashMap<String, String>) -> (Filter, Search) {
-    let get = |k: &str| param(q, k).map(str::to_owned);
-    let filter = Filter {
-        class: get("class"),
-        queue: get("queue"),
-        exception: get("exception"),
-        text: get("q"),
-    };
-    let search = Search {
+/// The search form's fields, as the filter has them.
+fn search_of(filter: &Filter) -> Search {
+    Search {
         class: filter.class.clone().unwrap_or_default(),
         exception: filter.exception.clone().unwrap_or_default(),
         queue: filter.queue.clone().unwrap_or_default(),
         text: filter.text.clone().unwrap_or_default(),
         active: !filter.is_empty(),
-    };
-    (filter, search)
+    }
 }
 
 /// The filter and order as a query string (without `start`), for page links.
@@ -511,30 +458,23 @@ fn search_query(s: &Search, asc: bool) -> String {
     parts.join("&")
 }
 
-async fn failed_page(
-    web: Web,
-    root: Root,
-    list: Option<String>,
-    q: HashMap<String, String>,
-) -> Page {
+async fn failed_page(web: Web, root: Root, list: Option<String>, q: FailureQuery) -> Page {
     let c = web.conn().await?;
     if let Some(url) = c.failures.url() {
         return Ok(Redirect::to(url).into_response());
     }
     let r = root.0.clone();
-    let ferr = |e: resque_failure::Error| web.failure_error(&e);
     if list.is_none() && web.multiple_failed_lists(&c).await? {
-        let total = c.failures.count(None, None).await.map_err(ferr)?;
-        let mut names = c.failures.queues().await.map_err(ferr)?;
+        let total = c.failures.count(None, None).await?;
+        let mut names = c.failures.queues().await?;
         names.sort();
         let mut lists = Vec::new();
         for name in names {
-            let count = c.failures.count(Some(&name), None).await.map_err(ferr)?;
+            let count = c.failures.count(Some(&name), None).await?;
             let classes = c
                 .failures
                 .class_counts(Some(&name))
-                .await
-                .map_err(ferr)?
+                .await?
                 .into_iter()
                 .map(|(class, n)| {
                     let href = format!("{r}/failed/{}?class={}", seg(&name), seg(&class));
@@ -555,9 +495,8 @@ async fn failed_page(
         }
         .into_response());
     }
-    let start = param_u64(&q, "start");
-    let asc = q.get("order").is_some_and(|o| o == "asc");
-    let (filter, search) = search_of(&q);
+    let (start, asc, filter) = (q.start, q.asc(), q.filter());
+    let search = search_of(&filter);
     let page = c
         .failures
         .page(
@@ -567,18 +506,12 @@ async fn failed_page(
             start,
             PER_PAGE,
         )
-        .await
-        .map_err(ferr)?;
+        .await?;
     // Counting a text search scans the whole list, so text searches page without a total.
     let total = if filter.is_empty() {
         Some(page.list_len)
     } else if filter.text.is_none() {
-        Some(
-            c.failures
-                .search_count(list.as_deref(), &filter)
-                .await
-                .map_err(ferr)?,
-        )
+        Some(c.failures.search_count(list.as_deref(), &filter).await?)
     } else {
         None
     };
@@ -691,12 +624,11 @@ fn failed_entry(root: &str, base: &str, e: &resque_failure::Entry) -> FailedEntr
 }
 
 /// Where a failure action returns: the list's page, at the page it was sent from.
-fn back_to(root: &Root, list: Option<&str>, form: &HashMap<String, String>) -> Response {
+fn back_to(root: &Root, list: Option<&str>, start: u64) -> Response {
     let base = match list {
         Some(l) => format!("{}/failed/{}", root.0, seg(l)),
         None => format!("{}/failed", root.0),
     };
-    let start = param_u64(form, "start");
     let target = if start > 0 {
         format!("{base}?start={start}")
     } else {
@@ -729,12 +661,12 @@ async fn bulk(web: Web, root: Root, action: Bulk) -> Page {
             .await
             .map(drop),
     };
-    done.map_err(|e| web.failure_error(&e))?;
+    done?;
     let back = match &action {
         Bulk::RequeueList(list) => Some(list.as_str()),
         _ => None,
     };
-    Ok(back_to(&root, back, &HashMap::new()))
+    Ok(back_to(&root, back, 0))
 }
 
 /// `POST /failed/clear`.
@@ -784,13 +716,13 @@ async fn matching(
     web: Web,
     root: Root,
     list: Option<String>,
-    f: CheckedForm,
+    CheckedForm(form): CheckedForm<MatchForm>,
     requeue: bool,
 ) -> Page {
     let c = web.conn().await?;
-    let (filter, _) = search_of(&f.0);
+    let filter = form.search.filter();
     if filter.is_empty() {
-        return Err(WebError::BadRequest(
+        return Err(Error::BadRequest(
             "a search is needed; use Retry all or Clear for the whole list".to_owned(),
         ));
     }
@@ -799,20 +731,20 @@ async fn matching(
             .requeue_matching(
                 list.as_deref(),
                 &filter,
-                f.0.get("remove").is_some_and(|v| v == "1"),
+                form.remove.as_deref() == Some("1"),
             )
             .await
     } else {
         c.failures.remove_matching(list.as_deref(), &filter).await
     };
-    done.map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, list.as_deref(), &HashMap::new()))
+    done?;
+    Ok(back_to(&root, list.as_deref(), 0))
 }
 
 pub(crate) async fn failed_requeue_matching(
     State(web): State<Web>,
     root: Root,
-    f: CheckedForm,
+    f: CheckedForm<MatchForm>,
 ) -> Page {
     matching(web, root, None, f, true).await
 }
@@ -820,7 +752,7 @@ pub(crate) async fn failed_requeue_matching(
 pub(crate) async fn failed_remove_matching(
     State(web): State<Web>,
     root: Root,
-    f: CheckedForm,
+    f: CheckedForm<MatchForm>,
 ) -> Page {
     matching(web, root, None, f, false).await
 }
@@ -829,7 +761,7 @@ pub(crate) async fn failed_requeue_matching_list(
     State(web): State<Web>,
     root: Root,
     Path(list): Path<String>,
-    f: CheckedForm,
+    f: CheckedForm<MatchForm>,
 ) -> Page {
     matching(web, root, Some(list), f, true).await
 }
@@ -838,7 +770,7 @@ pub(crate) async fn failed_remove_matching_list(
     State(web): State<Web>,
     root: Root,
     Path(list): Path<String>,
-    f: CheckedForm,
+    f: CheckedForm<MatchForm>,
 ) -> Page {
     matching(web, root, Some(list), f, false).await
 }
@@ -851,22 +783,18 @@ async fn one(
     root: Root,
     list: Option<String>,
     index: String,
-    f: CheckedForm,
+    CheckedForm(form): CheckedForm<RecordForm>,
     requeue: bool,
 ) -> Page {
     let index: u64 = index
         .parse()
-        .map_err(|_| WebError::BadRequest(format!("not a record index: {index:?}")))?;
+        .map_err(|_| Error::BadRequest(format!("not a record index: {index:?}")))?;
     let c = web.conn().await?;
-    let entry = c
-        .failures
-        .get(index, list.as_deref())
-        .await
-        .map_err(|e| web.failure_error(&e))?;
-    if let Some(tag) = f.0.get("tag")
+    let entry = c.failures.get(index, list.as_deref()).await?;
+    if let Some(tag) = &form.tag
         && *tag != record_tag(&entry.raw)
     {
-        return Err(WebError::Conflict(
+        return Err(Error::Conflict(
             "That failure record changed or moved since the page was loaded; nothing was done. \
              Reload the page and try again."
                 .to_owned(),
@@ -877,15 +805,15 @@ async fn one(
     } else {
         c.failures.remove_entry(&entry).await
     };
-    done.map_err(|e| web.failure_error(&e))?;
-    Ok(back_to(&root, list.as_deref(), &f.0))
+    done?;
+    Ok(back_to(&root, list.as_deref(), form.start))
 }
 
 pub(crate) async fn failed_requeue(
     State(web): State<Web>,
     root: Root,
     Path(index): Path<String>,
-    f: CheckedForm,
+    f: CheckedForm<RecordForm>,
 ) -> Page {
     one(web, root, None, index, f, true).await
 }
@@ -894,7 +822,7 @@ pub(crate) async fn failed_requeue_in(
     State(web): State<Web>,
     root: Root,
     Path((list, index)): Path<(String, String)>,
-    f: CheckedForm,
+    f: CheckedForm<RecordForm>,
 ) -> Page {
     one(web, root, Some(list), index, f, true).await
 }
@@ -903,7 +831,7 @@ pub(crate) async fn failed_remove(
     State(web): State<Web>,
     root: Root,
     Path(index): Path<String>,
-    f: CheckedForm,
+    f: CheckedForm<RecordForm>,
 ) -> Page {
     one(web, root, None, index, f, false).await
 }
@@ -912,7 +840,7 @@ pub(crate) async fn failed_remove_in(
     State(web): State<Web>,
     root: Root,
     Path((list, index)): Path<(String, String)>,
-    f: CheckedForm,
+    f: CheckedForm<RecordForm>,
 ) -> Page {
     one(web, root, Some(list), index, f, false).await
 }
@@ -943,12 +871,12 @@ pub(crate) async fn stats(
     State(web): State<Web>,
     root: Root,
     Path(id): Path<String>,
-    Query(q): Params,
+    Q(q): Q<Paging>,
 ) -> Page {
     let c = web.conn().await?;
     match id.as_str() {
         "resque" => {
-            let info = c.client.info().await.map_err(|e| web.store_error(&e))?;
+            let info = c.client.info().await?;
             let mut rows = vec![
                 ("environment".to_owned(), info.environment.clone()),
                 ("failed".to_owned(), info.failed.to_string()),
@@ -968,12 +896,7 @@ pub(crate) async fn stats(
             .into_response())
         }
         "redis" => {
-            let mut rows = c
-                .client
-                .store()
-                .server_info()
-                .await
-                .map_err(|e| web.store_error(&e))?;
+            let mut rows = c.client.store().server_info().await?;
             rows.sort();
             Ok(StatsPage {
                 l: stats_chrome(&web, &root, "redis"),
@@ -983,20 +906,15 @@ pub(crate) async fn stats(
             .into_response())
         }
         "keys" => {
-            let all = c.client.keys().await.map_err(|e| web.store_error(&e))?;
+            let all = c.client.keys().await?;
             let total = all.len() as u64;
-            let start = param_u64(&q, "start").min(total);
+            let start = q.start.min(total);
             let names: Vec<String> = all
                 .into_iter()
                 .skip(usize::try_from(start).unwrap_or(usize::MAX))
                 .take(KEYS_PER_PAGE as usize)
                 .collect();
-            let summaries = c
-                .client
-                .store()
-                .key_summaries(&names)
-                .await
-                .map_err(|e| web.store_error(&e))?;
+            let summaries = c.client.store().key_summaries(&names).await?;
             let r = &root.0;
             let keys = names
                 .into_iter()
@@ -1020,7 +938,7 @@ pub(crate) async fn stats(
             }
             .into_response())
         }
-        other => Err(WebError::NotFound(format!("no stats page {other:?}"))),
+        other => Err(Error::NotFound(format!("no stats page {other:?}"))),
     }
 }
 
@@ -1031,16 +949,14 @@ pub(crate) async fn stats_key(
     State(web): State<Web>,
     root: Root,
     Path(key): Path<String>,
-    Query(q): Params,
+    Q(Paging { start }): Q<Paging>,
 ) -> Page {
     let c = web.conn().await?;
-    let start = param_u64(&q, "start");
     let page = c
         .client
         .store()
         .key_page(&key, start, PER_PAGE, MAX_STRING)
-        .await
-        .map_err(|e| web.store_error(&e))?;
+        .await?;
     let is_string = page.kind == resque_store::KeyType::String;
     let base = format!("{}/stats/keys/{}", root.0, seg(&key));
     let (string, rows) = if is_string {
@@ -1088,5 +1004,5 @@ pub(crate) async fn not_found(root: Root, uri: Uri) -> Response {
         };
         return Redirect::permanent(&target).into_response();
     }
-    WebError::NotFound(format!("Nothing here: {path}")).into_response()
+    Error::NotFound(format!("Nothing here: {path}")).into_response()
 }

@@ -108,9 +108,9 @@ impl Store {
         if options.reconnect {
             builder.set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
         }
-        let connect_err = |source| Error::Connect {
+        let connect_err = |error| Error::Connect {
             redis: connection.redis_id().to_owned(),
-            source,
+            error,
         };
         let client = builder.build().map_err(connect_err)?;
         client.init().await.map_err(connect_err)?;
