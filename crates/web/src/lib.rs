@@ -20,6 +20,8 @@
 
 mod app;
 mod assets;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod data;
 mod error;
 mod pages;

@@ -8,6 +8,18 @@ use askama::Template;
 use askama_web::WebTemplate;
 use resque_protocol::{Value, json, time};
 
+/// `s` cut to at most `max` bytes (at a character boundary), with an ellipsis if cut.
+pub(crate) fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// Percent-encodes one URL path segment or query value: everything but unreserved
 /// characters, so `/`, `?`, `#`, `&` and quotes in a queue name stay inside it.
 pub(crate) fn seg(s: &str) -> String {
@@ -318,194 +330,11 @@ pub(crate) struct WorkingTable {
 }
 
 #[derive(Template, WebTemplate)]
-#[template(path = "overview.html")]
-pub(crate) struct OverviewPage {
-    pub(crate) l: Chrome,
-    pub(crate) qt: QueuesTable,
-    pub(crate) wt: WorkingTable,
-    pub(crate) poll_href: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "queues.html")]
-pub(crate) struct QueuesPage {
-    pub(crate) l: Chrome,
-    pub(crate) qt: QueuesTable,
-}
-
-/// One job in a queue.
-#[derive(Debug, Clone)]
-pub(crate) struct QueuedJob {
-    pub(crate) class: JobClass,
-    pub(crate) args: String,
-    /// The raw item and why it is not a payload.
-    pub(crate) malformed: Option<(String, String)>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "queue.html")]
-pub(crate) struct QueuePage {
-    pub(crate) l: Chrome,
-    pub(crate) name: String,
-    pub(crate) remove_href: String,
-    pub(crate) info: PageInfo,
-    pub(crate) jobs: Vec<QueuedJob>,
-    pub(crate) pager: Pager,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "working.html")]
-pub(crate) struct WorkingPage {
-    pub(crate) l: Chrome,
-    pub(crate) wt: WorkingTable,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "working_one.html")]
-pub(crate) struct WorkingOnePage {
-    pub(crate) l: Chrome,
-    pub(crate) w: WorkerRow,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "workers.html")]
-pub(crate) struct WorkersPage {
-    pub(crate) l: Chrome,
-    pub(crate) workers: Vec<WorkerRow>,
-    pub(crate) poll_href: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "hosts.html")]
-pub(crate) struct HostsPage {
-    pub(crate) l: Chrome,
-    pub(crate) hosts: Vec<QueueRow>,
-    pub(crate) total: usize,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "worker.html")]
-pub(crate) struct WorkerPage {
-    pub(crate) l: Chrome,
-    pub(crate) w: WorkerRow,
-    pub(crate) started: When,
-    pub(crate) heartbeat: When,
-    pub(crate) processed: i64,
-    pub(crate) failed: i64,
-}
-
-#[derive(Template, WebTemplate)]
 #[template(path = "message.html")]
 pub(crate) struct MessagePage {
     pub(crate) l: Chrome,
     pub(crate) title: String,
     pub(crate) text: String,
-}
-
-/// One failure record.
-#[derive(Debug, Clone)]
-pub(crate) struct FailedEntry {
-    pub(crate) index: u64,
-    pub(crate) tag: String,
-    /// Set when the record is not valid JSON: the raw text (shortened) and why.
-    pub(crate) corrupt: Option<(String, String)>,
-    pub(crate) worker_href: String,
-    pub(crate) worker_label: String,
-    pub(crate) queue: String,
-    pub(crate) failed_at: When,
-    pub(crate) retried_at: Option<When>,
-    pub(crate) class: JobClass,
-    pub(crate) class_href: Option<String>,
-    pub(crate) args: String,
-    pub(crate) exception: String,
-    pub(crate) error: String,
-    pub(crate) backtrace: String,
-}
-
-/// The failed-list page's filter form values.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Search {
-    pub(crate) class: String,
-    pub(crate) exception: String,
-    pub(crate) queue: String,
-    pub(crate) text: String,
-    pub(crate) active: bool,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "failed.html")]
-pub(crate) struct FailedPage {
-    pub(crate) l: Chrome,
-    pub(crate) list: Option<String>,
-    /// `failed` or `failed/<list>`, under root: where the list's actions live.
-    pub(crate) base: String,
-    pub(crate) title: String,
-    pub(crate) list_len: u64,
-    pub(crate) info: Option<PageInfo>,
-    pub(crate) start: u64,
-    pub(crate) order_desc: bool,
-    pub(crate) order_toggle_href: String,
-    pub(crate) entries: Vec<FailedEntry>,
-    pub(crate) pager: Pager,
-    pub(crate) search: Search,
-}
-
-/// A failure list in the multi-queue overview, with counts per class.
-#[derive(Debug, Clone)]
-pub(crate) struct FailedList {
-    pub(crate) name: String,
-    pub(crate) href: String,
-    pub(crate) count: u64,
-    pub(crate) classes: Vec<(String, String, u64)>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "failed_lists.html")]
-pub(crate) struct FailedListsPage {
-    pub(crate) l: Chrome,
-    pub(crate) total: u64,
-    pub(crate) lists: Vec<FailedList>,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "stats.html")]
-pub(crate) struct StatsPage {
-    pub(crate) l: Chrome,
-    pub(crate) title: String,
-    pub(crate) rows: Vec<(String, String)>,
-}
-
-/// A key in the keys table.
-#[derive(Debug, Clone)]
-pub(crate) struct KeyRow {
-    pub(crate) name: String,
-    pub(crate) href: String,
-    pub(crate) kind: String,
-    pub(crate) size: u64,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "keys.html")]
-pub(crate) struct KeysPage {
-    pub(crate) l: Chrome,
-    pub(crate) redis_id: String,
-    pub(crate) keys: Vec<KeyRow>,
-    pub(crate) total: u64,
-    pub(crate) pager: Pager,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "key.html")]
-pub(crate) struct KeyPage {
-    pub(crate) l: Chrome,
-    pub(crate) name: String,
-    pub(crate) kind: String,
-    pub(crate) size: u64,
-    pub(crate) info: PageInfo,
-    pub(crate) string: Option<String>,
-    pub(crate) truncated: bool,
-    pub(crate) rows: Vec<(String, Option<String>)>,
-    pub(crate) pager: Pager,
 }
 
 #[cfg(test)]

@@ -146,9 +146,13 @@ fn dash_k_stops_the_running_instance() -> R {
         ],
         dir.path(),
     )?;
-    // Default pid file: APP_DIR/resque_web.pid.
-    assert!(dir.path().join("resque_web.pid").exists());
-    assert!(dir.path().join("resque_web.url").exists());
+    // Default pid file: APP_DIR/resque_web-<port>.pid.
+    let pid_file = dir.path().join(format!("resque_web-{port}.pid"));
+    assert!(pid_file.exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(format!("resque_web-{port}.url")))?.trim(),
+        format!("http://127.0.0.1:{port}/")
+    );
     let out = Command::new(BIN)
         .arg("-K")
         .arg("--app-dir")
@@ -158,7 +162,110 @@ fn dash_k_stops_the_running_instance() -> R {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Killed resque-web"));
     let st = wait_exit(&mut child, Duration::from_secs(10))?;
     assert!(st.success());
-    assert!(!dir.path().join("resque_web.pid").exists());
+    assert!(!pid_file.exists());
+    Ok(())
+}
+
+#[test]
+fn two_instances_keep_their_own_pid_files_and_logs_have_no_colour_codes() -> R {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir()?;
+    let (p1, p2) = (free_port()?, free_port()?);
+    let mut started = Vec::new();
+    for port in [p1, p2] {
+        started.push(start(
+            &[
+                "-p",
+                &port.to_string(),
+                "-o",
+                "127.0.0.1",
+                "-r",
+                &redis.url(),
+            ],
+            dir.path(),
+        )?);
+    }
+    for port in [p1, p2] {
+        assert!(dir.path().join(format!("resque_web-{port}.pid")).exists());
+    }
+    // -S without a port lists both; -K -p stops only that one.
+    let out = Command::new(BIN)
+        .arg("-S")
+        .arg("--app-dir")
+        .arg(dir.path())
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let out = Command::new(BIN)
+        .args(["-K", "-p", &p1.to_string(), "--app-dir"])
+        .arg(dir.path())
+        .output()?;
+    assert!(out.status.success(), "{out:?}");
+    let (mut first, _) = started.remove(0);
+    assert!(wait_exit(&mut first, Duration::from_secs(10))?.success());
+    let (mut second, _) = started.remove(0);
+    assert_eq!(
+        http_get(p2, "/overview")?.0,
+        200,
+        "the other one still serves"
+    );
+    signal(&second, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(&mut second, Duration::from_secs(10))?;
+    let mut log = String::new();
+    if let Some(mut e) = second.stderr.take() {
+        e.read_to_string(&mut log)?;
+    }
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI codes in a redirected log: {log:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn all_interfaces_without_auth_is_warned_about_and_the_real_address_is_printed() -> R {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let (mut child, got) = start(
+        &["-p", &port.to_string(), "-o", "0.0.0.0", "-r", &redis.url()],
+        dir.path(),
+    )?;
+    assert_eq!(got, port);
+    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(&mut child, Duration::from_secs(10))?;
+    let mut log = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut log)?;
+    }
+    assert!(
+        log.contains(&format!("listening on http://0.0.0.0:{port}/")),
+        "{log}"
+    );
+    assert!(log.contains("without --auth"), "{log}");
+
+    // With --auth, no warning.
+    let (mut child, _) = start(
+        &[
+            "-p",
+            &port.to_string(),
+            "-o",
+            "0.0.0.0",
+            "-r",
+            &redis.url(),
+            "--auth",
+            "u:p",
+        ],
+        dir.path(),
+    )?;
+    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(&mut child, Duration::from_secs(10))?;
+    let mut log = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut log)?;
+    }
+    assert!(!log.contains("without --auth"), "{log}");
     Ok(())
 }
 

@@ -1,0 +1,103 @@
+//! Overview and Working: the queues and what every worker is doing.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+
+use super::Page;
+use crate::app::{Root, Web};
+use crate::views::*;
+
+pub(crate) async fn root_redirect(root: Root) -> Redirect {
+    Redirect::to(&format!("{}/overview", root.0))
+}
+
+async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) -> Page {
+    let c = web.conn().await?;
+    // Both tables' reads go out together (fred pipelines them on one connection).
+    let (qt, wt) = tokio::try_join!(web.queues_table(&c, &root), web.working_table(&c))?;
+    Ok(OverviewPage {
+        l: web.chrome(&root, "overview", fragment),
+        qt,
+        wt,
+        poll_href,
+    }
+    .into_response())
+}
+
+pub(crate) async fn overview(State(web): State<Web>, root: Root) -> Page {
+    let poll = format!("{}/overview.poll", root.0);
+    overview_page(web, root, false, poll).await
+}
+
+pub(crate) async fn overview_poll(State(web): State<Web>, root: Root) -> Page {
+    overview_page(web, root, true, String::new()).await
+}
+
+/// `/overview/:id` (Ruby renders the overview whatever the id) and `/overview/:id.poll`.
+pub(crate) async fn overview_id(
+    State(web): State<Web>,
+    root: Root,
+    Path(id): Path<String>,
+) -> Page {
+    match id.strip_suffix(".poll") {
+        Some(_) => overview_page(web, root, true, String::new()).await,
+        None => {
+            let poll = format!("{}/overview/{}.poll", root.0, seg(&id));
+            overview_page(web, root, false, poll).await
+        }
+    }
+}
+
+pub(crate) async fn working(State(web): State<Web>, root: Root) -> Page {
+    let c = web.conn().await?;
+    let wt = web.working_table(&c).await?;
+    Ok(WorkingPage {
+        l: web.chrome(&root, "working", false),
+        wt,
+    }
+    .into_response())
+}
+
+/// `/working/:id`: one worker's job; Ruby falls back to the whole list when the worker is
+/// gone or idle.
+pub(crate) async fn working_one(
+    State(web): State<Web>,
+    root: Root,
+    Path(id): Path<String>,
+) -> Page {
+    let c = web.conn().await?;
+    let d = c.client.store().worker_details(&id).await?;
+    if d.registered && d.payload.is_some() {
+        return Ok(WorkingOnePage {
+            l: web.chrome(&root, "working", false),
+            w: WorkerRow::new(&id, d.payload.as_deref()),
+        }
+        .into_response());
+    }
+    working(State(web), root).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview/overview.html")]
+pub(crate) struct OverviewPage {
+    pub(crate) l: Chrome,
+    pub(crate) qt: QueuesTable,
+    pub(crate) wt: WorkingTable,
+    pub(crate) poll_href: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview/working.html")]
+pub(crate) struct WorkingPage {
+    pub(crate) l: Chrome,
+    pub(crate) wt: WorkingTable,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "overview/working_one.html")]
+pub(crate) struct WorkingOnePage {
+    pub(crate) l: Chrome,
+    pub(crate) w: WorkerRow,
+}
