@@ -92,9 +92,10 @@ fn normalize_number(text: &str) -> std::borrow::Cow<'_, str> {
 /// Formats a double exactly like Ruby's `Float#to_s`.
 ///
 /// Ruby prints the shortest digits that round-trip, in plain notation when the decimal
-/// exponent is in `-4 < decpt <= 16` (`DBL_DIG + 1`) and in exponent notation otherwise,
-/// always with at least one digit after the point and a signed exponent of at least two
-/// digits: `1.0e+20`, `1.0e-07`, `1.2345e+16`.
+/// exponent is in `-4 < decpt <= 15` (`DBL_DIG`) and in exponent notation otherwise, always
+/// with at least one digit after the point and a signed exponent of at least two digits:
+/// `1.0e+20`, `1.0e-07`, `1.0e+15` (but `999999999999999.9`). Checked against Ruby 3.1
+/// (fixture `21_ruby_floats`).
 pub fn ruby_float(value: f64) -> String {
     if value.is_nan() {
         return "NaN".to_owned();
@@ -118,7 +119,7 @@ pub fn ruby_float(value: f64) -> String {
         out.push('-');
     }
     let ndigits = i32::try_from(digits.len()).unwrap_or(i32::MAX);
-    if decpt > 0 && decpt <= 16 {
+    if decpt > 0 && decpt <= 15 {
         if decpt < ndigits {
             let (int, frac) = digits.split_at(decpt as usize);
             out.push_str(int);
@@ -219,7 +220,10 @@ mod tests {
             (1e20, "1.0e+20"),
             (1e-7, "1.0e-07"),
             (1.0 / 3.0, "0.3333333333333333"),
-            (1e15, "1000000000000000.0"),
+            (1e15, "1.0e+15"),
+            (1e14, "100000000000000.0"),
+            (999_999_999_999_999.9, "999999999999999.9"),
+            (1.7e15, "1.7e+15"),
             (1e16, "1.0e+16"),
             (1.2345e16, "1.2345e+16"),
             (123456789.125, "123456789.125"),
@@ -232,7 +236,7 @@ mod tests {
             (f64::MAX, "1.7976931348623157e+308"),
             (0.1, "0.1"),
             (-7.25, "-7.25"),
-            (9007199254740993.0, "9007199254740992.0"),
+            (9007199254740993.0, "9.007199254740992e+15"),
         ];
         for (v, want) in cases {
             assert_eq!(ruby_float(*v), *want, "for {v:e}");

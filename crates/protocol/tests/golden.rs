@@ -245,3 +245,41 @@ fn json_writer_is_the_only_encoder_needed() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn floats_are_written_as_ruby_3_1_writes_them_21() -> Result<()> {
+    // Captured from Ruby 3.1's JSON: plain notation up to 15 digits before the point,
+    // exponent form from 1e15 up (`1.0e+15`, but `999999999999999.9`).
+    let fx = fixture("21_ruby_floats")?;
+    let cases = fx["floats"].as_array().context("floats")?;
+    assert!(cases.len() > 20);
+    for case in cases {
+        let (literal, ruby) = (
+            case[0].as_str().context("literal")?,
+            case[1].as_str().context("ruby's bytes")?,
+        );
+        let v: f64 = literal.parse()?;
+        assert_eq!(resque_protocol::json::ruby_float(v), ruby, "{literal}");
+        assert_eq!(resque_protocol::json::to_string(&v)?, ruby, "{literal}");
+    }
+    // A payload with microsecond timestamps as floats: the same bytes as Resque.encode,
+    // so an exact `dequeue` from either language matches.
+    let want = fx["payload"].as_str().context("payload")?;
+    let args: Vec<Value> = [
+        1.733011200123456e15,
+        1e15,
+        999999999999999.9,
+        1733011200.123456,
+    ]
+    .into_iter()
+    .map(Value::from)
+    .collect();
+    let p = resque_protocol::Payload::new("Stamp", args);
+    assert_eq!(p.encode()?, want);
+    // And Ruby's bytes read back and written again are unchanged.
+    assert_eq!(
+        resque_protocol::Payload::decode(want.as_bytes())?.encode()?,
+        want
+    );
+    Ok(())
+}
