@@ -116,24 +116,14 @@ impl JobClass {
     }
 }
 
-/// Args one per line, each as JSON (Ruby prints each as YAML; JSON is what is stored).
+/// Args one per line, each as the JSON that is stored (the same on the queue, working
+/// and failed pages; Ruby's resque-web mixed `inspect` and YAML).
 pub(crate) fn show_args(args: Option<&Value>) -> String {
+    let one = |v: &Value| json::to_string(v).unwrap_or_default();
     match args {
         None | Some(Value::Null) => "nil".to_owned(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| serde_json::to_string_pretty(v).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Some(other) => serde_json::to_string_pretty(other).unwrap_or_default(),
-    }
-}
-
-/// Args as Ruby's `args.inspect` (the queue page).
-pub(crate) fn inspect_args(args: Option<&Value>) -> String {
-    match args {
-        None => "nil".to_owned(),
-        Some(v) => json::ruby_inspect(v),
+        Some(Value::Array(a)) => a.iter().map(one).collect::<Vec<_>>().join("\n"),
+        Some(other) => one(other),
     }
 }
 
@@ -228,10 +218,16 @@ pub(crate) struct QueueRow {
 #[derive(Debug, Clone)]
 pub(crate) struct PageInfo {
     pub(crate) start: u64,
-    pub(crate) stop: u64,
     pub(crate) size: u64,
     pub(crate) per_page: u64,
     pub(crate) noun: &'static str,
+}
+
+impl PageInfo {
+    /// The position (from 1) of the last item shown.
+    pub(crate) fn last(&self) -> u64 {
+        (self.start + self.per_page).min(self.size)
+    }
 }
 
 /// Previous / numbered pages / Next. Ruby prints every page number (5,000 links for

@@ -408,6 +408,30 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     );
     b.goto(&format!("{base}/workers/box1:100:high,low"))?;
     shots.push(b.screenshot("worker")?);
+
+    // Header cells sit over their columns: every table's header cells and its first body
+    // row's cells start at the same x (they did not while thead and tbody were laid out
+    // as two tables of their own).
+    const COLUMNS: &str = "JSON.stringify([...document.querySelectorAll('#main table')]
+        .filter(t => t.tHead && t.tBodies[0] && t.tBodies[0].rows[0]
+            && t.tBodies[0].rows[0].cells.length === t.tHead.rows[0].cells.length)
+        .map(t => {
+            const x = r => [...r.cells].map(c => Math.round(c.getBoundingClientRect().left));
+            const h = x(t.tHead.rows[0]), b = x(t.tBodies[0].rows[0]);
+            return JSON.stringify(h) === JSON.stringify(b) ? 'ok' : `${t.className}: ${h} / ${b}`;
+        }))";
+    for page in [
+        "/workers/box1:100:high,low",
+        "/queues/high",
+        "/stats/keys",
+        "/overview",
+        "/workers",
+    ] {
+        b.goto(&format!("{base}{page}"))?;
+        let got: Vec<String> = serde_json::from_str(b.eval(COLUMNS)?.as_str().unwrap_or("[]"))?;
+        assert!(!got.is_empty(), "{page}: no table with a header and a body");
+        assert!(got.iter().all(|r| r == "ok"), "{page}: {got:?}");
+    }
     b.goto(&format!("{base}/stats/keys"))?;
     shots.push(b.screenshot("stats-keys")?);
 

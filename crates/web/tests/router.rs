@@ -186,6 +186,11 @@ async fn every_page_renders_with_its_content() -> R {
                 "rel=\"poll\"",
                 "/overview.poll",
                 "Connected to Redis namespace resque",
+                // The counts: stat:processed, stat:failed, working, pending (45 + 1).
+                "<b class=\"processed\">1234</b> processed",
+                "<b class=\"failed\">3</b> failed",
+                "<b class=\"working\">1</b> of 2 workers working",
+                "<b class=\"pending\">46</b> pending",
             ],
         ),
         (
@@ -210,16 +215,19 @@ async fn every_page_renders_with_its_content() -> R {
             "/queues/high",
             &[
                 "Pending jobs on <span class=\"hl\">high</span>",
-                "Showing 0-19 of <b>45</b> jobs",
+                "Showing 1 to 20 of <b>45</b> jobs",
                 "Archive",
-                "[0, &#34;masterbrew&#34;]",
+                "<code>0\n&#34;masterbrew&#34;</code>",
                 "Remove Queue",
                 "/queues/high?start=20",
             ],
         ),
         (
             "/queues/high?start=40",
-            &["[44, &#34;masterbrew&#34;]", "/queues/high?start=20"],
+            &[
+                "<code>44\n&#34;masterbrew&#34;</code>",
+                "/queues/high?start=20",
+            ],
         ),
         (
             "/queues/empty",
@@ -250,7 +258,7 @@ async fn every_page_renders_with_its_content() -> R {
             "/failed",
             &[
                 "Failed Jobs",
-                "Showing 0 to <b>2</b> jobs",
+                "Showing 1 to 3 of <b>3</b> jobs",
                 "FailJob",
                 "boom",
                 "Retried",
@@ -292,7 +300,7 @@ async fn every_page_renders_with_its_content() -> R {
             &[
                 "Key \"queue:high\" is a list",
                 "Archive",
-                "Showing 0-19 of <b>45</b> items",
+                "Showing 1 to 20 of <b>45</b> items",
             ],
         ),
         ("/stats/keys/stat:processed", &["is a string", "1234"]),
@@ -794,12 +802,12 @@ async fn big_queues_and_failure_lists_are_paged_not_loaded() -> R {
     }
     let app = app(&s);
     let r = get(&app, "/queues/big?start=99980").await?;
-    assert!(r.body.contains("[99999]") && r.body.contains("of <b>100000</b>"));
+    assert!(r.body.contains("<code>99999</code>") && r.body.contains("of <b>100000</b>"));
     let links = r.body.matches("/queues/big?start=").count();
     assert!(links < 20, "{links} page links (Ruby prints 5,000)");
     let r = get(&app, "/failed").await?;
     assert!(r.body.contains("e99999"), "newest first");
-    assert!(r.body.contains("Showing 0-19 of <b>100000</b> jobs"));
+    assert!(r.body.contains("Showing 1 to 20 of <b>100000</b> jobs"));
     let r = get(&app, "/failed?start=99980").await?;
     assert!(
         r.body.contains(">e0<") || r.body.contains("e0\n"),
@@ -807,7 +815,7 @@ async fn big_queues_and_failure_lists_are_paged_not_loaded() -> R {
     );
     let r = get(&app, "/failed?class=Odd&start=20").await?;
     assert!(
-        r.body.contains("Showing 20-39 of <b>50000</b> jobs"),
+        r.body.contains("Showing 21 to 40 of <b>50000</b> jobs"),
         "{}",
         &r.body[..2000.min(r.body.len())]
     );

@@ -148,7 +148,6 @@ async fn failed_page(web: Web, root: Root, list: Option<String>, q: FailureQuery
         title,
         info: total.map(|size| PageInfo {
             start,
-            stop: (start + PER_PAGE - 1).min(size.saturating_sub(1)),
             size,
             per_page: PER_PAGE,
             noun: "job",

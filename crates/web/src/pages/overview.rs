@@ -15,10 +15,25 @@ pub(crate) async fn root_redirect(root: Root) -> Redirect {
 
 async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) -> Page {
     let c = web.conn().await?;
-    // Both tables' reads go out together (fred pipelines them on one connection).
-    let (qt, wt) = tokio::try_join!(web.queues_table(&c, &root), web.working_table(&c))?;
+    // Every read goes out together (fred pipelines them on one connection).
+    let stat =
+        |name: &'static str| async { Ok::<_, crate::error::Error>(c.client.stat(name).await?) };
+    let (qt, wt, processed, failed) = tokio::try_join!(
+        web.queues_table(&c, &root),
+        web.working_table(&c),
+        stat("processed"),
+        stat("failed")
+    )?;
+    let counts = Counts {
+        processed,
+        failed,
+        working: wt.working.len(),
+        workers: wt.total_workers,
+        pending: qt.queues.iter().map(|q| q.size).sum(),
+    };
     Ok(OverviewPage {
         l: web.chrome(&root, "overview", fragment),
+        counts,
         qt,
         wt,
         poll_href,
@@ -83,9 +98,26 @@ pub(crate) async fn working_one(
 #[template(path = "overview/overview.html")]
 pub(crate) struct OverviewPage {
     pub(crate) l: Chrome,
+    pub(crate) counts: Counts,
     pub(crate) qt: QueuesTable,
     pub(crate) wt: WorkingTable,
     pub(crate) poll_href: String,
+}
+
+/// The figures at the top of the overview (Ruby's `Resque.info`, from the reads the page
+/// makes anyway, plus the two counters).
+#[derive(Debug, Clone)]
+pub(crate) struct Counts {
+    /// `stat:processed`.
+    pub(crate) processed: i64,
+    /// `stat:failed`.
+    pub(crate) failed: i64,
+    /// Workers on a job.
+    pub(crate) working: usize,
+    /// Registered workers.
+    pub(crate) workers: usize,
+    /// Jobs waiting in every queue.
+    pub(crate) pending: u64,
 }
 
 #[derive(Template, WebTemplate)]

@@ -45,7 +45,7 @@ pub(crate) async fn queue(
         .map(|item| match item {
             Ok(p) => QueuedJob {
                 class: JobClass::of(Some(p.as_map())),
-                args: inspect_args(p.as_map().get("args")),
+                args: show_args(p.as_map().get("args")),
                 malformed: None,
             },
             Err((raw, why)) => QueuedJob {
@@ -74,7 +74,6 @@ pub(crate) async fn queue(
         remove_href: format!("{base}/remove"),
         info: PageInfo {
             start,
-            stop: start + PER_PAGE - 1,
             size,
             per_page: PER_PAGE,
             noun: "job",

@@ -135,7 +135,6 @@ pub(crate) async fn stats_key(
         size: page.size,
         info: PageInfo {
             start,
-            stop: start + PER_PAGE - 1,
             size: page.size,
             per_page: PER_PAGE,
             noun: "item",
