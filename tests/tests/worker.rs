@@ -543,7 +543,7 @@ fn no_queue_is_a_clear_error() -> Result<()> {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "resque-worker: set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work (Please give each worker at least one queue.)\n"
+        "resque-worker: set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work, or pass -q/--queues critical,high (Please give each worker at least one queue.)\n"
     );
     let out = Command::new(WORKER)
         .env("QUEUE", "a")
@@ -553,6 +553,26 @@ fn no_queue_is_a_clear_error() -> Result<()> {
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .starts_with("resque-worker: error: bad Redis connection string")
+    );
+    // Nothing listening: the same plain line as `resque` and resque-web.
+    let out = Command::new(WORKER)
+        .env("QUEUE", "a")
+        .env("REDIS_URL", "127.0.0.1:1")
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "resque-worker: error: cannot connect to Redis at redis://127.0.0.1:1/0: connection refused\n"
+    );
+    // Ruby forks unless FORK_PER_JOB is exactly "false": other spellings are refused.
+    let out = Command::new(WORKER)
+        .args(["-q", "a", "--fork-per-job", "no"])
+        .env("REDIS_URL", "127.0.0.1:1")
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("must be true or false, got \"no\""),
+        "{out:?}"
     );
     Ok(())
 }
@@ -809,10 +829,60 @@ fn pidfile_background_verbose_and_namespace() -> Result<()> {
     assert!(eventually(Duration::from_secs(10), || server
         .get_list(&["SMEMBERS", "bg:workers"])
         .is_empty()));
-    // VERBOSE logs what the worker does.
+    // VERBOSE logs what the worker does, one line per job.
     let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(log.contains("*** done: (Job{q} | NoopJob) in "), "{log}");
+    Ok(())
+}
+
+#[test]
+fn verbose_and_very_verbose_write_rubys_two_formats_one_info_line_per_job() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "q", "NoopJob", "[]")?;
+    job(&server, "q", "FailJob", "[1]")?;
+    let mut w = worker(&server, "q", &[("INTERVAL", "0"), ("VERBOSE", "1")])?;
+    assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines.iter().all(|l| l.starts_with("*** ")), "{log}");
+    let jobs: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("*** done: ") || l.starts_with("*** failed: "))
+        .collect();
+    assert_eq!(jobs.len(), 2, "one line per job: {log}");
+    assert!(jobs[0].starts_with("*** done: (Job{q} | NoopJob) in ") && jobs[0].ends_with(" ms"));
     assert!(
-        log.contains("got job") && log.contains("class=NoopJob"),
+        jobs[1].starts_with("*** failed: (Job{q} | FailJob) in ")
+            && jobs[1].contains(" ms: RuntimeError: FailJob failed: [1]"),
+        "{}",
+        jobs[1]
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
+
+    std::fs::remove_file(server.dir().join("worker.log"))?;
+    job(&server, "q", "NoopJob", "[]")?;
+    let mut w = worker(&server, "q", &[("INTERVAL", "0"), ("VVERBOSE", "1")])?;
+    let pid = w.id();
+    assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    // `** [HH:MM:SS YYYY-MM-DD] pid: message`, the child's own pid in its lines.
+    for l in log.lines() {
+        let rest = l.strip_prefix("** [").unwrap_or_default();
+        let (stamp, after) = rest.split_once("] ").unwrap_or_default();
+        let b = stamp.as_bytes();
+        assert!(
+            b.len() == 19 && b[2] == b':' && b[5] == b':' && b[8] == b' ' && b[13] == b'-',
+            "{l}"
+        );
+        let (p, _msg) = after.split_once(": ").unwrap_or_default();
+        assert!(p.parse::<u32>().is_ok(), "{l}");
+    }
+    assert!(
+        log.contains(&format!("] {pid}: got: (Job{{q}} | NoopJob)")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("] {pid}: done: (Job{{q}} | NoopJob) in ")),
         "{log}"
     );
     Ok(())
@@ -1114,5 +1184,49 @@ fn a_half_written_report_does_not_spoil_the_next_one() -> Result<()> {
     assert_eq!(got[1], ("RuntimeError", "FailJob failed: [1]"));
     assert_eq!(got[2], ("RuntimeError", "FailJob failed: [2]"));
     assert_eq!(stat(&server, "processed"), 4);
+    Ok(())
+}
+
+#[test]
+fn a_worker_whose_registration_vanished_registers_again_at_its_next_heartbeat() -> Result<()> {
+    let server = RedisServer::start();
+    job(&server, "q", "SleepJob", "[3]")?;
+    let mut w = worker(
+        &server,
+        "q",
+        &[("INTERVAL", "0.1"), ("RESQUE_HEARTBEAT_INTERVAL", "0.3")],
+    )?;
+    let host = nix::unistd::gethostname()?.to_string_lossy().into_owned();
+    let id = format!("{host}:{}:q", w.id());
+    let busy = |s: &RedisServer| {
+        s.get_str(&["GET", &format!("resque:worker:{id}")])
+            .is_some()
+    };
+    assert!(eventually(Duration::from_secs(10), || busy(&server)));
+    let started = server.get_str(&["GET", &format!("resque:worker:{id}:started")]);
+    // Redis lost the worker's entries (a restart without its data, `resque remove`).
+    server.cmd(&["SREM", "resque:workers", &id])?;
+    server.cmd(&[
+        "DEL",
+        &format!("resque:worker:{id}"),
+        &format!("resque:worker:{id}:started"),
+    ])?;
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            server.get_list(&["SMEMBERS", "resque:workers"]) == [id.clone()] && busy(&server)
+        }),
+        "registered again, with its job"
+    );
+    assert_eq!(
+        server.get_str(&["GET", &format!("resque:worker:{id}:started")]),
+        started,
+        "with the time it started"
+    );
+    kill(Pid::from_raw(i32::try_from(w.id())?), Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
+    assert_eq!(stat(&server, "processed"), 1);
+    assert!(registry_is_empty(&server));
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(log.contains("registering again"), "{log}");
     Ok(())
 }

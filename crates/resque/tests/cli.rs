@@ -265,9 +265,21 @@ fn connection_problems_are_one_clear_line() -> Result<()> {
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("resque: error: cannot connect to Redis at unix://"),
-        "{err}"
+    assert_eq!(
+        err,
+        format!(
+            "resque: error: cannot connect to Redis at unix://{dir}/none.sock?db=0: no such file or directory\n"
+        )
+    );
+    let o = resque("127.0.0.1:1", &["info"]);
+    assert_eq!(
+        stderr(&o),
+        "resque: error: cannot connect to Redis at redis://127.0.0.1:1/0: connection refused\n"
+    );
+    let o = resque("redis://localhost:port", &["info"]);
+    assert_eq!(
+        stderr(&o),
+        "resque: error: bad Redis connection string \"redis://localhost:port\": the port is not a number from 1 to 65535\n"
     );
     Ok(())
 }

@@ -117,7 +117,7 @@ impl Connection {
     fn from_fred_url(input: &str, url: &str) -> Result<Self> {
         let config = Config::from_url(url).map_err(|e| Error::BadConnectionString {
             input: input.to_owned(),
-            reason: e.details().to_string(),
+            reason: url_reason(e.details()),
         })?;
         let id = describe(&config);
         Ok(Self {
@@ -272,6 +272,22 @@ fn describe(config: &Config) -> String {
     }
 }
 
+/// fred's URL errors in plain words (it passes on the `url` crate's variant names, such
+/// as `InvalidPort`).
+fn url_reason(details: &str) -> String {
+    match details {
+        "InvalidPort" => "the port is not a number from 1 to 65535".to_owned(),
+        "EmptyHost" => "there is no host name".to_owned(),
+        "InvalidIpv4Address" => "the IPv4 address is not valid".to_owned(),
+        "InvalidIpv6Address" => "the IPv6 address is not valid".to_owned(),
+        "InvalidDomainCharacter" => {
+            "the host name has a character a host name cannot have".to_owned()
+        }
+        "IdnaError" => "the host name is not valid".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,6 +373,11 @@ mod tests {
             ("unix:///tmp/s?x=1", "unknown option"),
             ("redis-sentinel://s1:26379", "service name"),
             ("redis//host", "did you mean redis://host?"),
+            (
+                "redis://localhost:port",
+                "the port is not a number from 1 to 65535",
+            ),
+            ("redis://localhost:99999", "the port is not a number"),
             ("localhost:6379//ns", "cannot start with /"),
         ] {
             let err = Connection::parse(s).expect_err(s).to_string();

@@ -682,7 +682,8 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         !s.acquire_pruning_lock("other:1:q", 60).await?,
         "NX: the second worker does not get it"
     );
-    let now = s.heartbeat(id, &utc).await?;
+    let (now, registered) = s.heartbeat(id, &utc).await?;
+    assert!(!registered, "a heartbeat alone does not register");
     s.register_worker(id, "2026-11-22 17:53:49 +0000").await?;
     assert!(!s.pause_all_requested().await?);
     assert_eq!(

@@ -769,7 +769,14 @@ async fn redis_going_away_shows_the_cannot_connect_page_and_recovers() -> R {
     let down = resque_web::router(resque_web::Config::new(format!("unix://{dir}/none.sock")));
     let r = get(&down, "/queues").await?;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(r.body.contains("Can&#39;t connect to Redis!"));
+    // The same plain words as the worker's and the `resque` command's.
+    assert!(
+        r.body.contains(&format!(
+            "Can&#39;t connect to Redis! (cannot connect to Redis at unix://{dir}/none.sock?db=0: no such file or directory)"
+        )),
+        "{}",
+        r.body
+    );
     Ok(())
 }
 

@@ -75,6 +75,14 @@ pub struct Args {
     /// Make TERM behave like QUIT (finish the job, then exit).
     #[arg(long = "graceful-term", env = "GRACEFUL_TERM", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
     pub graceful_term: Option<bool>,
+    /// Seconds between heartbeats (Ruby's `Resque.heartbeat_interval`); a worker whose
+    /// heartbeat is 5 × this old is pruned as dead.
+    #[arg(
+        long = "heartbeat-interval",
+        env = "RESQUE_HEARTBEAT_INTERVAL",
+        default_value = "60"
+    )]
+    pub heartbeat_interval: String,
     /// Prefix for the process title.
     #[arg(
         long = "procline-prefix",
@@ -159,6 +167,8 @@ pub struct Config {
     pub term_timeout: Duration,
     /// TERM acts like QUIT.
     pub graceful_term: bool,
+    /// Between heartbeats (and so, × 5, when a silent worker counts as dead).
+    pub heartbeat_interval: Duration,
     /// Process title prefix.
     pub procline_prefix: String,
     /// Failure backend names.
@@ -178,7 +188,9 @@ pub struct Config {
 #[non_exhaustive]
 pub enum ConfigError {
     /// No queue given; Ruby's rake task prints the same line.
-    #[error("set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work ({0})")]
+    #[error(
+        "set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work, or pass -q/--queues critical,high ({0})"
+    )]
     NoQueues(NoQueues),
     /// A number that is not one.
     #[error("{name} must be a number of seconds, got {value:?}")]
@@ -192,7 +204,9 @@ pub enum ConfigError {
     #[error("COUNT must be a whole number from 1, got {0:?}")]
     BadCount(String),
     /// A bad FORK_PER_JOB.
-    #[error("FORK_PER_JOB must be true or false, got {0:?}")]
+    #[error(
+        "FORK_PER_JOB (--fork-per-job) must be true or false, got {0:?} (Ruby forks for anything but \"false\")"
+    )]
     BadForkPerJob(String),
     /// A bad --exec.
     #[error("--exec takes CLASS=PROGRAM (or *=PROGRAM), got {0:?}")]
@@ -239,9 +253,11 @@ impl TryFrom<Args> for Config {
                 .filter(|n| *n >= 1)
                 .ok_or_else(|| ConfigError::BadCount(c.to_owned()))?,
         };
-        let fork_per_job = match a.fork_per_job.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "" => true,
-            "false" | "0" | "no" => false,
+        // Ruby forks unless FORK_PER_JOB is exactly "false", so `no` or `0` would fork there
+        // and not here: both spellings are refused rather than read differently.
+        let fork_per_job = match a.fork_per_job.trim() {
+            "true" => true,
+            "false" => false,
             _ => return Err(ConfigError::BadForkPerJob(a.fork_per_job)),
         };
         let exec = a
@@ -280,6 +296,12 @@ impl TryFrom<Args> for Config {
             pre_shutdown_timeout: seconds("RESQUE_PRE_SHUTDOWN_TIMEOUT", &a.pre_shutdown_timeout)?,
             term_timeout: seconds("RESQUE_TERM_TIMEOUT", &a.term_timeout)?,
             graceful_term: a.graceful_term.unwrap_or(false),
+            heartbeat_interval: Some(seconds("RESQUE_HEARTBEAT_INTERVAL", &a.heartbeat_interval)?)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError::BadSeconds {
+                    name: "RESQUE_HEARTBEAT_INTERVAL",
+                    value: a.heartbeat_interval.clone(),
+                })?,
             procline_prefix: a.procline_prefix,
             failure_backend: a.failure_backend,
             redis: a.redis,
@@ -310,6 +332,7 @@ mod tests {
         );
         assert_eq!(c.backoff_interval, Duration::from_millis(100));
         assert_eq!(c.term_timeout, Duration::from_secs(4));
+        assert_eq!(c.heartbeat_interval, Duration::from_secs(60));
         assert_eq!(c.pre_shutdown_timeout, Duration::ZERO);
         assert!(c.fork_per_job && !c.term_child && !c.graceful_term && !c.verbose);
         assert_eq!((c.count, c.failure_backend.as_str()), (1, "redis"));
@@ -345,7 +368,7 @@ mod tests {
         );
         assert_eq!(
             parse(&[]).expect_err("no queue").to_string(),
-            "set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work (Please give each worker at least one queue.)"
+            "set QUEUE env var, e.g. $ QUEUE=critical,high rake resque:work, or pass -q/--queues critical,high (Please give each worker at least one queue.)"
         );
         assert!(matches!(
             parse(&["-q", "a", "--interval", "soon"]),
@@ -362,10 +385,13 @@ mod tests {
             parse(&["-q", "a", "--count", "0"]),
             Err(ConfigError::BadCount(_))
         ));
-        assert!(matches!(
-            parse(&["-q", "a", "--fork-per-job", "maybe"]),
-            Err(ConfigError::BadForkPerJob(_))
-        ));
+        for v in ["maybe", "no", "0", "FALSE"] {
+            assert_eq!(
+                parse(&["-q", "a", "--fork-per-job", v]),
+                Err(ConfigError::BadForkPerJob(v.to_owned())),
+                "{v}"
+            );
+        }
         assert!(matches!(
             parse(&["-q", "a", "--exec", "nobody"]),
             Err(ConfigError::BadExec(_))

@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod fork;
+mod logging;
 pub mod proctitle;
 pub mod queues;
 mod supervise;
@@ -115,20 +116,7 @@ impl Builder {
                 return ExitCode::from(2);
             }
         };
-        let level = if config.very_verbose {
-            tracing::Level::DEBUG
-        } else if config.verbose {
-            tracing::Level::INFO
-        } else {
-            tracing::Level::WARN
-        };
-        // A plain synchronous writer: no logging thread may exist at a fork.
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(level)
-            .with_writer(std::io::stdout)
-            .with_target(false)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .try_init();
+        logging::init(config.verbose, config.very_verbose);
         if config.count > 1 {
             return supervise::supervise(config.count, &argv);
         }

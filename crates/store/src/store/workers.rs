@@ -69,16 +69,18 @@ impl Store {
         Ok(())
     }
 
-    /// `heartbeat!`: Redis `TIME`, then `HSET workers:heartbeat <id> <time in tz>`. Returns
-    /// the server time in seconds.
-    pub async fn heartbeat(&self, id: &str, tz: &jiff::tz::TimeZone) -> Result<i64> {
+    /// `heartbeat!`: Redis `TIME`, then `HSET workers:heartbeat <id> <time in tz>` with
+    /// `SISMEMBER workers <id>` in the same round trip (ours: a worker whose registration
+    /// vanished, say Redis restarted empty, registers again). Returns the server time in
+    /// seconds and whether `id` is registered.
+    pub async fn heartbeat(&self, id: &str, tz: &jiff::tz::TimeZone) -> Result<(i64, bool)> {
         let (secs, _) = self.server_time().await?;
         let value = resque_protocol::time::heartbeat(secs, tz).unwrap_or_default();
-        let () = self
-            .client
-            .hset(self.keys.heartbeats(), (id, value))
-            .await?;
-        Ok(secs)
+        let p = self.client.pipeline();
+        let () = p.hset(self.keys.heartbeats(), (id, value)).await?;
+        let () = p.sismember(self.keys.workers(), id).await?;
+        let (_, registered): (i64, bool) = p.all().await?;
+        Ok((secs, registered))
     }
 
     /// `acquire_pruning_dead_worker_lock`: `SET pruning_dead_workers_in_progress <id> EX

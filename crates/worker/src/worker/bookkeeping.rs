@@ -64,7 +64,6 @@ impl Run<'_> {
                     worker: self.id.as_str().to_owned(),
                     queue: queue.to_owned(),
                 };
-                tracing::info!(queue, exception = %new.exception, error = %new.error, "job failed");
                 let record = if self.backend.is_redis_only() {
                     Some((failure::FAILED_LIST.to_owned(), new.to_record(&time::now())))
                 } else {

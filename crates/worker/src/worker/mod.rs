@@ -40,9 +40,6 @@ pub use hooks::{Hooks, JobInfo};
 use outcome::Outcome;
 use signals::{Flags, SIGNALS};
 
-/// Ruby's default `heartbeat_interval`.
-const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Errors that stop a worker.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -163,6 +160,8 @@ impl Worker {
             use_script: true,
             static_queues: None,
             report: None,
+            started: String::new(),
+            working_on: None,
         };
         let result = run.work();
         handle.close();
@@ -200,9 +199,19 @@ struct Run<'a> {
     static_queues: Option<Vec<String>>,
     /// The pipe children report failures on, made at the first fork and kept.
     report: Option<ReportPipe>,
+    /// `worker:<id>:started` as registered (empty until then), to register again with.
+    started: String,
+    /// The running job's `worker:<id>` value, to write again if the registration vanishes
+    /// while it runs.
+    working_on: Option<String>,
 }
 
 impl Run<'_> {
+    /// Ruby's `prune_interval`: a worker whose heartbeat is older is dead.
+    fn prune_interval(&self) -> Duration {
+        self.cfg.heartbeat_interval * 5
+    }
+
     fn title(&self, t: &str) {
         proctitle::set(t);
     }
@@ -222,7 +231,8 @@ impl Run<'_> {
         }
         let started = time::started(&time::now());
         block_on(self.rt, || self.store.register_worker(&id, &started))?;
-        self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
+        self.started = started;
+        self.next_heartbeat = Instant::now() + self.cfg.heartbeat_interval;
         tracing::info!(worker = %id, "started");
 
         let c = self.cfg;
@@ -412,6 +422,7 @@ impl Run<'_> {
                 // in a failure record.
                 let outcome =
                     Outcome::failed(resque_protocol::failure::DECODE_EXCEPTION, e.to_string());
+                outcome.log(queue, "(not JSON)", std::time::Duration::ZERO);
                 return self.complete(queue, Value::String(raw.to_owned()), outcome);
             }
         };
@@ -431,19 +442,23 @@ impl Run<'_> {
             let id = self.id.as_str();
             block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
         }
+        self.working_on = Some(encoded);
         self.title(&titles::processing(
             &self.cfg.procline_prefix,
             queue,
             now.as_second(),
             class,
         ));
-        tracing::info!(queue, class = %class, "got job");
+        tracing::debug!("got: (Job{{{queue}}} | {class})");
 
+        let began = Instant::now();
         let outcome = if self.cfg.fork_per_job {
             self.perform_with_fork(queue, &payload)?
         } else {
             Runner::new(self.registry, self.cfg, self.id.as_str()).perform(queue, &payload)
         };
+        outcome.log(queue, class, began.elapsed());
+        self.working_on = None;
         self.complete(queue, payload.into_value(), outcome)
     }
 }

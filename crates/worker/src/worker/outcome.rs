@@ -26,3 +26,22 @@ impl Outcome {
         }
     }
 }
+
+impl Outcome {
+    /// The one line a job gets with `VERBOSE`: Ruby's `done: (Job{queue} | Class)`, with
+    /// the time it took and, for a failure, its exception and message.
+    pub(super) fn log(&self, queue: &str, class: &str, took: std::time::Duration) {
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return;
+        }
+        let ms = took.as_secs_f64() * 1000.0;
+        match self {
+            Self::Done => tracing::info!("done: (Job{{{queue}}} | {class}) in {ms:.1} ms"),
+            Self::Failed {
+                exception, error, ..
+            } => tracing::info!(
+                "failed: (Job{{{queue}}} | {class}) in {ms:.1} ms: {exception}: {error}"
+            ),
+        }
+    }
+}

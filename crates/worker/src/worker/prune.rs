@@ -1,20 +1,15 @@
 //! Ruby's `prune_dead_workers`: at start-up, the workers that died without unregistering.
 
-use std::time::Duration;
-
 use resque_failure::Departure;
 use resque_protocol::time;
 
 use super::child::run_failure_hook;
 
-use super::{Error, HEARTBEAT_INTERVAL, Run, block_on};
-
-/// Ruby's `prune_interval`: 5 × the heartbeat interval.
-pub(super) const PRUNE_INTERVAL: Duration = Duration::from_secs(300);
+use super::{Error, Run, block_on};
 
 impl Run<'_> {
     /// Ruby's `prune_dead_workers`, run at start-up under the `SET NX EX 60` lock:
-    /// 1. every heartbeat older than [`PRUNE_INTERVAL`] by Redis `TIME` (registered or not)
+    /// 1. every heartbeat older than [`Run::prune_interval`] (5 × the heartbeat interval) by Redis `TIME` (registered or not)
     ///    is unregistered, its job failed with `PruneDeadWorkerDirtyExit`;
     /// 2. every other registered worker on this host listening on the same queues (or any,
     ///    when this worker has `*`) whose pid is not a resque-titled process in `ps` is
@@ -25,8 +20,11 @@ impl Run<'_> {
     pub(super) fn prune_dead_workers(&mut self) -> Result<(), Error> {
         let id = self.id.as_str().to_owned();
         let store = self.store;
+        let heartbeat = self.cfg.heartbeat_interval;
+        let prune_after = i64::try_from(self.prune_interval().as_secs()).unwrap_or(i64::MAX);
         let got_lock = block_on(self.rt, || {
-            store.acquire_pruning_lock(&id, HEARTBEAT_INTERVAL.as_secs() as i64)
+            // EX takes whole seconds, at least 1.
+            store.acquire_pruning_lock(&id, i64::try_from(heartbeat.as_secs()).unwrap_or(60).max(1))
         })?;
         if !got_lock {
             return Ok(());
@@ -39,8 +37,7 @@ impl Run<'_> {
         let mut expired: Vec<String> = heartbeats
             .iter()
             .filter(|(_, hb)| {
-                time::parse_iso8601(hb)
-                    .is_some_and(|t| now - t.as_second() > PRUNE_INTERVAL.as_secs() as i64)
+                time::parse_iso8601(hb).is_some_and(|t| now - t.as_second() > prune_after)
             })
             .map(|(w, _)| w.clone())
             .collect();

@@ -9,7 +9,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use signal_hook::consts::signal::{SIGCONT, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-use super::{Error, HEARTBEAT_INTERVAL, Run, block_on};
+use super::{Error, Run, block_on};
 
 /// The signals the worker acts on (Ruby's `register_signal_handlers`).
 pub(super) const SIGNALS: [i32; 6] = [SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCONT];
@@ -170,7 +170,12 @@ impl Run<'_> {
     pub(super) fn heartbeat_if_due(&mut self) -> Result<(), Error> {
         if Instant::now() >= self.next_heartbeat {
             match block_on(self.rt, || self.store.heartbeat(self.id.as_str(), &self.tz)) {
-                Ok(_) => self.next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL,
+                Ok((_, registered)) => {
+                    self.next_heartbeat = Instant::now() + self.cfg.heartbeat_interval;
+                    if !registered && !self.started.is_empty() {
+                        self.register_again();
+                    }
+                }
                 // Redis away: try again soon; the worker keeps going.
                 Err(e) => {
                     tracing::warn!(error = %e, "heartbeat failed; retrying");
@@ -179,5 +184,28 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The worker's registration vanished (Redis restarted without its data, a failover to
+    /// an empty replica, `resque remove` by mistake): register again, with the running
+    /// job's `worker:<id>`, so Ruby's resque-web and pruning see this worker again.
+    fn register_again(&mut self) {
+        tracing::warn!(
+            worker = %self.id,
+            "this worker's registration is gone from Redis; registering again"
+        );
+        let (id, started) = (self.id.as_str(), self.started.as_str());
+        let working_on = self.working_on.as_deref();
+        let again = block_on(self.rt, || async {
+            self.store.register_worker(id, started).await?;
+            if let Some(w) = working_on {
+                self.store.set_working_on(id, w).await?;
+            }
+            Ok::<_, resque_store::Error>(())
+        });
+        if let Err(e) = again {
+            // Tried again at the next heartbeat.
+            tracing::warn!(error = %e, "registering again failed");
+        }
     }
 }
