@@ -154,3 +154,35 @@ fn key_names_and_redis_live_in_their_crates() {
         }
     }
 }
+
+#[test]
+fn source_files_stay_readable_and_each_idea_has_one_home() {
+    let mut files = Vec::new();
+    rust_files(&root().join("crates"), &mut files);
+    for f in files {
+        let path = f.to_string_lossy().replace('\\', "/");
+        if !path.contains("/src/") {
+            continue;
+        }
+        let text = fs::read_to_string(&f).unwrap_or_default();
+        let lines = text.lines().count();
+        assert!(
+            lines <= 800,
+            "{path} has {lines} lines; split it along its own sections (a directory module)"
+        );
+        // FAILURE_BACKEND's names are parsed in one place.
+        if !path.ends_with("crates/failure/src/backend.rs") {
+            assert!(
+                !text.contains("\"redis_multi_queue\" =>"),
+                "{path} parses failure backend names; use Backend::from_names / for_reading"
+            );
+        }
+        // A worker's in-flight job is failed in one place.
+        if !path.ends_with("crates/failure/src/unregister.rs") {
+            assert!(
+                !text.contains("JOB_STILL_BEING_PROCESSED.to_owned()"),
+                "{path} writes a DirtyExit record itself; use Backend::unregister_worker"
+            );
+        }
+    }
+}

@@ -20,6 +20,11 @@ pub use resque_store::{
     Result, Store, blocking,
 };
 
+/// The repository README's Rust examples, compiled as doc tests (`rust,no_run` blocks).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
+
 /// The types most applications touch.
 pub mod prelude {
     pub use resque_store::{Client, Context, Error, Job, JobError, Registry};

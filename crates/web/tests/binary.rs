@@ -66,6 +66,17 @@ fn wait_exit(child: &mut Child, within: Duration) -> R<std::process::ExitStatus>
     }
 }
 
+/// TERMs resque-web, waits for it, and returns what it logged on stderr.
+fn stop_and_read_log(child: &mut Child) -> R<String> {
+    signal(child, nix::sys::signal::Signal::SIGTERM)?;
+    wait_exit(child, Duration::from_secs(10))?;
+    let mut log = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut log)?;
+    }
+    Ok(log)
+}
+
 fn signal(child: &Child, sig: nix::sys::signal::Signal) -> R {
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id())?);
     nix::sys::signal::kill(pid, sig)?;
@@ -209,12 +220,7 @@ fn two_instances_keep_their_own_pid_files_and_logs_have_no_colour_codes() -> R {
         200,
         "the other one still serves"
     );
-    signal(&second, nix::sys::signal::Signal::SIGTERM)?;
-    wait_exit(&mut second, Duration::from_secs(10))?;
-    let mut log = String::new();
-    if let Some(mut e) = second.stderr.take() {
-        e.read_to_string(&mut log)?;
-    }
+    let log = stop_and_read_log(&mut second)?;
     assert!(log.contains("shutting down"), "{log}");
     assert!(
         !log.contains('\u{1b}'),
@@ -233,12 +239,7 @@ fn all_interfaces_without_auth_is_warned_about_and_the_real_address_is_printed()
         dir.path(),
     )?;
     assert_eq!(got, port);
-    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
-    wait_exit(&mut child, Duration::from_secs(10))?;
-    let mut log = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut log)?;
-    }
+    let log = stop_and_read_log(&mut child)?;
     assert!(
         log.contains(&format!("listening on http://0.0.0.0:{port}/")),
         "{log}"
@@ -259,12 +260,7 @@ fn all_interfaces_without_auth_is_warned_about_and_the_real_address_is_printed()
         ],
         dir.path(),
     )?;
-    signal(&child, nix::sys::signal::Signal::SIGTERM)?;
-    wait_exit(&mut child, Duration::from_secs(10))?;
-    let mut log = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut log)?;
-    }
+    let log = stop_and_read_log(&mut child)?;
     assert!(!log.contains("without --auth"), "{log}");
     Ok(())
 }

@@ -1,9 +1,13 @@
 //! `resque`: the admin command, Ruby's `bin/resque` extended.
 //!
 //! ```text
-//! resque [-r REDIS] [-N NAMESPACE] list | remove WORKER | kill WORKER
-//!        | enqueue QUEUE CLASS [ARG...] | queues | info | stats
+//! resque [-r REDIS] [-N NAMESPACE] [--failure-backend NAMES] COMMAND
+//!   list | remove WORKER | kill WORKER
+//!   enqueue QUEUE CLASS [ARG...] [--args JSON] | queues | info | stats
+//!   failures [--backend NAMES] list | show N | count | requeue | remove N | clear | clear-retried
 //! ```
+//!
+//! Global options are accepted before or after the command; every command has `--help`.
 
 use std::io::Write;
 use std::process::ExitCode;
