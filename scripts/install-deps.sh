@@ -3,8 +3,8 @@
 # Rust toolchain (rustup), each thing only if it is missing:
 #   - a C compiler and linker (gcc, libc6-dev): rustc links through `cc`;
 #   - redis-server and redis-tools (tests start their own server on a unix socket);
-#   - with the tests (no `--demo`): procps (`ps`: the worker's same-host pruning and the
-#     tests read process titles), chromium (the web UI's browser test), the rustfmt and
+#   - procps (`ps`: the worker's same-host pruning; the tests read process titles);
+#   - with the tests (no `--demo`): chromium (the web UI's browser test), the rustfmt and
 #     clippy components, and cargo-nextest.
 # `--demo` installs only what the demo needs. Runs apt as root directly, or through sudo;
 # fails with one line saying what is missing when neither can be had.
@@ -34,15 +34,16 @@ need cc gcc
 compgen -G "/usr/lib/*/crt1.o" >/dev/null || compgen -G /usr/lib/crt1.o >/dev/null || missing+=(libc6-dev)
 need redis-server redis-server
 need redis-cli redis-tools
-if [ "$demo" = 0 ]; then
-  need ps procps
-  need chromium chromium
-fi
+# The worker finds live same-host workers with `ps` (as Ruby's does).
+need ps procps
+[ "$demo" = 0 ] && need chromium chromium
 
 if [ "${#missing[@]}" -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 \
     || die "cannot install ${missing[*]}: no apt-get on this machine; install them by hand"
-  echo "install-deps: installing ${missing[*]} (Debian packages; chromium alone is ~100 MB)..." >&2
+  size=""
+  [[ " ${missing[*]} " == *" chromium "* ]] && size="; chromium alone is ~120 MB"
+  echo "install-deps: installing ${missing[*]} (Debian packages$size)..." >&2
   as_root apt-get update \
     || die "apt-get update failed (no network or no package sources?)"
   # Progress goes to the terminal; only the interactive prompts are turned off.

@@ -125,16 +125,15 @@ impl WorkingOn {
     /// [`WorkingOn::encode`] from borrowed parts: the same bytes, without copying the
     /// payload into a `WorkingOn` first (the worker does this for every job).
     pub fn encode_parts(queue: &str, run_at: &str, payload: &Payload) -> Result<String> {
-        #[derive(Serialize)]
-        struct Parts<'a> {
-            queue: &'a str,
-            run_at: &'a str,
-            payload: &'a Payload,
-        }
-        json::to_string(&Parts {
-            queue,
+        let mut out = Vec::with_capacity(96 + queue.len() + run_at.len());
+        Self::layout(
+            &mut out,
+            |o| json::to_writer(o, queue),
             run_at,
-            payload,
+            |o| json::to_writer(o, payload),
+        )?;
+        String::from_utf8(out).map_err(|e| Error::Decode {
+            message: e.to_string(),
         })
     }
 
@@ -145,16 +144,40 @@ impl WorkingOn {
     /// [`WorkingOn::encode_parts`]; for one that is not (spaces, other escapes), the two
     /// differ and the worker writes Ruby's re-encoding.
     pub fn encode_raw(queue_json: &str, run_at: &str, payload_json: &str) -> String {
-        let mut out =
-            String::with_capacity(queue_json.len() + run_at.len() + payload_json.len() + 34);
-        out.push_str(r#"{"queue":"#);
-        out.push_str(queue_json);
-        out.push_str(r#","run_at":""#);
-        out.push_str(run_at);
-        out.push_str(r#"","payload":"#);
-        out.push_str(payload_json);
-        out.push('}');
-        out
+        let mut out = Vec::with_capacity(34 + queue_json.len() + run_at.len() + payload_json.len());
+        // Neither part can fail, and the bytes are three `str`s and ASCII: valid UTF-8.
+        let _ = Self::layout(
+            &mut out,
+            |o| {
+                o.extend_from_slice(queue_json.as_bytes());
+                Ok(())
+            },
+            run_at,
+            |o| {
+                o.extend_from_slice(payload_json.as_bytes());
+                Ok(())
+            },
+        );
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The one layout of a `worker:<id>` value: `{"queue":Q,"run_at":"T","payload":P}`,
+    /// Ruby's key order. `run_at` is ours (`time::run_at`: digits, `-`, `:`, `T`, `Z`), so it
+    /// goes in as it is; `queue` and `payload` write their JSON.
+    fn layout(
+        out: &mut Vec<u8>,
+        queue: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+        run_at: &str,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        out.extend_from_slice(br#"{"queue":"#);
+        queue(out)?;
+        out.extend_from_slice(br#","run_at":""#);
+        out.extend_from_slice(run_at.as_bytes());
+        out.extend_from_slice(br#"","payload":"#);
+        payload(out)?;
+        out.push(b'}');
+        Ok(())
     }
 
     /// Decodes a `worker:<id>` value.

@@ -347,6 +347,11 @@ fn bad_input_gets_a_clear_error() -> R {
             "invalid failure backend",
         ),
         (vec!["--auth", "nocolon"], "user:password"),
+        (
+            vec!["-r", "redis://localhost:port"],
+            "bad Redis connection string \"redis://localhost:port\": the port is not a number from 1 to 65535",
+        ),
+        (vec!["-r", "redis//host"], "did you mean redis://host?"),
         (vec!["/nonexistent/config.rb"], "cannot read config file"),
     ] {
         let out = Command::new(BIN)

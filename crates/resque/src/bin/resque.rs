@@ -375,7 +375,10 @@ fn failures(
             let order = if asc { Order::Asc } else { Order::Desc };
             let lists = match (&list, f.is_multi_queue()) {
                 (None, true) => rt!(f.queues())?,
-                _ => vec![list.clone().unwrap_or_else(|| "failed".to_owned())],
+                _ => vec![
+                    list.clone()
+                        .unwrap_or_else(|| resque::protocol::failure::FAILED_LIST.to_owned()),
+                ],
             };
             for name in lists {
                 let page = rt!(f.page(Some(&name), &filter.filter(), order, offset, limit))?;

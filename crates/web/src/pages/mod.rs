@@ -108,7 +108,7 @@ impl Web {
         } else {
             let size = c.failures.count(None, None).await?;
             failed.push(QueueRow {
-                name: "failed".to_owned(),
+                name: resque_protocol::failure::FAILED_LIST.to_owned(),
                 href: format!("{r}/failed"),
                 size,
                 empty: size == 0,
