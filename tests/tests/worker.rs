@@ -1230,3 +1230,38 @@ fn a_worker_whose_registration_vanished_registers_again_at_its_next_heartbeat() 
     assert!(log.contains("registering again"), "{log}");
     Ok(())
 }
+
+#[test]
+fn redis_restarting_under_a_busy_forking_worker_never_ends_it() -> Result<()> {
+    // Each restart makes fred reconnect (and resolve the address again) while the worker
+    // forks a child per job: a fork refused for a passing reason is waited out, never an
+    // exit. Over TCP, as in production: fred resolves the address again at a reconnect,
+    // on a blocking-pool thread that lives a moment after.
+    let mut server = RedisServer::start_tcp();
+    let tcp = format!("127.0.0.1:{}", server.port().context("a TCP port")?);
+    let mut w = worker(&server, "q", &[("INTERVAL", "0.05"), ("REDIS_URL", &tcp)])?;
+    for round in 0..8 {
+        for i in 0..40 {
+            job(&server, "q", "NoopJob", &format!("[{round}, {i}]"))?;
+        }
+        assert!(
+            eventually(Duration::from_secs(30), || stat(&server, "processed") >= 20),
+            "round {round}: the worker took jobs after the restart"
+        );
+        server.restart();
+        assert!(
+            w.try_wait()?.is_none(),
+            "round {round}: the worker is still running"
+        );
+    }
+    job(&server, "q", "NoopJob", "[]")?;
+    assert!(eventually(Duration::from_secs(30), || stat(
+        &server,
+        "processed"
+    ) >= 1));
+    signal(&w, Signal::SIGQUIT)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
+    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(!log.contains("refusing to fork"), "{log}");
+    Ok(())
+}

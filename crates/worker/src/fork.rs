@@ -176,3 +176,33 @@ pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
         }
     }
 }
+
+/// [`fork_child`], waiting out the reasons to refuse that pass by themselves: a second
+/// thread (the runtime's blocking-pool thread that resolved a host name at a reconnect
+/// lives a millisecond after its task) and `EAGAIN` (the process limit, briefly reached).
+/// Tries again with growing pauses (1 ms, 2 ms, ... up to 100 ms) until `patience` is
+/// spent, then returns the last refusal. `make` builds the child's closure for each try.
+pub fn fork_child_patiently<F: FnOnce() -> i32>(
+    mut make: impl FnMut() -> F,
+    patience: std::time::Duration,
+) -> Result<Pid, ForkError> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut pause = std::time::Duration::from_millis(1);
+    let mut waited = false;
+    loop {
+        match fork_child(make()) {
+            Err(e @ (ForkError::Threads(_) | ForkError::Sys(nix::errno::Errno::EAGAIN))) => {
+                if std::time::Instant::now() + pause > deadline {
+                    return Err(e);
+                }
+                if !waited {
+                    tracing::debug!(error = %e, "fork refused for now; waiting");
+                    waited = true;
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}

@@ -127,6 +127,26 @@ fn refuses_to_fork_with_a_second_thread() -> Result<()> {
     Ok(())
 }
 
+/// A thread that is about to end (a resolver thread after a reconnect) is waited for, not a
+/// reason to give up; one that stays is still refused once the patience is spent.
+fn waits_for_a_passing_thread_before_forking() -> Result<()> {
+    use resque_worker::fork::fork_child_patiently;
+    let t = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(80)));
+    let began = Instant::now();
+    let pid = fork_child_patiently(|| || 7, Duration::from_secs(10))?;
+    assert!(began.elapsed() >= Duration::from_millis(50), "it waited");
+    assert_eq!(wait(pid)?, WaitStatus::Exited(pid, 7));
+    let _ = t.join();
+
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || rx.recv());
+    let e = fork_child_patiently(|| || 0, Duration::from_millis(30)).expect_err("stays");
+    assert!(matches!(e, ForkError::Threads(2)), "{e}");
+    drop(tx);
+    let _ = t.join();
+    Ok(())
+}
+
 /// The count comes from `/proc/self/stat`, after the process name, which may hold `)` and
 /// spaces; it agrees with `/proc/self/task` with one thread and with three.
 fn thread_count_reads_past_any_process_name() -> Result<()> {
@@ -223,7 +243,11 @@ fn process_titles_show_whole_in_ps() -> Result<()> {
 
 type Test = (&'static str, fn() -> Result<()>);
 
-const TESTS: [Test; 5] = [
+const TESTS: [Test; 6] = [
+    (
+        "waits_for_a_passing_thread_before_forking",
+        waits_for_a_passing_thread_before_forking,
+    ),
     (
         "process_titles_show_whole_in_ps",
         process_titles_show_whole_in_ps,

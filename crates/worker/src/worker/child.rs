@@ -14,8 +14,11 @@ use super::exec::run_program;
 use super::outcome::Outcome;
 use super::{Error, JobInfo, Run};
 use crate::config::Config;
-use crate::fork::fork_child;
+use crate::fork::fork_child_patiently;
 use crate::proctitle;
+
+/// How long a fork refused for a passing reason is retried before the worker gives up.
+const FORK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Largest error and backtrace a child reports, in bytes before encoding (the encoded report
 /// is then cut to what the pipe holds: see [`report_json`]).
@@ -105,24 +108,29 @@ impl Run<'_> {
         // fork, and freeing owned copies there would write (so copy) shared heap pages.
         let (registry, hooks, cfg, id) = (self.registry, self.hooks, self.cfg, self.id);
         self.wake.clear();
-        let pid = fork_child(move || {
-            // The child: run the job, report a failure, leave.
-            for h in &hooks.after_fork {
-                h(JobInfo { queue, payload });
-            }
-            let outcome = Runner::new(registry, cfg, id.as_str()).perform(queue, payload);
-            // Only a failure is reported (the parent reads the pipe only after an exit
-            // status other than 0).
-            let code = match &outcome {
-                Outcome::Done => 0,
-                Outcome::Failed { .. } => {
-                    send_report(report_fd, &outcome);
-                    1
+        // A reconnect's resolver thread or a moment at the process limit must not end the
+        // worker (the job is already under worker:<id>): wait for them, up to 10 s.
+        let child = || {
+            move || {
+                // The child: run the job, report a failure, leave.
+                for h in &hooks.after_fork {
+                    h(JobInfo { queue, payload });
                 }
-            };
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            code
-        })?;
+                let outcome = Runner::new(registry, cfg, id.as_str()).perform(queue, payload);
+                // Only a failure is reported (the parent reads the pipe only after an exit
+                // status other than 0).
+                let code = match &outcome {
+                    Outcome::Done => 0,
+                    Outcome::Failed { .. } => {
+                        send_report(report_fd, &outcome);
+                        1
+                    }
+                };
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                code
+            }
+        };
+        let pid = fork_child_patiently(child, FORK_PATIENCE)?;
         proctitle::set_forked(
             &self.cfg.procline_prefix,
             pid.as_raw(),
