@@ -97,6 +97,10 @@ job!(ScribbleJob, "bad", |_a, _c| {
     }
     std::process::abort()
 });
+job!(RecordJob, "record", |a, _c| {
+    hook_log(format!("ran {}", Value::Array(a.clone())));
+    Ok(())
+});
 job!(SpawnJob, "spawn", |a, c| {
     let n = a.first().and_then(Value::as_u64).unwrap_or(1);
     for i in 0..n {
@@ -161,6 +165,7 @@ fn main() -> std::process::ExitCode {
         .job::<AbortJob>()
         .job::<LeakJob>()
         .job::<SpawnJob>()
+        .job::<RecordJob>()
         .job::<DaemonJob>()
         .job::<ScribbleJob>()
         .main()

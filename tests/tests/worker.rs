@@ -1265,3 +1265,38 @@ fn redis_restarting_under_a_busy_forking_worker_never_ends_it() -> Result<()> {
     assert!(!log.contains("refusing to fork"), "{log}");
     Ok(())
 }
+
+#[test]
+fn a_lost_reserve_reply_loses_no_job_and_counts_none_twice() -> Result<()> {
+    // The reply to one reserve-script call is lost after Redis ran it (it popped a job and
+    // did the last job's bookkeeping). The call is sent again with the same token and
+    // answers the same job: every job runs once, and the counts are exact.
+    let server = RedisServer::start();
+    let log = server.dir().join("ran.log");
+    for n in 0..40 {
+        job(&server, "record", "RecordJob", &format!("[{n}]"))?;
+    }
+    let proxy = resque_test_support::ReplyLosingProxy::start(&server, 12);
+    let mut w = worker(
+        &server,
+        "record",
+        &[
+            ("INTERVAL", "0"),
+            ("FORK_PER_JOB", "false"),
+            ("REDIS_URL", &proxy.url()),
+            ("HOOK_LOG", &log.display().to_string()),
+        ],
+    )?;
+    assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
+    assert_eq!(proxy.lost(), 1, "one reply was lost");
+    let ran = std::fs::read_to_string(&log)?;
+    let mut runs: Vec<&str> = ran.lines().filter(|l| l.starts_with("ran ")).collect();
+    runs.sort_unstable();
+    let mut want: Vec<String> = (0..40).map(|n| format!("ran [{n}]")).collect();
+    want.sort_unstable();
+    assert_eq!(runs, want, "every job ran exactly once");
+    assert_eq!(stat(&server, "processed"), 40);
+    assert!(failures(&server)?.is_empty());
+    assert!(registry_is_empty(&server));
+    Ok(())
+}

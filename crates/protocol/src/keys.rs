@@ -150,6 +150,13 @@ impl Keys {
         self.key("failed_queues")
     }
 
+    /// resque-rs's record of a worker's last reservation call: its token and reply, so a
+    /// call sent again after a lost reply answers the same instead of running twice (a key
+    /// Ruby never reads; it expires).
+    pub fn reserve_marker(&self, worker: &str) -> String {
+        self.key(&format!("resque-rs:reserve:{worker}"))
+    }
+
     /// resque-rs's shared search index of a failure list (a key Ruby never reads).
     pub fn failure_index(&self, list: &str) -> String {
         self.key(&format!("resque-rs:failure-index:{list}"))

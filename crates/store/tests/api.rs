@@ -799,11 +799,14 @@ fn argv(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The commands a script ran, as MONITOR shows them, without the EVALSHA / SCRIPT lines.
+/// The commands a script ran, as MONITOR shows them, without the EVALSHA / SCRIPT lines
+/// and without those on our own record of the call (`resque-rs:reserve:<id>`, tested in
+/// `a_resent_reservation_answers_again_and_does_nothing_twice`): Ruby's commands alone.
 fn script_commands(mon: &resque_test_support::Monitor) -> Vec<Vec<String>> {
     mon.data_commands()
         .into_iter()
         .filter(|c| c[0] != "evalsha" && c[0] != "script")
+        .filter(|c| !c.get(1).is_some_and(|k| k.contains(":resque-rs:reserve:")))
         .collect()
 }
 
@@ -813,6 +816,12 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     let server = RedisServer::start();
     let proxy = RoundTripProxy::start(&server);
     let s = Client::connect(&proxy.url()).await?.store().clone();
+    // Every call is a new one: a new token each time.
+    let mut n = 0;
+    let mut tok = || {
+        n += 1;
+        format!("t{n}")
+    };
     let id = "vm:77:a,b";
     let w = format!("resque:worker:{id}");
     let queues = vec!["a".to_owned(), "b".to_owned()];
@@ -830,7 +839,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     // The first job: no bookkeeping yet; Ruby's paused?, then LPOP a, LPOP b, SET.
     proxy.reset();
     let got = s
-        .finish_and_reserve(id, None, Some((&queues, run_at)))
+        .finish_and_reserve(id, None, Some((&queues, run_at)), &tok())
         .await?;
     let working =
         r#"{"queue":"b","run_at":"2026-11-23T05:00:00Z","payload":{"class":"NoopJob","args":[1]}}"#;
@@ -878,7 +887,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         })
     };
     let got = s
-        .finish_and_reserve(id, failed(), Some((&queues, run_at)))
+        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok())
         .await?;
     assert_eq!(proxy.turns(), 1);
     // Not canonical JSON: written as it came, and the caller is told so it can re-encode.
@@ -922,7 +931,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     });
     for bad in ["not json {", "[1,2]"] {
         let got = s
-            .finish_and_reserve(id, done, Some((&queues, run_at)))
+            .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
             .await?;
         assert_eq!(
             got,
@@ -943,7 +952,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     ])?;
     server.cmd(&["SET", "resque:pause-all-workers", " TRUE\n"])?;
     let got = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)))
+        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
         .await?;
     assert_eq!(got, Reserved::Paused);
     assert_eq!(
@@ -955,9 +964,12 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
 
     // The bookkeeping alone (stopping), then an empty poll.
     server.cmd(&["DEL", "resque:queue:a"])?;
-    assert_eq!(s.finish_and_reserve(id, done, None).await?, Reserved::Empty);
     assert_eq!(
-        s.finish_and_reserve(id, None, Some((&queues, run_at)))
+        s.finish_and_reserve(id, done, None, &tok()).await?,
+        Reserved::Empty
+    );
+    assert_eq!(
+        s.finish_and_reserve(id, None, Some((&queues, run_at)), &tok())
             .await?,
         Reserved::Empty
     );
@@ -972,7 +984,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     // once (a retry must not count the job twice).
     server.cmd(&["SET", "resque:queue:a", "oops"])?;
     let got = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)))
+        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
         .await?;
     assert!(
         matches!(&got, Reserved::Failed(e) if e.contains("WRONGTYPE")),
@@ -990,7 +1002,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         r#"{"class":"NoopJob","args":[3]}"#,
     ])?;
     let got = s
-        .finish_and_reserve(id, failed(), Some((&queues, run_at)))
+        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok())
         .await?;
     assert!(
         matches!(&got, Reserved::Job { written: Some(_), raw, .. } if raw.contains("[3]")),
@@ -1014,7 +1026,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         r#"{"class":"NoopJob","args":[]}"#,
     ])?;
     assert!(matches!(
-        s.finish_and_reserve(id, None, Some((&queues, run_at)))
+        s.finish_and_reserve(id, None, Some((&queues, run_at)), &tok())
             .await?,
         Reserved::Job {
             written: Some(_),
@@ -1028,7 +1040,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     let other_queues = vec!["c".to_owned(), "a".to_owned()];
     server.cmd(&["RPUSH", "resque:queue:c", r#"{"class":"C","args":[]}"#])?;
     assert_eq!(
-        s.finish_and_reserve(other, None, Some((&other_queues, run_at)))
+        s.finish_and_reserve(other, None, Some((&other_queues, run_at)), &tok())
             .await?,
         Reserved::Job {
             queue: "c".into(),
@@ -1055,7 +1067,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     ])?;
     server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script"])?;
     let err = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)))
+        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
         .await
         .expect_err("scripts are refused");
     assert!(matches!(err, Error::ScriptUnavailable(_)), "{err:?}");
@@ -1064,5 +1076,89 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
         Some("1")
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<()> {
+    // The chaos run's loss: the script ran, its reply was lost, and the call was sent again.
+    // With the same token, the second call answers the first one's job and changes nothing.
+    use resque_store::{Finished, Reserved};
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let id = "vm:78:q";
+    let queues = vec!["q".to_owned()];
+    let run_at = "2026-12-01T10:00:00Z";
+    for n in 1..=3 {
+        server.cmd(&[
+            "RPUSH",
+            "resque:queue:q",
+            &format!(r#"{{"class":"NoopJob","args":[{n}]}}"#),
+        ])?;
+    }
+    let first = s
+        .finish_and_reserve(id, None, Some((&queues, run_at)), "run:1")
+        .await?;
+    let done = Some(Finished {
+        record: None,
+        count_failed: false,
+    });
+    let second = s
+        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2")
+        .await?;
+    assert!(
+        matches!(&second, Reserved::Job { raw, .. } if raw.contains("[2]")),
+        "{second:?}"
+    );
+    // "run:2" again, as after a lost reply: the same job, the bookkeeping not counted again.
+    let mon = server.monitor();
+    let again = s
+        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2")
+        .await?;
+    assert_eq!(again, second);
+    assert_eq!(
+        script_commands(&mon),
+        Vec::<Vec<String>>::new(),
+        "Ruby's commands are not run again"
+    );
+    assert_eq!(
+        stat(&server, "processed").as_deref(),
+        Some("1"),
+        "counted once"
+    );
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:q", "0", "-1"]),
+        [r#"{"class":"NoopJob","args":[3]}"#],
+        "nothing else was popped"
+    );
+    // Empty and paused answers replay too.
+    server.cmd(&["SET", "resque:pause-all-workers", "true"])?;
+    assert_eq!(
+        s.finish_and_reserve(id, done, Some((&queues, run_at)), "run:3")
+            .await?,
+        Reserved::Paused
+    );
+    server.cmd(&["DEL", "resque:pause-all-workers"])?;
+    assert_eq!(
+        s.finish_and_reserve(id, done, Some((&queues, run_at)), "run:3")
+            .await?,
+        Reserved::Paused,
+        "the same answer, though the pause is gone"
+    );
+    assert_eq!(stat(&server, "processed").as_deref(), Some("2"));
+    // The next new call goes on as usual; the record of the call expires.
+    let next = s
+        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:4")
+        .await?;
+    assert!(
+        matches!(&next, Reserved::Job { raw, .. } if raw.contains("[3]")),
+        "{next:?}"
+    );
+    let ttl = server.cmd(&["TTL", "resque:resque-rs:reserve:vm:78:q"])?;
+    assert!(
+        matches!(ttl, resque_test_support::Resp::Integer(t) if t > 3000 && t <= 3600),
+        "{ttl:?}"
+    );
+    let _ = first;
     Ok(())
 }

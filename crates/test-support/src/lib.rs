@@ -685,3 +685,89 @@ mod tests {
         assert_eq!(proxy.turns(), 1);
     }
 }
+
+/// A proxy that loses one reply: the `n`th `EVALSHA` a client sends reaches Redis and runs,
+/// but its reply never comes back: the proxy closes that connection instead, as when a
+/// connection drops (or Redis restarts) between running a command and answering it. The
+/// client reconnects through the proxy and finds everything else passed through as is.
+#[derive(Debug)]
+pub struct ReplyLosingProxy {
+    path: PathBuf,
+    lost: Arc<AtomicUsize>,
+}
+
+impl ReplyLosingProxy {
+    /// Starts a proxy for `server` that loses the reply to the `n`th EVALSHA (1-based).
+    pub fn start(server: &RedisServer, n: usize) -> Self {
+        let path = server.dir().join("lossy.sock");
+        let upstream = server.socket().to_owned();
+        let listener = UnixListener::bind(&path).expect("bind proxy socket");
+        let seen = Arc::new(AtomicUsize::new(0));
+        let lost = Arc::new(AtomicUsize::new(0));
+        let l2 = Arc::clone(&lost);
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(client) = conn else { continue };
+                let Ok(redis) = UnixStream::connect(&upstream) else {
+                    continue;
+                };
+                let (seen, lost) = (Arc::clone(&seen), Arc::clone(&l2));
+                // The reply to drop: set when the nth EVALSHA has gone upstream.
+                let drop_next = Arc::new(AtomicBool::new(false));
+                let (mut c_in, mut r_out) = (
+                    client.try_clone().expect("clone"),
+                    redis.try_clone().expect("clone"),
+                );
+                let armed = Arc::clone(&drop_next);
+                thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(k) = c_in.read(&mut buf) {
+                        if k == 0 {
+                            break;
+                        }
+                        let evals = buf[..k].windows(7).filter(|w| w == b"EVALSHA").count();
+                        if evals > 0
+                            && seen.fetch_add(evals, Ordering::SeqCst) < n
+                            && seen.load(Ordering::SeqCst) >= n
+                        {
+                            armed.store(true, Ordering::SeqCst);
+                        }
+                        if r_out.write_all(&buf[..k]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = r_out.shutdown(std::net::Shutdown::Both);
+                });
+                let (mut r_in, mut c_out) = (redis, client);
+                thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    while let Ok(k) = r_in.read(&mut buf) {
+                        if k == 0 {
+                            break;
+                        }
+                        if drop_next.swap(false, Ordering::SeqCst) {
+                            lost.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if c_out.write_all(&buf[..k]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = c_out.shutdown(std::net::Shutdown::Both);
+                    let _ = r_in.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Self { path, lost }
+    }
+
+    /// A connection string for the proxy.
+    pub fn url(&self) -> String {
+        format!("unix://{}", self.path.display())
+    }
+
+    /// How many replies it has lost (0 or 1).
+    pub fn lost(&self) -> usize {
+        self.lost.load(Ordering::SeqCst)
+    }
+}

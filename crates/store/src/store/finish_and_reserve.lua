@@ -1,13 +1,32 @@
 -- Store::finish_and_reserve: the end of one job and the start of the next, in Ruby's order.
 -- KEYS: 1 worker:<id>  2 stat:processed  3 stat:processed:<id>  4 stat:failed
---       5 stat:failed:<id>  6 failure list  7 pause-all-workers  8.. queue:<name>
+--       5 stat:failed:<id>  6 failure list  7 pause-all-workers
+--       8 resque-rs:reserve:<id> (ours: the last call's token and reply)  9.. queue:<name>
 -- ARGV: 1 '' (no job to finish) | 'done' | 'failed' (also counts stat:failed)
 --       2 failure record to RPUSH ('' for none)   3 '1' to reserve, '0' not to
---       4 run_at   5.. each queue's name as JSON, parallel to KEYS[8..]
+--       4 run_at   5 the call's token   6.. each queue's name as JSON, parallel to KEYS[9..]
 -- Reply: {tag, bookkeeping errors ('' if none), ...} with tag 0 nothing taken | 1 paused |
 --        2 an LPOP failed (then its error) | 3 a job (then queue index, item, 1 if SET)
 -- The bookkeeping runs each command whatever the others answer, as Ruby's pipeline does: one
 -- refused command (a key of the wrong type) must not stop the rest, nor the reservation.
+--
+-- A call sent again with the same token (its reply was lost: a connection dropped, Redis
+-- restarted after running it, the client resent it) does nothing again: it answers what
+-- the first run answered, so no job is popped twice and no bookkeeping counts twice.
+local seen = redis.pcall('HMGET', KEYS[8], 'token', 'tag', 'index', 'item', 'set')
+if type(seen) == 'table' and not seen.err and seen[1] == ARGV[5] then
+  local tag = tonumber(seen[2])
+  if tag == 3 then return {3, '', tonumber(seen[3]), seen[4], tonumber(seen[5])} end
+  if tag == 2 then return {2, '', seen[4]} end
+  return {tag, ''}
+end
+-- Remembers this call's reply under its token (an hour: a dead worker's entry goes away).
+local function answer(tag, index, item, set)
+  redis.pcall('HSET', KEYS[8], 'token', ARGV[5], 'tag', tag, 'index', index or 0,
+    'item', item or '', 'set', set or 0)
+  redis.pcall('EXPIRE', KEYS[8], 3600)
+end
+
 local errs = {}
 local function book(...)
   local r = redis.pcall(...)
@@ -28,21 +47,31 @@ local errors = table.concat(errs, '; ')
 local pause = redis.pcall('GET', KEYS[7])
 if type(pause) == 'string' and
     string.lower((string.gsub(pause, '^[%s%z]*(.-)[%s%z]*$', '%1'))) == 'true' then
+  answer(1)
   return {1, errors}
 end
-if ARGV[3] ~= '1' then return {0, errors} end
-for i = 8, #KEYS do
+if ARGV[3] ~= '1' then
+  answer(0)
+  return {0, errors}
+end
+for i = 9, #KEYS do
   local item = redis.pcall('LPOP', KEYS[i])
-  if type(item) == 'table' and item.err then return {2, errors, item.err} end
+  if type(item) == 'table' and item.err then
+    answer(2, 0, item.err)
+    return {2, errors, item.err}
+  end
   if item then
     local ok, job = pcall(cjson.decode, item)
     if ok and type(job) == 'table' and job['class'] ~= nil then
       -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
       redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 3] .. ',"run_at":"' .. ARGV[4] ..
         '","payload":' .. item .. '}')
-      return {3, errors, i - 7, item, 1}
+      answer(3, i - 8, item, 1)
+      return {3, errors, i - 8, item, 1}
     end
-    return {3, errors, i - 7, item, 0}
+    answer(3, i - 8, item, 0)
+    return {3, errors, i - 8, item, 0}
   end
 end
+answer(0)
 return {0, errors}

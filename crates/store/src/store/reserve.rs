@@ -19,11 +19,12 @@ pub(super) struct ReserveArgs {
     /// Each queue's name as JSON, as text (for [`WorkingOn::encode_raw`]).
     queue_json_text: Vec<String>,
     /// `worker:<id>`, `stat:processed`, `stat:processed:<id>`, `stat:failed`,
-    /// `stat:failed:<id>`, `failed`, `pause-all-workers`: KEYS[1..=7].
+    /// `stat:failed:<id>`, `failed`, `pause-all-workers`, `resque-rs:reserve:<id>`:
+    /// KEYS[1..=8].
     keys: Vec<RedisValue>,
-    /// `queue:<name>` for each queue: KEYS[8..].
+    /// `queue:<name>` for each queue: KEYS[9..].
     queue_keys: Vec<RedisValue>,
-    /// Each queue's name as JSON: ARGV[5..].
+    /// Each queue's name as JSON: ARGV[6..].
     queue_json: Vec<RedisValue>,
 }
 
@@ -31,7 +32,7 @@ impl ReserveArgs {
     /// Makes these the arguments for worker `id` and `queues`, unless they already are.
     fn prepare(&mut self, k: &Keys, id: &str, queues: &[String]) -> Result<()> {
         if self.id == id
-            && self.keys.len() == 7
+            && self.keys.len() == 8
             && self.queues == queues
             && self.queue_keys.len() == queues.len()
             && self.queue_json.len() == queues.len()
@@ -49,6 +50,7 @@ impl ReserveArgs {
             k.stat_failed_for(id).into(),
             k.failed().into(),
             k.pause_all_workers().into(),
+            k.reserve_marker(id).into(),
         ];
         self.queue_json_text = queues
             .iter()
@@ -130,6 +132,11 @@ impl Store {
     /// ([`Reserved::Job::written`]) and sets it again if they differ (an item whose
     /// re-encoding is not byte-identical).
     ///
+    /// `token` names this call: a call made again with the same token (because the reply
+    /// to the first was lost) does nothing again and answers what the first one did, so a
+    /// resent call neither pops a second job nor counts the last one twice. Give each new
+    /// call a new token, and a retry of a call whose outcome is unknown the same one.
+    ///
     /// `queues` are the queue names in priority order (their JSON encodings are made once
     /// here and kept while the list stays the same). Returns
     /// [`Error::ScriptUnavailable`] when the server will not run the script at all (no
@@ -140,6 +147,7 @@ impl Store {
         id: &str,
         finished: Option<Finished<'_>>,
         reserve: Option<(&[String], &str)>,
+        token: &str,
     ) -> Result<Reserved> {
         const SCRIPT: &str = include_str!("finish_and_reserve.lua");
         let k = &self.keys;
@@ -186,6 +194,7 @@ impl Store {
             argv.push(record.clone());
             argv.push(if reserve.is_some() { "1" } else { "0" }.into());
             argv.push(run_at.clone());
+            argv.push(token.into());
             argv.extend(c.queue_json.iter().cloned());
             argv
         };

@@ -159,6 +159,7 @@ impl Worker {
             pending: None,
             use_script: true,
             static_queues: None,
+            token: Token::new(),
             report: None,
             started: String::new(),
             working_on: None,
@@ -195,6 +196,8 @@ struct Run<'a> {
     /// Whether to use [`Store::finish_and_reserve`]; turned off for good when the server
     /// will not run scripts, and the separate commands are used instead.
     use_script: bool,
+    /// The reserve script's call token (see [`Token`]).
+    token: Token,
     /// A fixed queue list, resolved once.
     static_queues: Option<Vec<String>>,
     /// The pipe children report failures on, made at the first fork and kept.
@@ -376,16 +379,23 @@ impl Run<'_> {
             count_failed: p.count_failed,
         });
         let id = self.id.as_str();
+        let token = self.token.next();
         let reply = block_on(self.rt, || {
             self.store
-                .finish_and_reserve(id, finished, Some((queues, &run_at)))
+                .finish_and_reserve(id, finished, Some((queues, &run_at)), token)
         });
         let reserved = match reply {
             Ok(r) => r,
             Err(e) => {
-                if e.is_connection() || matches!(e, resque_store::Error::ScriptUnavailable(_)) {
-                    // We cannot tell whether it ran (the connection failed), or nothing
-                    // was done (the script was refused): keep the bookkeeping to send again.
+                if e.is_connection() {
+                    // We cannot tell whether it ran: send the same call again, under the same
+                    // token, so that if it did run, its reply (the job it took) comes back
+                    // instead of a second job being taken and the bookkeeping counted twice.
+                    self.pending = pending;
+                    self.token.keep();
+                } else if matches!(e, resque_store::Error::ScriptUnavailable(_)) {
+                    // Nothing was done (the script was refused): the separate commands
+                    // send the bookkeeping.
                     self.pending = pending;
                 } else if pending.is_some() {
                     // Redis ran part of it and refused a command (say, a stats key of the
@@ -460,6 +470,46 @@ impl Run<'_> {
         outcome.log(queue, class, began.elapsed());
         self.working_on = None;
         self.complete(queue, payload.into_value(), outcome)
+    }
+}
+
+/// The reserve script's call token: this run's start time and a sequence number. Each new
+/// call gets the next one; a call whose reply was lost is sent again with the same one, and
+/// the script answers it from its record of the first run (see `Store::finish_and_reserve`).
+/// One buffer, rewritten in place: no allocation a job.
+#[derive(Debug)]
+struct Token {
+    base: i128,
+    seq: u64,
+    text: String,
+    /// The last call's outcome is unknown: send the same token again.
+    again: bool,
+}
+
+impl Token {
+    fn new() -> Self {
+        Self {
+            base: Timestamp::now().as_nanosecond(),
+            seq: 0,
+            text: String::with_capacity(48),
+            again: false,
+        }
+    }
+
+    /// The token for the call about to be made.
+    fn next(&mut self) -> &str {
+        if !std::mem::take(&mut self.again) {
+            use std::fmt::Write;
+            self.seq += 1;
+            self.text.clear();
+            let _ = write!(self.text, "{}:{}", self.base, self.seq);
+        }
+        &self.text
+    }
+
+    /// The call just made may or may not have run: its retry uses the same token.
+    fn keep(&mut self) {
+        self.again = true;
     }
 }
 
