@@ -1,7 +1,7 @@
 -- Store::finish_and_reserve: the end of one job and the start of the next, in Ruby's order.
 -- KEYS: 1 worker:<id>  2 stat:processed  3 stat:processed:<id>  4 stat:failed
 --       5 stat:failed:<id>  6 failure list  7 pause-all-workers
---       8 resque-rs:reserve:<id> (ours: the last call's token and reply)  9.. queue:<name>
+--       8 resque-rs:reserve:<id> (ours: the last call's token and answer)  9.. queue:<name>
 -- ARGV: 1 '' (no job to finish) | 'done' | 'failed' (also counts stat:failed)
 --       2 failure record to RPUSH ('' for none)   3 '1' to reserve, '0' not to
 --       4 run_at   5 the call's token   6.. each queue's name as JSON, parallel to KEYS[9..]
@@ -13,18 +13,23 @@
 -- A call sent again with the same token (its reply was lost: a connection dropped, Redis
 -- restarted after running it, the client resent it) does nothing again: it answers what
 -- the first run answered, so no job is popped twice and no bookkeeping counts twice.
-local seen = redis.pcall('HMGET', KEYS[8], 'token', 'tag', 'index', 'item', 'set')
-if type(seen) == 'table' and not seen.err and seen[1] == ARGV[5] then
-  local tag = tonumber(seen[2])
-  if tag == 3 then return {3, '', tonumber(seen[3]), seen[4], tonumber(seen[5])} end
-  if tag == 2 then return {2, '', seen[4]} end
-  return {tag, ''}
+-- The record is one string, `token \n tag \n index \n set \n item`: one GET before and one
+-- SET after (with its expiry) is the least this costs Redis per job.
+local seen = redis.pcall('GET', KEYS[8])
+if type(seen) == 'string' then
+  local token, tag, index, set, item =
+    string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(.*)$')
+  if token == ARGV[5] then
+    tag = tonumber(tag)
+    if tag == 3 then return {3, '', tonumber(index), item, tonumber(set)} end
+    if tag == 2 then return {2, '', item} end
+    return {tag, ''}
+  end
 end
--- Remembers this call's reply under its token (an hour: a dead worker's entry goes away).
+-- Remembers this call's answer under its token, for an hour (a dead worker's goes away).
 local function answer(tag, index, item, set)
-  redis.pcall('HSET', KEYS[8], 'token', ARGV[5], 'tag', tag, 'index', index or 0,
-    'item', item or '', 'set', set or 0)
-  redis.pcall('EXPIRE', KEYS[8], 3600)
+  redis.pcall('SET', KEYS[8], ARGV[5] .. '\n' .. tag .. '\n' .. (index or 0) .. '\n' ..
+    (set or 0) .. '\n' .. (item or ''), 'EX', 3600)
 end
 
 local errs = {}
