@@ -224,3 +224,25 @@ fn remove_records_the_job_through_the_configured_backend() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn remove_under_a_notifier_only_backend_keeps_the_job_in_failed() -> Result<()> {
+    // The command calls no notifier, so FAILURE_BACKEND=airbrake must not mean "nowhere".
+    let server = RedisServer::start();
+    let url = server.url();
+    server.cmd(&["SADD", "resque:workers", "elsewhere:43:q"])?;
+    server.cmd(&[
+        "SET",
+        "resque:worker:elsewhere:43:q",
+        r#"{"queue":"q","run_at":"2026-11-22T17:40:00Z","payload":{"class":"A","args":[]}}"#,
+    ])?;
+    let o = Command::new(env!("CARGO_BIN_EXE_resque"))
+        .args(["remove", "elsewhere:43:q", "-r", &url])
+        .env("FAILURE_BACKEND", "airbrake")
+        .output()?;
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = server.get_list(&["LRANGE", "resque:failed", "0", "-1"]);
+    assert_eq!(rec.len(), 1, "{rec:?}");
+    assert!(rec[0].contains(r#""exception":"Resque::DirtyExit""#));
+    Ok(())
+}

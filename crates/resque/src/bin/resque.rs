@@ -564,7 +564,19 @@ fn kill(client: &Client, worker: &str, out: &mut impl Write) -> Result<()> {
 /// `Resque.remove_worker`: a job the worker was on becomes a DirtyExit record in the
 /// configured backend's lists, then the worker's registry entries go.
 fn remove_worker(client: &Client, backend: &str, worker: &str) -> Result<()> {
-    let backend = resque::failure::Backend::for_reading(backend)?;
+    use resque::failure::{Backend, Member};
+    let backend = Backend::for_reading(backend)?;
+    // Notifiers are not called from here, so a backend of notifiers only (`airbrake`) would
+    // keep the in-flight job nowhere: it goes to the default `failed` list instead.
+    let keeps_records = backend
+        .members()
+        .iter()
+        .any(|m| matches!(m, Member::Redis | Member::RedisMultiQueue));
+    let backend = if keeps_records {
+        backend
+    } else {
+        Backend::redis()
+    };
     if !client.worker_exists(worker)? {
         return Err(resque::store::Error::NoSuchWorker(worker.to_owned()).into());
     }
