@@ -30,6 +30,7 @@ pub enum Member {
 pub struct Backend {
     members: Vec<Member>,
     url: Option<String>,
+    max_recoveries: u32,
 }
 
 impl Default for Backend {
@@ -44,6 +45,7 @@ impl Backend {
         Self {
             members: vec![Member::Redis],
             url: None,
+            max_recoveries: crate::unregister::DEFAULT_MAX_RECOVERIES,
         }
     }
 
@@ -52,6 +54,7 @@ impl Backend {
         Self {
             members: vec![Member::RedisMultiQueue],
             url: None,
+            max_recoveries: crate::unregister::DEFAULT_MAX_RECOVERIES,
         }
     }
 
@@ -60,6 +63,19 @@ impl Backend {
     pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
+    }
+
+    /// How often a reliable-mode job may be taken back from dead workers before it becomes
+    /// a `Resque::PoisonJob` record instead ([`Backend::unregister_worker`]); default
+    /// [`crate::DEFAULT_MAX_RECOVERIES`].
+    pub fn with_max_recoveries(mut self, n: u32) -> Self {
+        self.max_recoveries = n;
+        self
+    }
+
+    /// See [`Backend::with_max_recoveries`].
+    pub fn max_recoveries(&self) -> u32 {
+        self.max_recoveries
     }
 
     /// `Failure.url`, if set.
@@ -72,7 +88,11 @@ impl Backend {
         if members.is_empty() {
             return Self::redis();
         }
-        Self { members, url: None }
+        Self {
+            members,
+            url: None,
+            max_recoveries: crate::unregister::DEFAULT_MAX_RECOVERIES,
+        }
     }
 
     /// Parses `FAILURE_BACKEND`, for saving failures: `redis` (or empty),
@@ -143,6 +163,12 @@ impl Backend {
                 Member::Custom(_) => {}
             }
         }
+        self.notify_all(failure)
+    }
+
+    /// Calls every notifier member (the Redis members have nothing to do here): a
+    /// tracker's error is logged and returned after every notifier has been tried.
+    pub(crate) fn notify_all(&self, failure: &NewFailure) -> Result<()> {
         let mut first_error = None;
         for member in &self.members {
             let result = match member {

@@ -37,4 +37,4 @@ pub use entry::Entry;
 pub use error::{Error, Result};
 pub use filter::Filter;
 pub use record::{NewFailure, Notifier};
-pub use unregister::Departure;
+pub use unregister::{DEFAULT_MAX_RECOVERIES, Departure};

@@ -1,14 +1,20 @@
 //! Ruby's `Worker#unregister_worker`, the one implementation: the worker's own exit, the
 //! pruning of a dead worker, and `resque remove` all come here, so the in-flight job's
-//! failure record always goes through the configured backend.
+//! failure record always goes through the configured backend, and a reliable-mode worker's
+//! in-flight job is always taken back the same way.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use resque_protocol::{Value, failure, worker};
-use resque_store::Store;
+use resque_protocol::{Value, failure, keys, time, worker};
+use resque_store::{InFlight, PoisonRecord, Recovered, Store};
 
 use crate::record::NewFailure;
+use crate::backend::Member;
 use crate::{Backend, Result};
+
+/// How often a job is taken back from dead workers before it counts as a poison job (one
+/// that kills its worker) and becomes a failure record instead: Sidekiq Pro's choice.
+pub const DEFAULT_MAX_RECOVERIES: u32 = 3;
 
 /// Why a worker is unregistered: it names the failure record of a job it was still on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +51,12 @@ impl Backend {
     /// then the worker's registry entries and stats go. Returns the failure, if there
     /// was one.
     ///
+    /// A worker in reliable mode holds its job in `resque-rs:inflight:<id>` too: that job
+    /// goes back to the head of its queue instead of becoming a DirtyExit record
+    /// ([`Store::recover_inflight`]), unless it was taken back from dead workers
+    /// `max_recoveries` times already ([`Backend::with_max_recoveries`]); then it becomes a
+    /// `Resque::PoisonJob` record (through `on_failure` and the notifiers too).
+    ///
     /// A notifier's error is logged and does not stop the unregistration: the record is
     /// already in Redis by then ([`Backend::save`]).
     pub async fn unregister_worker(
@@ -54,7 +66,18 @@ impl Backend {
         why: Departure,
         on_failure: impl FnOnce(&NewFailure),
     ) -> Result<Option<NewFailure>> {
+        let mut on_failure = Some(on_failure);
+        let mut hook = |f: &NewFailure| {
+            if let Some(h) = on_failure.take()
+                && catch_unwind(AssertUnwindSafe(|| h(f))).is_err()
+            {
+                tracing::error!(worker = id, "an on_failure hook panicked while unregistering");
+            }
+        };
         let mut failed = None;
+        if let Some(job) = store.inflight(id).await? {
+            failed = self.take_back(store, id, &job, &mut hook).await?;
+        }
         if let Some(raw) = store.worker_payload(id).await?.filter(|s| !s.is_empty()) {
             let (queue, payload) = worker::split_working_on(&raw);
             let class = payload
@@ -70,12 +93,7 @@ impl Backend {
                 worker: id.to_owned(),
                 queue,
             };
-            if catch_unwind(AssertUnwindSafe(|| on_failure(&new))).is_err() {
-                tracing::error!(
-                    worker = id,
-                    "an on_failure hook panicked while unregistering"
-                );
-            }
+            hook(&new);
             match self.save(store, &new).await {
                 Ok(()) => {}
                 Err(crate::Error::Store(e)) => return Err(e.into()),
@@ -85,5 +103,85 @@ impl Backend {
         }
         store.unregister_worker(id).await?;
         Ok(failed)
+    }
+
+    /// A dead reliable-mode worker's in-flight job: back to its queue, or a poison record.
+    async fn take_back(
+        &self,
+        store: &Store,
+        id: &str,
+        job: &InFlight,
+        hook: &mut impl FnMut(&NewFailure),
+    ) -> Result<Option<NewFailure>> {
+        let payload = resque_protocol::json::from_slice(job.item.as_bytes())
+            .unwrap_or_else(|_| Value::String(job.item.clone()));
+        let class = payload
+            .get("class")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let max = self.max_recoveries();
+        let poison = NewFailure {
+            payload,
+            exception: failure::POISON_JOB.to_owned(),
+            error: format!(
+                "Worker {id} died while processing {class}; taken back from dead workers \
+                 {max} times already, so not requeued again"
+            ),
+            backtrace: Vec::new(),
+            worker: id.to_owned(),
+            queue: job.queue.clone(),
+        };
+        let record = poison.to_record(&time::now()).encode()?;
+        // The record goes, in the same step, to the first Redis list the backend keeps
+        // (`failed` when it keeps none, as `resque remove` does for a notifier-only backend).
+        let multi_queue_list = keys::failure_queue_name(&job.queue);
+        let (list, member) = match self.members().iter().find_map(|m| match m {
+            Member::Redis => Some(false),
+            Member::RedisMultiQueue => Some(true),
+            _ => None,
+        }) {
+            Some(true) => (multi_queue_list.as_str(), Some(multi_queue_list.as_str())),
+            _ => (failure::FAILED_LIST, None),
+        };
+        let outcome = store
+            .recover_inflight(
+                id,
+                job,
+                max,
+                PoisonRecord {
+                    list,
+                    record: &record,
+                    failed_queues_member: member,
+                },
+            )
+            .await?;
+        match outcome {
+            Recovered::Gone => Ok(None),
+            Recovered::Requeued(n) => {
+                tracing::warn!(
+                    worker = id,
+                    queue = %job.queue,
+                    class = %class,
+                    times = n,
+                    "put a dead worker's in-flight job back at the head of its queue"
+                );
+                Ok(None)
+            }
+            Recovered::Poisoned(n) => {
+                tracing::error!(
+                    worker = id,
+                    queue = %job.queue,
+                    class = %class,
+                    times = n,
+                    "a job killed its worker too often; recorded as Resque::PoisonJob"
+                );
+                hook(&poison);
+                if let Err(e) = self.notify_all(&poison) {
+                    tracing::warn!(error = %e, "failure recorded in Redis, but a notifier failed");
+                }
+                Ok(Some(poison))
+            }
+        }
     }
 }

@@ -25,6 +25,9 @@ pub const EXEC_ERROR: &str = "Resque::ExecError";
 pub const DIRTY_EXIT: &str = "Resque::DirtyExit";
 /// `exception` of the record written when a pruner finds a worker's heartbeat expired.
 pub const PRUNE_DEAD_WORKER_DIRTY_EXIT: &str = "Resque::PruneDeadWorkerDirtyExit";
+/// `exception` of the record of a job taken back from dead workers too many times in
+/// reliable mode (a poison job: it is not put back in its queue again).
+pub const POISON_JOB: &str = "Resque::PoisonJob";
 /// `error` of a [`DIRTY_EXIT`] record written at unregister time.
 pub const JOB_STILL_BEING_PROCESSED: &str = "Job still being processed";
 

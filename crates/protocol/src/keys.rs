@@ -157,6 +157,27 @@ impl Keys {
         self.key(&format!("resque-rs:reserve:{worker}"))
     }
 
+    /// resque-rs's worker leases (a hash Ruby never reads): worker id to the Redis time, in
+    /// milliseconds, by which that worker must beat again or count as dead. Every resque-rs
+    /// worker renews its field with each heartbeat; see the periodic reaper.
+    pub fn leases(&self) -> String {
+        self.key("resque-rs:leases")
+    }
+
+    /// resque-rs's in-flight list of a worker in reliable mode (a key Ruby never reads): the
+    /// queue's name, then the job exactly as it was in the queue, put there in the same
+    /// step as the pop and removed with the job's bookkeeping.
+    pub fn inflight(&self, worker: &str) -> String {
+        self.key(&format!("resque-rs:inflight:{worker}"))
+    }
+
+    /// resque-rs's count of how often each job (by the SHA1 of its bytes) was taken back
+    /// from a dead worker in reliable mode, to stop a job that kills its worker from
+    /// looping (a hash Ruby never reads; it expires).
+    pub fn recoveries(&self) -> String {
+        self.key("resque-rs:recoveries")
+    }
+
     /// resque-rs's shared search index of a failure list (a key Ruby never reads).
     pub fn failure_index(&self, list: &str) -> String {
         self.key(&format!("resque-rs:failure-index:{list}"))

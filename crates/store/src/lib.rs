@@ -31,4 +31,7 @@ pub use client::{Client, Info, PeekItem, Working};
 pub use connection::Connection;
 pub use error::{Error, Result};
 pub use job::{Context, Job, JobError, Performed, Registry};
-pub use store::{ConnectOptions, Finished, KeyPage, KeyType, Reserved, Store, WorkerDetails};
+pub use store::{
+    ConnectOptions, Finished, InFlight, KeyPage, KeyType, PoisonRecord, Recovered, Reserved, Store,
+    WorkerDetails,
+};

@@ -280,7 +280,7 @@ async fn stats_info_keys_and_workers() -> Result<()> {
     }
 
     // unregister_worker: the registry entries go in one pipeline, as in Ruby's
-    // unregister_worker (the in-flight job's record is the failure crate's part:
+    // unregister_worker, then our lease (the in-flight job's record is the failure crate's part:
     // `Backend::unregister_worker`, tested there).
     server.cmd(&["SET", "resque:stat:processed:vm:2:*", "7"])?;
     assert!(c.worker_exists("vm:2:*").await?);
@@ -296,6 +296,8 @@ async fn stats_info_keys_and_workers() -> Result<()> {
             vec!["hdel", "resque:workers:heartbeat", "vm:2:*"],
             vec!["del", "resque:stat:processed:vm:2:*"],
             vec!["del", "resque:stat:failed:vm:2:*"],
+            // Ours, after Ruby's: the worker's lease for the periodic reaper.
+            vec!["hdel", "resque:resque-rs:leases", "vm:2:*"],
         ]
     );
     assert_eq!(c.workers().await?, ["vm:1:file_serve"]);
@@ -682,7 +684,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         !s.acquire_pruning_lock("other:1:q", 60).await?,
         "NX: the second worker does not get it"
     );
-    let (now, registered) = s.heartbeat(id, &utc).await?;
+    let (now, registered) = s.heartbeat(id, &utc, None).await?;
     assert!(!registered, "a heartbeat alone does not register");
     s.register_worker(id, "2026-11-22 17:53:49 +0000").await?;
     assert!(!s.pause_all_requested().await?);
@@ -839,7 +841,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     // The first job: no bookkeeping yet; Ruby's paused?, then LPOP a, LPOP b, SET.
     proxy.reset();
     let got = s
-        .finish_and_reserve(id, None, Some((&queues, run_at)), &tok())
+        .finish_and_reserve(id, None, Some((&queues, run_at)), &tok(), false)
         .await?;
     let working =
         r#"{"queue":"b","run_at":"2026-11-23T05:00:00Z","payload":{"class":"NoopJob","args":[1]}}"#;
@@ -887,7 +889,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         })
     };
     let got = s
-        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok())
+        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok(), false)
         .await?;
     assert_eq!(proxy.turns(), 1);
     // Not canonical JSON: written as it came, and the caller is told so it can re-encode.
@@ -931,7 +933,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     });
     for bad in ["not json {", "[1,2]"] {
         let got = s
-            .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
+            .finish_and_reserve(id, done, Some((&queues, run_at)), &tok(), false)
             .await?;
         assert_eq!(
             got,
@@ -952,7 +954,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     ])?;
     server.cmd(&["SET", "resque:pause-all-workers", " TRUE\n"])?;
     let got = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
+        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok(), false)
         .await?;
     assert_eq!(got, Reserved::Paused);
     assert_eq!(
@@ -965,11 +967,11 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     // The bookkeeping alone (stopping), then an empty poll.
     server.cmd(&["DEL", "resque:queue:a"])?;
     assert_eq!(
-        s.finish_and_reserve(id, done, None, &tok()).await?,
+        s.finish_and_reserve(id, done, None, &tok(), false).await?,
         Reserved::Empty
     );
     assert_eq!(
-        s.finish_and_reserve(id, None, Some((&queues, run_at)), &tok())
+        s.finish_and_reserve(id, None, Some((&queues, run_at)), &tok(), false)
             .await?,
         Reserved::Empty
     );
@@ -984,7 +986,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     // once (a retry must not count the job twice).
     server.cmd(&["SET", "resque:queue:a", "oops"])?;
     let got = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
+        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok(), false)
         .await?;
     assert!(
         matches!(&got, Reserved::Failed(e) if e.contains("WRONGTYPE")),
@@ -1002,7 +1004,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         r#"{"class":"NoopJob","args":[3]}"#,
     ])?;
     let got = s
-        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok())
+        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok(), false)
         .await?;
     assert!(
         matches!(&got, Reserved::Job { written: Some(_), raw, .. } if raw.contains("[3]")),
@@ -1026,7 +1028,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         r#"{"class":"NoopJob","args":[]}"#,
     ])?;
     assert!(matches!(
-        s.finish_and_reserve(id, None, Some((&queues, run_at)), &tok())
+        s.finish_and_reserve(id, None, Some((&queues, run_at)), &tok(), false)
             .await?,
         Reserved::Job {
             written: Some(_),
@@ -1040,7 +1042,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     let other_queues = vec!["c".to_owned(), "a".to_owned()];
     server.cmd(&["RPUSH", "resque:queue:c", r#"{"class":"C","args":[]}"#])?;
     assert_eq!(
-        s.finish_and_reserve(other, None, Some((&other_queues, run_at)), &tok())
+        s.finish_and_reserve(other, None, Some((&other_queues, run_at)), &tok(), false)
             .await?,
         Reserved::Job {
             queue: "c".into(),
@@ -1067,7 +1069,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     ])?;
     server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script"])?;
     let err = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok())
+        .finish_and_reserve(id, done, Some((&queues, run_at)), &tok(), false)
         .await
         .expect_err("scripts are refused");
     assert!(matches!(err, Error::ScriptUnavailable(_)), "{err:?}");
@@ -1097,14 +1099,14 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
         ])?;
     }
     let first = s
-        .finish_and_reserve(id, None, Some((&queues, run_at)), "run:1")
+        .finish_and_reserve(id, None, Some((&queues, run_at)), "run:1", false)
         .await?;
     let done = Some(Finished {
         record: None,
         count_failed: false,
     });
     let second = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2")
+        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2", false)
         .await?;
     assert!(
         matches!(&second, Reserved::Job { raw, .. } if raw.contains("[2]")),
@@ -1113,7 +1115,7 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
     // "run:2" again, as after a lost reply: the same job, the bookkeeping not counted again.
     let mon = server.monitor();
     let again = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2")
+        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2", false)
         .await?;
     assert_eq!(again, second);
     assert_eq!(
@@ -1134,13 +1136,13 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
     // Empty and paused answers replay too.
     server.cmd(&["SET", "resque:pause-all-workers", "true"])?;
     assert_eq!(
-        s.finish_and_reserve(id, done, Some((&queues, run_at)), "run:3")
+        s.finish_and_reserve(id, done, Some((&queues, run_at)), "run:3", false)
             .await?,
         Reserved::Paused
     );
     server.cmd(&["DEL", "resque:pause-all-workers"])?;
     assert_eq!(
-        s.finish_and_reserve(id, done, Some((&queues, run_at)), "run:3")
+        s.finish_and_reserve(id, done, Some((&queues, run_at)), "run:3", false)
             .await?,
         Reserved::Paused,
         "the same answer, though the pause is gone"
@@ -1148,7 +1150,7 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
     assert_eq!(stat(&server, "processed").as_deref(), Some("2"));
     // The next new call goes on as usual; the record of the call expires.
     let next = s
-        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:4")
+        .finish_and_reserve(id, done, Some((&queues, run_at)), "run:4", false)
         .await?;
     assert!(
         matches!(&next, Reserved::Job { raw, .. } if raw.contains("[3]")),

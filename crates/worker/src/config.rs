@@ -83,6 +83,19 @@ pub struct Args {
         default_value = "60"
     )]
     pub heartbeat_interval: String,
+    /// Reliable mode: each job taken also sits in an in-flight list of ours until its
+    /// bookkeeping, so a worker that dies (killed, its host gone) has its job put back at the
+    /// head of its queue by the reaper instead of leaving only a DirtyExit record.
+    #[arg(long, env = "RESQUE_RELIABLE", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub reliable: Option<bool>,
+    /// Reliable mode: how often one job may be taken back from dead workers before it is
+    /// recorded as a failure (Resque::PoisonJob) instead of requeued again.
+    #[arg(
+        long = "max-recoveries",
+        env = "RESQUE_MAX_RECOVERIES",
+        default_value = "3"
+    )]
+    pub max_recoveries: String,
     /// Prefix for the process title.
     #[arg(
         long = "procline-prefix",
@@ -169,6 +182,10 @@ pub struct Config {
     pub graceful_term: bool,
     /// Between heartbeats (and so, × 5, when a silent worker counts as dead).
     pub heartbeat_interval: Duration,
+    /// Reliable mode (`--reliable` / `RESQUE_RELIABLE`).
+    pub reliable: bool,
+    /// Reliable mode: recoveries of one job before it is a poison job.
+    pub max_recoveries: u32,
     /// Process title prefix.
     pub procline_prefix: String,
     /// Failure backend names.
@@ -208,6 +225,9 @@ pub enum ConfigError {
         "FORK_PER_JOB (--fork-per-job) must be true or false, got {0:?} (Ruby forks for anything but \"false\")"
     )]
     BadForkPerJob(String),
+    /// A bad RESQUE_MAX_RECOVERIES.
+    #[error("RESQUE_MAX_RECOVERIES (--max-recoveries) must be a whole number, got {0:?}")]
+    BadMaxRecoveries(String),
     /// A bad --exec.
     #[error("--exec takes CLASS=PROGRAM (or *=PROGRAM), got {0:?}")]
     BadExec(String),
@@ -302,6 +322,12 @@ impl TryFrom<Args> for Config {
                     name: "RESQUE_HEARTBEAT_INTERVAL",
                     value: a.heartbeat_interval.clone(),
                 })?,
+            reliable: a.reliable.unwrap_or(false),
+            max_recoveries: a
+                .max_recoveries
+                .trim()
+                .parse()
+                .map_err(|_| ConfigError::BadMaxRecoveries(a.max_recoveries.clone()))?,
             procline_prefix: a.procline_prefix,
             failure_backend: a.failure_backend,
             redis: a.redis,

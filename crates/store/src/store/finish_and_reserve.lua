@@ -1,10 +1,13 @@
 -- Store::finish_and_reserve: the end of one job and the start of the next, in Ruby's order.
 -- KEYS: 1 worker:<id>  2 stat:processed  3 stat:processed:<id>  4 stat:failed
 --       5 stat:failed:<id>  6 failure list  7 pause-all-workers
---       8 resque-rs:reserve:<id> (ours: the last call's token and answer)  9.. queue:<name>
+--       8 resque-rs:reserve:<id> (ours: the last call's token and answer)
+--       9 resque-rs:inflight:<id>  10 resque-rs:recoveries (ours: reliable mode)
+--       11.. queue:<name>
 -- ARGV: 1 '' (no job to finish) | 'done' | 'failed' (also counts stat:failed)
 --       2 failure record to RPUSH ('' for none)   3 '1' to reserve, '0' not to
---       4 run_at   5 the call's token   6.. each queue's name as JSON, parallel to KEYS[9..]
+--       4 run_at   5 the call's token   6 '1' in reliable mode
+--       7.. each queue's name as JSON, parallel to KEYS[11..]
 -- Reply: {tag, bookkeeping errors ('' if none), ...} with tag 0 nothing taken | 1 paused |
 --        2 an LPOP failed (then its error) | 3 a job (then queue index, item, 1 if SET)
 -- The bookkeeping runs each command whatever the others answer, as Ruby's pipeline does: one
@@ -42,7 +45,17 @@ if ARGV[1] == 'failed' then
   book('INCRBY', KEYS[4], 1)
   book('INCRBY', KEYS[5], 1)
 end
+local reliable = ARGV[6] == '1'
 if ARGV[1] ~= '' then
+  if reliable then
+    -- The job is over: it leaves the in-flight list, and its count of recoveries (if it
+    -- was ever taken back from a dead worker) goes with it.
+    if redis.pcall('EXISTS', KEYS[10]) == 1 then
+      local item = redis.pcall('LINDEX', KEYS[9], 1)
+      if type(item) == 'string' then book('HDEL', KEYS[10], redis.sha1hex(item)) end
+    end
+    book('DEL', KEYS[9])
+  end
   book('DEL', KEYS[1])
   book('INCRBY', KEYS[2], 1)
   book('INCRBY', KEYS[3], 1)
@@ -59,23 +72,29 @@ if ARGV[3] ~= '1' then
   answer(0)
   return {0, errors}
 end
-for i = 9, #KEYS do
+for i = 11, #KEYS do
   local item = redis.pcall('LPOP', KEYS[i])
   if type(item) == 'table' and item.err then
     answer(2, 0, item.err)
     return {2, errors, item.err}
   end
   if item then
+    if reliable then
+      -- In the same step as the pop: a worker that dies from here on leaves the job where
+      -- the reaper finds it (the queue's name, then the item's bytes).
+      redis.call('DEL', KEYS[9])
+      redis.call('RPUSH', KEYS[9], cjson.decode(ARGV[i - 4]), item)
+    end
     local ok, job = pcall(cjson.decode, item)
     if ok and type(job) == 'table' and job['class'] ~= nil then
       -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
-      redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 3] .. ',"run_at":"' .. ARGV[4] ..
+      redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 4] .. ',"run_at":"' .. ARGV[4] ..
         '","payload":' .. item .. '}')
-      answer(3, i - 8, item, 1)
-      return {3, errors, i - 8, item, 1}
+      answer(3, i - 10, item, 1)
+      return {3, errors, i - 10, item, 1}
     end
-    answer(3, i - 8, item, 0)
-    return {3, errors, i - 8, item, 0}
+    answer(3, i - 10, item, 0)
+    return {3, errors, i - 10, item, 0}
   end
 end
 answer(0)

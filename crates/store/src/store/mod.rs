@@ -2,11 +2,13 @@
 //! each sending what Ruby sends (same commands, same pipelines).
 //!
 //! One file per family of operations: `queues`, `workers` (the registry), `reserve`
-//! (taking a job and a finished job's bookkeeping), `stats`, `lists` (generic lists and
+//! (taking a job and a finished job's bookkeeping), `inflight` (reliable mode's in-flight
+//! lists), `stats`, `lists` (generic lists and
 //! sets, the Failure API's compare-and-swap scripts), `server` (SCAN, the key viewer,
 //! `TIME`, `INFO`) and `scripts` (EVALSHA with load on demand). This file holds the
 //! connection and the helpers they share.
 
+mod inflight;
 mod lists;
 mod queues;
 mod reserve;
@@ -25,6 +27,7 @@ use resque_protocol::{Keys, Payload, json};
 use crate::{Connection, Error, Result};
 
 use reserve::ReserveArgs;
+pub use inflight::{InFlight, PoisonRecord, Recovered};
 pub use reserve::{Finished, Reserved};
 pub use server::{KeyPage, KeyType};
 pub use workers::WorkerDetails;

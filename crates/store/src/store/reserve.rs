@@ -19,12 +19,12 @@ pub(super) struct ReserveArgs {
     /// Each queue's name as JSON, as text (for [`WorkingOn::encode_raw`]).
     queue_json_text: Vec<String>,
     /// `worker:<id>`, `stat:processed`, `stat:processed:<id>`, `stat:failed`,
-    /// `stat:failed:<id>`, `failed`, `pause-all-workers`, `resque-rs:reserve:<id>`:
-    /// KEYS[1..=8].
+    /// `stat:failed:<id>`, `failed`, `pause-all-workers`, `resque-rs:reserve:<id>`,
+    /// `resque-rs:inflight:<id>`, `resque-rs:recoveries`: KEYS[1..=10].
     keys: Vec<RedisValue>,
-    /// `queue:<name>` for each queue: KEYS[9..].
+    /// `queue:<name>` for each queue: KEYS[11..].
     queue_keys: Vec<RedisValue>,
-    /// Each queue's name as JSON: ARGV[6..].
+    /// Each queue's name as JSON: ARGV[7..].
     queue_json: Vec<RedisValue>,
 }
 
@@ -32,7 +32,7 @@ impl ReserveArgs {
     /// Makes these the arguments for worker `id` and `queues`, unless they already are.
     fn prepare(&mut self, k: &Keys, id: &str, queues: &[String]) -> Result<()> {
         if self.id == id
-            && self.keys.len() == 8
+            && self.keys.len() == 10
             && self.queues == queues
             && self.queue_keys.len() == queues.len()
             && self.queue_json.len() == queues.len()
@@ -51,6 +51,8 @@ impl ReserveArgs {
             k.failed().into(),
             k.pause_all_workers().into(),
             k.reserve_marker(id).into(),
+            k.inflight(id).into(),
+            k.recoveries().into(),
         ];
         self.queue_json_text = queues
             .iter()
@@ -137,6 +139,10 @@ impl Store {
     /// resent call neither pops a second job nor counts the last one twice. Give each new
     /// call a new token, and a retry of a call whose outcome is unknown the same one.
     ///
+    /// With `reliable`, the job taken is also put in `resque-rs:inflight:<id>` (its queue's
+    /// name, then its bytes) in the same step as the pop, and the finished job's bookkeeping
+    /// removes it (see [`Store::recover_inflight`] for a dead worker's).
+    ///
     /// `queues` are the queue names in priority order (their JSON encodings are made once
     /// here and kept while the list stays the same). Returns
     /// [`Error::ScriptUnavailable`] when the server will not run the script at all (no
@@ -148,6 +154,7 @@ impl Store {
         finished: Option<Finished<'_>>,
         reserve: Option<(&[String], &str)>,
         token: &str,
+        reliable: bool,
     ) -> Result<Reserved> {
         const SCRIPT: &str = include_str!("finish_and_reserve.lua");
         let k = &self.keys;
@@ -176,7 +183,7 @@ impl Store {
             // The same inputs as the call above, which succeeded: this one cannot fail, and
             // makes the arguments again only if another clone of the store changed them.
             let _ = c.prepare(k, id, queues);
-            let mut argv = Vec::with_capacity(2 + 2 * c.keys.len() + 4 + 2 * queues.len());
+            let mut argv = Vec::with_capacity(2 + c.keys.len() + 6 + 2 * queues.len());
             argv.push(RedisValue::Null); // the SHA1, filled in by run_script
             argv.push(
                 i64::try_from(c.keys.len() + queues.len())
@@ -195,6 +202,7 @@ impl Store {
             argv.push(if reserve.is_some() { "1" } else { "0" }.into());
             argv.push(run_at.clone());
             argv.push(token.into());
+            argv.push(if reliable { "1" } else { "0" }.into());
             argv.extend(c.queue_json.iter().cloned());
             argv
         };

@@ -48,8 +48,9 @@ impl Store {
 
     /// `unregister_worker`'s pipeline: `SREM workers`, `DEL worker:<id>`,
     /// `DEL worker:<id>:started`, `HDEL workers:heartbeat`, `DEL stat:processed:<id>`,
-    /// `DEL stat:failed:<id>`. (Failing the in-flight job comes first; see
-    /// [`crate::Client::remove_worker`].)
+    /// `DEL stat:failed:<id>`; and ours, which Ruby never reads: `HDEL resque-rs:leases`.
+    /// (Failing or taking back the in-flight job comes first: resque-failure's
+    /// `Backend::unregister_worker`.)
     pub async fn unregister_worker(&self, id: &str) -> Result<()> {
         let k = &self.keys;
         let p = self.client.pipeline();
@@ -59,6 +60,7 @@ impl Store {
         let () = p.hdel(k.heartbeats(), id).await?;
         let () = p.del(k.stat_processed_for(id)).await?;
         let () = p.del(k.stat_failed_for(id)).await?;
+        let () = p.hdel(k.leases(), id).await?;
         let _: Vec<RedisValue> = p.all().await?;
         Ok(())
     }
@@ -71,16 +73,47 @@ impl Store {
 
     /// `heartbeat!`: Redis `TIME`, then `HSET workers:heartbeat <id> <time in tz>` with
     /// `SISMEMBER workers <id>` in the same round trip (ours: a worker whose registration
-    /// vanished, say Redis restarted empty, registers again). Returns the server time in
-    /// seconds and whether `id` is registered.
-    pub async fn heartbeat(&self, id: &str, tz: &jiff::tz::TimeZone) -> Result<(i64, bool)> {
-        let (secs, _) = self.server_time().await?;
+    /// vanished, say Redis restarted empty, registers again). With `lease`, also renews this
+    /// worker's field in `resque-rs:leases` to the server time plus `lease` (in the same
+    /// round trip), by which it must beat again or count as dead to the periodic reaper.
+    /// Returns the server time in seconds and whether `id` is registered.
+    pub async fn heartbeat(
+        &self,
+        id: &str,
+        tz: &jiff::tz::TimeZone,
+        lease: Option<std::time::Duration>,
+    ) -> Result<(i64, bool)> {
+        let (secs, micros) = self.server_time().await?;
         let value = resque_protocol::time::heartbeat(secs, tz).unwrap_or_default();
         let p = self.client.pipeline();
         let () = p.hset(self.keys.heartbeats(), (id, value)).await?;
+        if let Some(lease) = lease {
+            let deadline = secs
+                .saturating_mul(1000)
+                .saturating_add(micros / 1000)
+                .saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2));
+            let () = p.hset(self.keys.leases(), (id, deadline)).await?;
+        }
         let () = p.sismember(self.keys.workers(), id).await?;
-        let (_, registered): (i64, bool) = p.all().await?;
+        let mut replies: Vec<RedisValue> = p.all().await?;
+        let registered = replies.pop().and_then(|v| v.as_bool()).unwrap_or(false);
         Ok((secs, registered))
+    }
+
+    /// `HGETALL resque-rs:leases`: each resque-rs worker's deadline (Redis time in
+    /// milliseconds) to beat again by; fields that are not numbers are left out.
+    pub async fn leases(&self) -> Result<HashMap<String, i64>> {
+        let all: HashMap<String, String> = self.client.hgetall(self.keys.leases()).await?;
+        Ok(all
+            .into_iter()
+            .filter_map(|(id, d)| Some((id, d.trim().parse().ok()?)))
+            .collect())
+    }
+
+    /// `HDEL resque-rs:leases <id>`: forgets a lease whose worker is gone already.
+    pub async fn forget_lease(&self, id: &str) -> Result<()> {
+        let () = self.client.hdel(self.keys.leases(), id).await?;
+        Ok(())
     }
 
     /// `acquire_pruning_dead_worker_lock`: `SET pruning_dead_workers_in_progress <id> EX

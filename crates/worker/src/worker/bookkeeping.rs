@@ -83,33 +83,82 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Sends the last job's bookkeeping on its own ([`Store::job_done`], one pipeline), if
-    /// it has not been sent. The job has run; its record and stats must not be lost to a
-    /// Redis blip: retry for up to a minute (signals still handled), then return the error
-    /// with the bookkeeping kept for the next attempt.
+    /// Sends the last job's bookkeeping on its own, if it has not been sent: with scripts,
+    /// as a [`Store::finish_and_reserve`] call that reserves nothing (under a token, so a
+    /// resend after a lost reply counts nothing twice); without, as Ruby's pipeline
+    /// ([`Store::job_done`]; a resend after a lost reply may count the job twice, as Ruby's
+    /// does). The job has run; its record and stats must not be lost to a Redis blip: retry
+    /// for up to a minute (signals still handled), then return the error with the
+    /// bookkeeping kept for the next attempt.
     pub(super) fn flush_pending(&mut self) -> Result<(), Error> {
-        let Some(p) = self.pending.take() else {
-            return Ok(());
+        // With nothing to send, a reservation whose reply was lost is still asked about: the
+        // job it took is given back rather than left to look like a dirty exit.
+        let p = match self.pending.take() {
+            Some(p) => Some(p),
+            None if self.use_script && self.token.unresolved() => None,
+            None => return Ok(()),
         };
         let id = self.id.as_str();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let record = p.record.as_ref().map(|(l, r)| (l.as_str(), r));
-            match block_on(self.rt, || self.store.job_done(id, record, p.count_failed)) {
+            let record = p
+                .as_ref()
+                .and_then(|p| p.record.as_ref().map(|(l, r)| (l.as_str(), r)));
+            let count_failed = p.as_ref().is_some_and(|p| p.count_failed);
+            let sent = if self.use_script {
+                let finished = p.as_ref().map(|_| resque_store::Finished {
+                    record,
+                    count_failed,
+                });
+                let token = self.token.next();
+                let reliable = self.cfg.reliable;
+                match block_on(self.rt, || {
+                    self.store
+                        .finish_and_reserve(id, finished, None, token, reliable)
+                }) {
+                    // The same token as a reservation whose reply was lost: it had taken a
+                    // job, which this worker, stopping, will not run. It goes back.
+                    Ok(resque_store::Reserved::Job { queue, raw, .. }) => {
+                        tracing::warn!(queue = %queue, "giving back a job taken just before stopping");
+                        block_on(self.rt, || self.store.give_back(id, &queue, &raw)).map(|_| false)
+                    }
+                    Ok(r) => Ok(r == resque_store::Reserved::Paused),
+                    Err(resque_store::Error::ScriptUnavailable(why)) => {
+                        if self.cfg.reliable {
+                            self.pending = p;
+                            return Err(Error::ReliableNeedsScripts(why));
+                        }
+                        // Nothing was done: the pipeline sends it.
+                        self.use_script = false;
+                        continue;
+                    }
+                    Err(e) => {
+                        if e.is_connection() {
+                            self.token.keep();
+                        }
+                        Err(e)
+                    }
+                }
+            } else if p.is_some() {
+                block_on(self.rt, || self.store.job_done(id, record, count_failed))
+            } else {
+                return Ok(());
+            };
+            match sent {
                 Ok(paused) => {
                     self.pause_hint = Some(paused);
                     return Ok(());
                 }
                 Err(e) if !e.is_connection() => {
-                    // Redis answered: the pipeline's other commands took effect, and
-                    // sending it again would repeat them.
+                    // Redis answered: the other commands took effect, and sending them
+                    // again would repeat them.
                     tracing::error!(error = %e, "the job's end was recorded only in part");
                     return Ok(());
                 }
                 Err(e) if Instant::now() < deadline => {
                     tracing::error!(error = %e, "recording the job's end failed; retrying");
                     if let Err(stop) = self.sleep(Duration::from_secs(1)) {
-                        self.pending = Some(p);
+                        self.pending = p;
                         return Err(stop);
                     }
                     if self.flags.shutdown {
@@ -118,8 +167,8 @@ impl Run<'_> {
                     }
                 }
                 Err(e) => {
-                    // Kept: the next reservation sends it again.
-                    self.pending = Some(p);
+                    // Kept: the next reservation sends it again (under the same token).
+                    self.pending = p;
                     return Err(e.into());
                 }
             }

@@ -10,8 +10,10 @@
 //! Parts, each a part of [`Run`] (the running worker's state): `signals` (the waits,
 //! signals and heartbeat), `child` (one job: in a forked child or in-process, its outcome
 //! and the report pipe), `exec` (`--exec` programs), `bookkeeping` (after a job, and
-//! unregistering), `prune` (dead workers at start-up).
+//! unregistering), `prune` (dead workers, at start-up and periodically: the reaper), `beat`
+//! (the heartbeat thread of an in-process worker).
 
+mod beat;
 mod bookkeeping;
 mod child;
 mod exec;
@@ -65,6 +67,11 @@ pub enum Error {
     /// Forking failed or was refused.
     #[error(transparent)]
     Fork(#[from] crate::fork::ForkError),
+    /// Reliable mode needs the reserve script, and Redis will not run scripts.
+    #[error(
+        "reliable mode (RESQUE_RELIABLE) needs Redis to run scripts (EVALSHA), and it refused: {0}"
+    )]
+    ReliableNeedsScripts(String),
 }
 
 fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
@@ -119,7 +126,8 @@ impl Worker {
             Store::connect(&conn, self.config.namespace.as_deref())
         })?;
         let backend =
-            Backend::from_names(&self.config.failure_backend, self.config.airbrake.clone())?;
+            Backend::from_names(&self.config.failure_backend, self.config.airbrake.clone())?
+                .with_max_recoveries(self.config.max_recoveries);
         let hostname = nix::unistd::gethostname()
             .map_err(|e| Error::Sys {
                 what: "reading the host name",
@@ -141,6 +149,22 @@ impl Worker {
         let mut waited_for = SIGNALS.to_vec();
         waited_for.push(SIGCHLD);
         let wake = Wake::new(&waited_for).map_err(sys("installing signal handlers"))?;
+        // In-process jobs block this thread: a thread of its own keeps the heartbeat going.
+        let beat = if self.config.fork_per_job {
+            None
+        } else {
+            Some(
+                beat::Beat::start(
+                    &conn,
+                    self.config.namespace.as_deref(),
+                    id.as_str().to_owned(),
+                    self.config.heartbeat_interval,
+                    lease(&self.config),
+                )
+                .map_err(sys("starting the heartbeat thread"))?,
+            )
+        };
+        let now = Instant::now();
         let mut run = Run {
             cfg: &self.config,
             registry: &self.registry,
@@ -154,7 +178,10 @@ impl Worker {
             wake: &wake,
             flags: Flags::default(),
             tz: jiff::tz::TimeZone::system(),
-            next_heartbeat: Instant::now(),
+            next_heartbeat: now,
+            next_reap: now + self.config.heartbeat_interval / 2,
+            lease_rule_from: now + lease(&self.config),
+            beat,
             pause_hint: None,
             pending: None,
             use_script: true,
@@ -186,6 +213,13 @@ struct Run<'a> {
     flags: Flags,
     tz: jiff::tz::TimeZone,
     next_heartbeat: Instant,
+    /// The periodic reaper's next pass (every half heartbeat interval).
+    next_reap: Instant,
+    /// The reaper judges workers by their leases only from this time: one lease after
+    /// start-up and after the last Redis error this worker saw.
+    lease_rule_from: Instant,
+    /// The heartbeat thread, when jobs run in-process.
+    beat: Option<beat::Beat>,
     /// `pause-all-workers` as read at the end of the last job's pipeline: the next
     /// reservation uses it instead of reading it again (same command order as Ruby, one
     /// round trip fewer).
@@ -209,6 +243,12 @@ struct Run<'a> {
     working_on: Option<String>,
 }
 
+/// How long a heartbeat's lease lasts (`resque-rs:leases`): one and a half heartbeat
+/// intervals, so a worker is found dead within two intervals of its last beat.
+fn lease(cfg: &Config) -> Duration {
+    cfg.heartbeat_interval * 3 / 2
+}
+
 impl Run<'_> {
     /// Ruby's `prune_interval`: a worker whose heartbeat is older is dead.
     fn prune_interval(&self) -> Duration {
@@ -226,9 +266,9 @@ impl Run<'_> {
         // the lock), then register.
         block_on(self.rt, || async {
             self.store.remove_heartbeat(&id).await?;
-            self.store.heartbeat(&id, &self.tz).await
+            self.store.heartbeat(&id, &self.tz, Some(lease(self.cfg))).await
         })?;
-        self.prune_dead_workers()?;
+        self.prune_dead_workers(true)?;
         for h in &self.hooks.before_first_fork {
             h();
         }
@@ -248,7 +288,12 @@ impl Run<'_> {
             if self.flags.shutdown {
                 break Ok(());
             }
+            // A worker that is never idle beats (and reaps) between jobs too.
+            if let Err(e) = self.heartbeat_if_due() {
+                break Err(e);
+            }
             match self.reserve() {
+                Err(e @ Error::ReliableNeedsScripts(_)) => break Err(e),
                 // Ruby logs "Error reserving job" and carries on; so do we: nothing was
                 // taken (an LPOP either returned a job or did not happen), and the client
                 // reconnects in the background.
@@ -308,6 +353,9 @@ impl Run<'_> {
                 Err(e)
             }
         };
+        // The heartbeat thread stops first: a beat after unregistering would leave a
+        // heartbeat (and a lease) behind for a worker that is gone.
+        self.beat = None;
         let unregistered = self.unregister();
         for h in &self.hooks.worker_exit {
             h();
@@ -328,6 +376,9 @@ impl Run<'_> {
         if self.use_script {
             match self.reserve_scripted() {
                 Err(Error::Store(resque_store::Error::ScriptUnavailable(why))) => {
+                    if self.cfg.reliable {
+                        return Err(Error::ReliableNeedsScripts(why));
+                    }
                     tracing::warn!(
                         reason = %why,
                         "Redis will not run the reserve script; using separate commands"
@@ -382,7 +433,7 @@ impl Run<'_> {
         let token = self.token.next();
         let reply = block_on(self.rt, || {
             self.store
-                .finish_and_reserve(id, finished, Some((queues, &run_at)), token)
+                .finish_and_reserve(id, finished, Some((queues, &run_at)), token, self.cfg.reliable)
         });
         let reserved = match reply {
             Ok(r) => r,
@@ -505,6 +556,11 @@ impl Token {
             let _ = write!(self.text, "{}:{}", self.base, self.seq);
         }
         &self.text
+    }
+
+    /// Whether the last call's outcome is unknown (its retry is still to be sent).
+    fn unresolved(&self) -> bool {
+        self.again
     }
 
     /// The call just made may or may not have run: its retry uses the same token.

@@ -1,4 +1,5 @@
-//! Ruby's `prune_dead_workers`: at start-up, the workers that died without unregistering.
+//! Ruby's `prune_dead_workers`, at start-up and then periodically (the reaper): the workers
+//! that died without unregistering, on this host or any other.
 
 use resque_failure::Departure;
 use resque_protocol::time;
@@ -8,48 +9,76 @@ use super::child::run_failure_hook;
 use super::{Error, Run, block_on};
 
 impl Run<'_> {
-    /// Ruby's `prune_dead_workers`, run at start-up under the `SET NX EX 60` lock:
-    /// 1. every heartbeat older than [`Run::prune_interval`] (5 × the heartbeat interval) by Redis `TIME` (registered or not)
-    ///    is unregistered, its job failed with `PruneDeadWorkerDirtyExit`;
-    /// 2. every other registered worker on this host listening on the same queues (or any,
-    ///    when this worker has `*`) whose pid is not a resque-titled process in `ps` is
-    ///    unregistered, its job failed with `DirtyExit`.
+    /// Ruby's `prune_dead_workers`, run at start-up and then every half heartbeat interval
+    /// (the periodic reaper), under Ruby's `SET NX EX` lock:
+    /// 1. every heartbeat older than [`Run::prune_interval`] (5 × the heartbeat interval) by
+    ///    Redis `TIME` (registered or not) is unregistered, its job failed with
+    ///    `PruneDeadWorkerDirtyExit`;
+    /// 2. ours, not at start-up: every resque-rs worker whose lease (`resque-rs:leases`,
+    ///    renewed with each heartbeat, 1.5 heartbeat intervals long) ran out, on any host, is
+    ///    unregistered as dead (`PruneDeadWorkerDirtyExit`);
+    /// 3. every other registered worker on this host listening on the same queues (or any,
+    ///    when this worker has `*`) whose pid does not exist is unregistered, its job failed
+    ///    with `DirtyExit`.
     ///
-    /// Unlike Ruby, pass 2 is skipped if `ps` cannot be run: an empty process list would
-    /// otherwise make every live worker on the host look dead.
-    pub(super) fn prune_dead_workers(&mut self) -> Result<(), Error> {
+    /// In reliable mode a dead worker's in-flight job goes back to its queue instead of
+    /// becoming a failure ([`resque_failure::Backend::unregister_worker`]).
+    ///
+    /// Unlike Ruby, rule 3 asks the kernel whether the pid exists rather than looking for a
+    /// resque-titled process in `ps`: a live worker of another Resque client (node-resque,
+    /// titled `node ...`) is not taken for dead, and a reused pid is caught by rules 1 and 2.
+    /// Rule 2 waits one lease after start-up and after any Redis error this worker saw, so a
+    /// Redis outage (when no worker could beat) does not make every worker look dead.
+    pub(super) fn prune_dead_workers(&mut self, startup: bool) -> Result<(), Error> {
         let id = self.id.as_str().to_owned();
         let store = self.store;
         let heartbeat = self.cfg.heartbeat_interval;
         let prune_after = i64::try_from(self.prune_interval().as_secs()).unwrap_or(i64::MAX);
+        // EX takes whole seconds, at least 1: Ruby's heartbeat interval at start-up; the
+        // periodic passes hold it for as long as their period.
+        let lock_for = if startup { heartbeat } else { heartbeat / 2 };
         let got_lock = block_on(self.rt, || {
-            // EX takes whole seconds, at least 1.
-            store.acquire_pruning_lock(&id, i64::try_from(heartbeat.as_secs()).unwrap_or(60).max(1))
+            store.acquire_pruning_lock(&id, i64::try_from(lock_for.as_secs()).unwrap_or(60).max(1))
         })?;
         if !got_lock {
             return Ok(());
         }
-        let all = block_on(self.rt, || store.worker_ids())?;
-        let known = live_resque_pids();
-        let (heartbeats, (now, _)) = block_on(self.rt, || async {
-            Ok::<_, resque_store::Error>((store.heartbeats().await?, store.server_time().await?))
+        let use_leases = !startup && std::time::Instant::now() >= self.lease_rule_from;
+        let (all, heartbeats, leases, (now, micros)) = block_on(self.rt, || async {
+            Ok::<_, resque_store::Error>((
+                store.worker_ids().await?,
+                store.heartbeats().await?,
+                if use_leases {
+                    store.leases().await?
+                } else {
+                    Default::default()
+                },
+                store.server_time().await?,
+            ))
         })?;
-        let mut expired: Vec<String> = heartbeats
+        let now_ms = now.saturating_mul(1000).saturating_add(micros / 1000);
+        let mut expired: Vec<&String> = heartbeats
             .iter()
             .filter(|(_, hb)| {
                 time::parse_iso8601(hb).is_some_and(|t| now - t.as_second() > prune_after)
             })
-            .map(|(w, _)| w.clone())
+            .map(|(w, _)| w)
             .collect();
         expired.sort();
+        let mut lapsed: Vec<&String> = leases
+            .iter()
+            .filter(|(w, deadline)| **deadline < now_ms && !expired.contains(w) && **w != id)
+            .map(|(w, _)| w)
+            .collect();
+        lapsed.sort();
         for w in &expired {
             tracing::info!(worker = %w, "pruning dead worker (heartbeat expired)");
             self.unregister_other(w, true)?;
         }
-        let Some(known) = known else {
-            tracing::warn!("cannot run ps; not pruning same-host workers without a heartbeat");
-            return Ok(());
-        };
+        for w in &lapsed {
+            tracing::info!(worker = %w, "pruning dead worker (no heartbeat within its lease)");
+            self.unregister_other(w, true)?;
+        }
         let hostname = self.id.hostname().to_owned();
         let mine: std::collections::BTreeSet<&str> = self
             .cfg
@@ -58,7 +87,8 @@ impl Run<'_> {
             .iter()
             .map(String::as_str)
             .collect();
-        for w in all.iter().filter(|w| !expired.contains(w)) {
+        let judged = |w: &&String| !expired.contains(w) && !lapsed.contains(w) && **w != id;
+        for w in all.iter().filter(judged) {
             // Ruby splits on every ':' here (unlike Worker.find).
             let mut parts = w.split(':');
             let (host, pid, queues) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
@@ -66,7 +96,7 @@ impl Run<'_> {
             if !(mine.contains("*") || theirs == mine) || host != Some(hostname.as_str()) {
                 continue;
             }
-            if pid.is_some_and(|p| known.contains(p)) {
+            if pid.is_none_or(pid_exists) {
                 continue;
             }
             tracing::info!(worker = %w, "pruning dead worker (no such process)");
@@ -98,32 +128,15 @@ impl Run<'_> {
     }
 }
 
-/// Ruby's `worker_pids`: pids of processes whose command line looks like a Resque worker
-/// (`ps -A -o pid,command | grep -E "[r]esque:work|[r]esque:\sStarting|[r]esque-[0-9]" |
-/// grep -v resque-web`). `None` if `ps` cannot be run.
-pub(super) fn live_resque_pids() -> Option<std::collections::HashSet<String>> {
-    let out = std::process::Command::new("ps")
-        .args(["-A", "-o", "pid,command"])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    Some(
-        text.lines()
-            .filter(|l| !l.contains("resque-web"))
-            .filter(|l| {
-                l.contains("resque:work")
-                    || l.match_indices("resque:").any(|(i, m)| {
-                        let mut rest = l[i + m.len()..].chars();
-                        rest.next().is_some_and(char::is_whitespace)
-                            && rest.as_str().starts_with("Starting")
-                    })
-                    || l.match_indices("resque-")
-                        .any(|(i, m)| l[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
-            })
-            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
-            .collect(),
+/// Whether a process with this pid exists (`kill(pid, 0)`: only "no such process" says
+/// no; a pid we may not signal is someone's live process). A pid that is not a positive
+/// number counts as alive, so nothing is pruned on a misread id.
+fn pid_exists(pid: &str) -> bool {
+    let Some(pid) = pid.parse::<i32>().ok().filter(|p| *p > 0) else {
+        return true;
+    };
+    !matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
     )
 }

@@ -48,8 +48,7 @@ impl Run<'_> {
                     .then(|| (Instant::now() + cfg.term_timeout, Signal::SIGKILL));
             }
             self.heartbeat_if_due()?;
-            let wake =
-                escalation.map_or(self.next_heartbeat, |(at, _)| at.min(self.next_heartbeat));
+            let wake = escalation.map_or(self.next_duty(), |(at, _)| at.min(self.next_duty()));
             // The wake pipe was emptied before the fork, so the child's SIGCHLD is in it by
             // the time it has exited: `waitpid` is asked after each wait, not before.
             let woke = self.wake.wait(wake);
@@ -149,7 +148,7 @@ impl Run<'_> {
         let until = Instant::now() + d;
         while Instant::now() < until && !self.flags.shutdown {
             self.heartbeat_if_due()?;
-            let wake = until.min(self.next_heartbeat);
+            let wake = until.min(self.next_duty());
             let sig = self.rt.block_on(async {
                 tokio::select! {
                     s = self.signals.next() => s,
@@ -167,11 +166,29 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The next time the heartbeat or the reaper is due.
+    pub(super) fn next_duty(&self) -> Instant {
+        self.next_heartbeat.min(self.next_reap)
+    }
+
+    /// Beats the heart (renewing this worker's lease) and runs the periodic reaper, each
+    /// when due. With a heartbeat thread (in-process jobs), only takes its news.
     pub(super) fn heartbeat_if_due(&mut self) -> Result<(), Error> {
-        if Instant::now() >= self.next_heartbeat {
-            match block_on(self.rt, || self.store.heartbeat(self.id.as_str(), &self.tz)) {
+        let now = Instant::now();
+        let interval = self.cfg.heartbeat_interval;
+        if let Some(beat) = &self.beat {
+            if beat.failed() {
+                self.lease_rule_from = now + super::lease(self.cfg);
+            }
+            if beat.registration_lost() && !self.started.is_empty() {
+                self.register_again();
+            }
+            self.next_heartbeat = now + interval;
+        } else if now >= self.next_heartbeat {
+            let lease = Some(super::lease(self.cfg));
+            match block_on(self.rt, || self.store.heartbeat(self.id.as_str(), &self.tz, lease)) {
                 Ok((_, registered)) => {
-                    self.next_heartbeat = Instant::now() + self.cfg.heartbeat_interval;
+                    self.next_heartbeat = Instant::now() + interval;
                     if !registered && !self.started.is_empty() {
                         self.register_again();
                     }
@@ -179,8 +196,18 @@ impl Run<'_> {
                 // Redis away: try again soon; the worker keeps going.
                 Err(e) => {
                     tracing::warn!(error = %e, "heartbeat failed; retrying");
-                    self.next_heartbeat = Instant::now() + Duration::from_secs(5);
+                    self.next_heartbeat = Instant::now() + interval.min(Duration::from_secs(5));
+                    self.lease_rule_from = now + super::lease(self.cfg);
                 }
+            }
+        }
+        if now >= self.next_reap && !self.started.is_empty() {
+            self.next_reap = now + interval / 2;
+            if let Err(e) = self.prune_dead_workers(false) {
+                // Tried again at the next pass; workers' leases are trusted only a lease
+                // after Redis answers again.
+                tracing::warn!(error = %e, "pruning dead workers failed");
+                self.lease_rule_from = Instant::now() + super::lease(self.cfg);
             }
         }
         Ok(())

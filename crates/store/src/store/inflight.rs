@@ -1,0 +1,131 @@
+//! Reliable mode's in-flight lists (`resque-rs:inflight:<id>`, keys Ruby never reads): what a
+//! worker holds, and taking a dead worker's job back.
+
+use fred::prelude::*;
+use fred::types::Value as RedisValue;
+
+use super::{Store, value_to_string};
+use crate::{Error, Result};
+
+/// A dead worker's in-flight job, as [`Store::inflight`] read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// The queue it was taken from.
+    pub queue: String,
+    /// The job's bytes as they were in the queue.
+    pub item: String,
+}
+
+/// Where [`Store::recover_inflight`] puts a job taken too often from dead workers.
+#[derive(Debug, Clone, Copy)]
+pub struct PoisonRecord<'a> {
+    /// The failure list's name (`failed`, `<queue>_failed`).
+    pub list: &'a str,
+    /// The record to `RPUSH` there.
+    pub record: &'a str,
+    /// The name to `SADD` to `failed_queues` (the multi-queue backend), if any.
+    pub failed_queues_member: Option<&'a str>,
+}
+
+/// What [`Store::recover_inflight`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovered {
+    /// The job was no longer in flight: finished, or another reaper took it back first.
+    Gone,
+    /// Back at the head of its queue; the `n`-th time this job was taken back.
+    Requeued(u32),
+    /// Taken back more often than allowed (the `n`-th time): a failure record instead.
+    Poisoned(u32),
+}
+
+impl Store {
+    /// Puts a job this worker took but will not run back at the head of its queue, and
+    /// clears `worker:<id>` and `resque-rs:inflight:<id>`, in one script; only while
+    /// `worker:<id>` is still set, so a resend after a lost reply does not queue it twice.
+    /// (A reservation whose reply was lost, answered again only when the worker is
+    /// stopping.)
+    pub async fn give_back(&self, id: &str, queue: &str, item: &str) -> Result<bool> {
+        const SCRIPT: &str = "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end \
+            redis.call('LPUSH', KEYS[2], ARGV[1]) redis.call('SADD', KEYS[3], ARGV[2]) \
+            redis.call('DEL', KEYS[1]) redis.call('DEL', KEYS[4]) return 1";
+        let k = &self.keys;
+        let keys: Vec<RedisValue> = vec![
+            k.worker(id).into(),
+            k.queue(queue).into(),
+            k.queues().into(),
+            k.inflight(id).into(),
+        ];
+        let argv = || {
+            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 4.into()];
+            v.extend(keys.iter().cloned());
+            v.push(item.into());
+            v.push(queue.into());
+            v
+        };
+        Ok(self.run_script(SCRIPT, argv).await?.as_i64() == Some(1))
+    }
+
+    /// `LRANGE resque-rs:inflight:<id> 0 -1`: the job worker `id` holds in reliable mode.
+    /// `None` when it holds none (or the list is not the queue-and-item pair it writes).
+    pub async fn inflight(&self, id: &str) -> Result<Option<InFlight>> {
+        let items: Vec<RedisValue> = self.client.lrange(self.keys.inflight(id), 0, -1).await?;
+        let mut it = items.into_iter().map(value_to_string);
+        Ok(match (it.next(), it.next(), it.next()) {
+            (Some(Some(queue)), Some(Some(item)), None) => Some(InFlight { queue, item }),
+            _ => None,
+        })
+    }
+
+    /// Takes dead worker `id`'s in-flight job back, in one script: if the list still holds
+    /// `job`, the job goes back to the head of its queue (`LPUSH`, and `SADD queues`), or,
+    /// when it was already taken back `max_recoveries` times, `poison` is recorded instead;
+    /// either way the in-flight list and `worker:<id>` go, so unregistering the worker
+    /// after this records no DirtyExit for a job that is back in its queue.
+    ///
+    /// Idempotent: sent again (a lost reply), it finds the list gone and answers
+    /// [`Recovered::Gone`]. The count is by the job's bytes: identical jobs share it.
+    pub async fn recover_inflight(
+        &self,
+        id: &str,
+        job: &InFlight,
+        max_recoveries: u32,
+        poison: PoisonRecord<'_>,
+    ) -> Result<Recovered> {
+        const SCRIPT: &str = include_str!("recover_inflight.lua");
+        let k = &self.keys;
+        let keys: Vec<RedisValue> = vec![
+            k.inflight(id).into(),
+            k.queue(&job.queue).into(),
+            k.queues().into(),
+            k.recoveries().into(),
+            k.worker(id).into(),
+            k.failure_list(poison.list).into(),
+            k.failed_queues().into(),
+        ];
+        let argv = || {
+            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 7.into()];
+            v.extend(keys.iter().cloned());
+            v.push(job.item.as_str().into());
+            v.push(job.queue.as_str().into());
+            v.push(i64::from(max_recoveries).into());
+            v.push(poison.record.into());
+            v.push(poison.failed_queues_member.unwrap_or("").into());
+            v
+        };
+        let reply = self.run_script(SCRIPT, argv).await?;
+        let (tag, n) = match reply {
+            RedisValue::Array(v) if v.len() == 2 => (v[0].as_i64(), v[1].as_i64()),
+            other => {
+                return Err(Error::ScriptUnavailable(format!(
+                    "unexpected reply {other:?}"
+                )));
+            }
+        };
+        let n = n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+        Ok(match tag {
+            Some(1) => Recovered::Requeued(n),
+            Some(2) => Recovered::Poisoned(n),
+            _ => Recovered::Gone,
+        })
+    }
+}
