@@ -101,6 +101,46 @@ job!(RecordJob, "record", |a, _c| {
     hook_log(format!("ran {}", Value::Array(a.clone())));
     Ok(())
 });
+job!(SlowOnceJob, "slow", |a, _c| {
+    // Logs each run; the first run (no marker file beside HOOK_LOG yet) then takes 30 s, so
+    // a test can kill its worker mid-job and see the job run again, quickly.
+    hook_log(format!(
+        "ran {} {}",
+        Value::Array(a.clone()),
+        std::process::id()
+    ));
+    let marker = format!("{}.slow", std::env::var("HOOK_LOG").unwrap_or_default());
+    if std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok()
+    {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    }
+    Ok(())
+});
+job!(KillerJob, "killer", |a, _c| {
+    // Kills its own worker with SIGKILL (the parent, or the process itself without fork):
+    // a job that takes its worker down every time, a poison job.
+    hook_log(format!(
+        "ran {} {}",
+        Value::Array(a.clone()),
+        std::process::id()
+    ));
+    let in_process = std::env::var("FORK_PER_JOB").is_ok_and(|v| v == "false");
+    #[allow(unsafe_code)]
+    // SAFETY: test-only; kill(2) and getppid(2) take and return plain integers.
+    unsafe {
+        let target = if in_process {
+            std::process::id() as i32
+        } else {
+            libc_getppid()
+        };
+        libc_kill(target, 9);
+    }
+    Ok(())
+});
 job!(SpawnJob, "spawn", |a, c| {
     let n = a.first().and_then(Value::as_u64).unwrap_or(1);
     for i in 0..n {
@@ -117,6 +157,10 @@ unsafe extern "C" {
     fn libc_fork() -> i32;
     #[link_name = "_exit"]
     fn libc_exit(code: i32) -> !;
+    #[link_name = "getppid"]
+    fn libc_getppid() -> i32;
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
     #[link_name = "write"]
     fn libc_write(fd: i32, buf: *const u8, len: usize) -> isize;
 }
@@ -166,6 +210,8 @@ fn main() -> std::process::ExitCode {
         .job::<LeakJob>()
         .job::<SpawnJob>()
         .job::<RecordJob>()
+        .job::<SlowOnceJob>()
+        .job::<KillerJob>()
         .job::<DaemonJob>()
         .job::<ScribbleJob>()
         .main()

@@ -8,8 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use resque_protocol::{Value, failure, keys, time, worker};
 use resque_store::{InFlight, PoisonRecord, Recovered, Store};
 
-use crate::record::NewFailure;
 use crate::backend::Member;
+use crate::record::NewFailure;
 use crate::{Backend, Result};
 
 /// How often a job is taken back from dead workers before it counts as a poison job (one
@@ -71,7 +71,10 @@ impl Backend {
             if let Some(h) = on_failure.take()
                 && catch_unwind(AssertUnwindSafe(|| h(f))).is_err()
             {
-                tracing::error!(worker = id, "an on_failure hook panicked while unregistering");
+                tracing::error!(
+                    worker = id,
+                    "an on_failure hook panicked while unregistering"
+                );
             }
         };
         let mut failed = None;

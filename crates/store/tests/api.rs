@@ -679,9 +679,13 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
     let utc = jiff::tz::TimeZone::UTC;
     let mon = server.monitor();
     s.remove_heartbeat(id).await?;
-    assert!(s.acquire_pruning_lock(id, 60).await?);
     assert!(
-        !s.acquire_pruning_lock("other:1:q", 60).await?,
+        s.acquire_pruning_lock(id, std::time::Duration::from_secs(60))
+            .await?
+    );
+    assert!(
+        !s.acquire_pruning_lock("other:1:q", std::time::Duration::from_secs(60))
+            .await?,
         "NX: the second worker does not get it"
     );
     let (now, registered) = s.heartbeat(id, &utc, None).await?;

@@ -26,8 +26,8 @@ use resque_protocol::{Keys, Payload, json};
 
 use crate::{Connection, Error, Result};
 
-use reserve::ReserveArgs;
 pub use inflight::{InFlight, PoisonRecord, Recovered};
+use reserve::ReserveArgs;
 pub use reserve::{Finished, Reserved};
 pub use server::{KeyPage, KeyType};
 pub use workers::WorkerDetails;

@@ -116,15 +116,26 @@ impl Store {
         Ok(())
     }
 
-    /// `acquire_pruning_dead_worker_lock`: `SET pruning_dead_workers_in_progress <id> EX
-    /// <secs> NX`; whether this worker got it.
-    pub async fn acquire_pruning_lock(&self, id: &str, expiry_secs: i64) -> Result<bool> {
+    /// `acquire_pruning_dead_worker_lock`: `SET pruning_dead_workers_in_progress <id> NX`
+    /// with an expiry of `expiry` (Ruby's `EX <secs>` when it is whole seconds, else `PX`:
+    /// the periodic reaper's half-second passes in a test with a one-second heartbeat);
+    /// whether this worker got it.
+    pub async fn acquire_pruning_lock(
+        &self,
+        id: &str,
+        expiry: std::time::Duration,
+    ) -> Result<bool> {
+        let expiration = if expiry.subsec_millis() == 0 && expiry.as_secs() > 0 {
+            fred::types::Expiration::EX(i64::try_from(expiry.as_secs()).unwrap_or(i64::MAX))
+        } else {
+            fred::types::Expiration::PX(i64::try_from(expiry.as_millis()).unwrap_or(1).max(1))
+        };
         let set: Option<String> = self
             .client
             .set(
                 self.keys.pruning_lock(),
                 id,
-                Some(fred::types::Expiration::EX(expiry_secs)),
+                Some(expiration),
                 Some(fred::types::SetOptions::NX),
                 false,
             )

@@ -179,7 +179,7 @@ impl Worker {
             flags: Flags::default(),
             tz: jiff::tz::TimeZone::system(),
             next_heartbeat: now,
-            next_reap: now + self.config.heartbeat_interval / 2,
+            next_reap: now + self.config.heartbeat_interval / 4,
             lease_rule_from: now + lease(&self.config),
             beat,
             pause_hint: None,
@@ -213,7 +213,7 @@ struct Run<'a> {
     flags: Flags,
     tz: jiff::tz::TimeZone,
     next_heartbeat: Instant,
-    /// The periodic reaper's next pass (every half heartbeat interval).
+    /// The periodic reaper's next pass (every quarter heartbeat interval).
     next_reap: Instant,
     /// The reaper judges workers by their leases only from this time: one lease after
     /// start-up and after the last Redis error this worker saw.
@@ -244,7 +244,8 @@ struct Run<'a> {
 }
 
 /// How long a heartbeat's lease lasts (`resque-rs:leases`): one and a half heartbeat
-/// intervals, so a worker is found dead within two intervals of its last beat.
+/// intervals (half an interval's grace for a late beat); with a reaper pass every quarter
+/// interval, a dead worker is found within 1.75 intervals of its last beat.
 fn lease(cfg: &Config) -> Duration {
     cfg.heartbeat_interval * 3 / 2
 }
@@ -266,7 +267,9 @@ impl Run<'_> {
         // the lock), then register.
         block_on(self.rt, || async {
             self.store.remove_heartbeat(&id).await?;
-            self.store.heartbeat(&id, &self.tz, Some(lease(self.cfg))).await
+            self.store
+                .heartbeat(&id, &self.tz, Some(lease(self.cfg)))
+                .await
         })?;
         self.prune_dead_workers(true)?;
         for h in &self.hooks.before_first_fork {
@@ -432,8 +435,13 @@ impl Run<'_> {
         let id = self.id.as_str();
         let token = self.token.next();
         let reply = block_on(self.rt, || {
-            self.store
-                .finish_and_reserve(id, finished, Some((queues, &run_at)), token, self.cfg.reliable)
+            self.store.finish_and_reserve(
+                id,
+                finished,
+                Some((queues, &run_at)),
+                token,
+                self.cfg.reliable,
+            )
         });
         let reserved = match reply {
             Ok(r) => r,

@@ -9,37 +9,36 @@ use super::child::run_failure_hook;
 use super::{Error, Run, block_on};
 
 impl Run<'_> {
-    /// Ruby's `prune_dead_workers`, run at start-up and then every half heartbeat interval
-    /// (the periodic reaper), under Ruby's `SET NX EX` lock:
+    /// Ruby's `prune_dead_workers`, run at start-up and then every quarter heartbeat
+    /// interval (the periodic reaper), under Ruby's `SET NX` lock:
     /// 1. every heartbeat older than [`Run::prune_interval`] (5 × the heartbeat interval) by
     ///    Redis `TIME` (registered or not) is unregistered, its job failed with
     ///    `PruneDeadWorkerDirtyExit`;
-    /// 2. ours, not at start-up: every resque-rs worker whose lease (`resque-rs:leases`,
-    ///    renewed with each heartbeat, 1.5 heartbeat intervals long) ran out, on any host, is
-    ///    unregistered as dead (`PruneDeadWorkerDirtyExit`);
-    /// 3. every other registered worker on this host listening on the same queues (or any,
+    /// 2. every other registered worker on this host listening on the same queues (or any,
     ///    when this worker has `*`) whose pid does not exist is unregistered, its job failed
-    ///    with `DirtyExit`.
+    ///    with `DirtyExit`;
+    /// 3. ours, not at start-up: every other resque-rs worker whose lease
+    ///    (`resque-rs:leases`, renewed with each heartbeat, 1.5 heartbeat intervals long) ran
+    ///    out, on any host, is unregistered as dead (`PruneDeadWorkerDirtyExit`). A worker
+    ///    killed just after a beat is so gone within 1.75 intervals of that beat.
     ///
     /// In reliable mode a dead worker's in-flight job goes back to its queue instead of
     /// becoming a failure ([`resque_failure::Backend::unregister_worker`]).
     ///
-    /// Unlike Ruby, rule 3 asks the kernel whether the pid exists rather than looking for a
+    /// Unlike Ruby, rule 2 asks the kernel whether the pid exists rather than looking for a
     /// resque-titled process in `ps`: a live worker of another Resque client (node-resque,
-    /// titled `node ...`) is not taken for dead, and a reused pid is caught by rules 1 and 2.
-    /// Rule 2 waits one lease after start-up and after any Redis error this worker saw, so a
+    /// titled `node ...`) is not taken for dead, and a reused pid is caught by rules 1 and 3.
+    /// Rule 3 waits one lease after start-up and after any Redis error this worker saw, so a
     /// Redis outage (when no worker could beat) does not make every worker look dead.
     pub(super) fn prune_dead_workers(&mut self, startup: bool) -> Result<(), Error> {
         let id = self.id.as_str().to_owned();
         let store = self.store;
         let heartbeat = self.cfg.heartbeat_interval;
         let prune_after = i64::try_from(self.prune_interval().as_secs()).unwrap_or(i64::MAX);
-        // EX takes whole seconds, at least 1: Ruby's heartbeat interval at start-up; the
-        // periodic passes hold it for as long as their period.
-        let lock_for = if startup { heartbeat } else { heartbeat / 2 };
-        let got_lock = block_on(self.rt, || {
-            store.acquire_pruning_lock(&id, i64::try_from(lock_for.as_secs()).unwrap_or(60).max(1))
-        })?;
+        // Ruby's heartbeat interval at start-up; the periodic passes hold it for as long as
+        // their period.
+        let lock_for = if startup { heartbeat } else { heartbeat / 4 };
+        let got_lock = block_on(self.rt, || store.acquire_pruning_lock(&id, lock_for))?;
         if !got_lock {
             return Ok(());
         }
@@ -65,18 +64,8 @@ impl Run<'_> {
             .map(|(w, _)| w)
             .collect();
         expired.sort();
-        let mut lapsed: Vec<&String> = leases
-            .iter()
-            .filter(|(w, deadline)| **deadline < now_ms && !expired.contains(w) && **w != id)
-            .map(|(w, _)| w)
-            .collect();
-        lapsed.sort();
         for w in &expired {
             tracing::info!(worker = %w, "pruning dead worker (heartbeat expired)");
-            self.unregister_other(w, true)?;
-        }
-        for w in &lapsed {
-            tracing::info!(worker = %w, "pruning dead worker (no heartbeat within its lease)");
             self.unregister_other(w, true)?;
         }
         let hostname = self.id.hostname().to_owned();
@@ -87,8 +76,8 @@ impl Run<'_> {
             .iter()
             .map(String::as_str)
             .collect();
-        let judged = |w: &&String| !expired.contains(w) && !lapsed.contains(w) && **w != id;
-        for w in all.iter().filter(judged) {
+        let mut no_process = Vec::new();
+        for w in all.iter().filter(|w| !expired.contains(w) && **w != id) {
             // Ruby splits on every ':' here (unlike Worker.find).
             let mut parts = w.split(':');
             let (host, pid, queues) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
@@ -101,6 +90,19 @@ impl Run<'_> {
             }
             tracing::info!(worker = %w, "pruning dead worker (no such process)");
             self.unregister_other(w, false)?;
+            no_process.push(w);
+        }
+        let mut lapsed: Vec<&String> = leases
+            .iter()
+            .filter(|(w, deadline)| {
+                **deadline < now_ms && **w != id && !expired.contains(w) && !no_process.contains(w)
+            })
+            .map(|(w, _)| w)
+            .collect();
+        lapsed.sort();
+        for w in &lapsed {
+            tracing::info!(worker = %w, "pruning dead worker (no heartbeat within its lease)");
+            self.unregister_other(w, true)?;
         }
         Ok(())
     }

@@ -186,7 +186,9 @@ impl Run<'_> {
             self.next_heartbeat = now + interval;
         } else if now >= self.next_heartbeat {
             let lease = Some(super::lease(self.cfg));
-            match block_on(self.rt, || self.store.heartbeat(self.id.as_str(), &self.tz, lease)) {
+            match block_on(self.rt, || {
+                self.store.heartbeat(self.id.as_str(), &self.tz, lease)
+            }) {
                 Ok((_, registered)) => {
                     self.next_heartbeat = Instant::now() + interval;
                     if !registered && !self.started.is_empty() {
@@ -202,7 +204,7 @@ impl Run<'_> {
             }
         }
         if now >= self.next_reap && !self.started.is_empty() {
-            self.next_reap = now + interval / 2;
+            self.next_reap = now + interval / 4;
             if let Err(e) = self.prune_dead_workers(false) {
                 // Tried again at the next pass; workers' leases are trusted only a lease
                 // after Redis answers again.

@@ -1,0 +1,245 @@
+//! Reliable mode's in-flight lists against a real `redis-server` per test: the reserve
+//! script keeps the job in `resque-rs:inflight:<id>` in the same round trip, the job's
+//! bookkeeping removes it, and a dead worker's job goes back to its queue once, or becomes
+//! a poison record.
+
+use anyhow::Result;
+use resque_store::{Client, Finished, InFlight, PoisonRecord, Recovered, Reserved};
+use resque_test_support::{RedisServer, RoundTripProxy};
+
+const ID: &str = "vm:77:a,b";
+const RUN_AT: &str = "2026-12-01T05:00:00Z";
+
+fn poison() -> PoisonRecord<'static> {
+    PoisonRecord {
+        list: "failed",
+        record: r#"{"exception":"Resque::PoisonJob"}"#,
+        failed_queues_member: None,
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -> Result<()> {
+    let server = RedisServer::start();
+    let proxy = RoundTripProxy::start(&server);
+    let s = Client::connect(&proxy.url()).await?.store().clone();
+    let queues = vec!["a".to_owned(), "b".to_owned()];
+    let job = r#"{"class":"NoopJob","args":[1]}"#;
+    server.cmd(&["RPUSH", "resque:queue:b", job])?;
+    server.cmd(&["RPUSH", "resque:queue:b", "not json {"])?;
+    let inflight = format!("resque:resque-rs:inflight:{ID}");
+    // The script's first use loads it (SCRIPT LOAD): not part of the count.
+    s.finish_and_reserve(ID, None, None, "t0", true).await?;
+
+    proxy.reset();
+    let got = s
+        .finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "t1", true)
+        .await?;
+    assert_eq!(
+        proxy.turns(),
+        1,
+        "the pop and the in-flight copy share one call"
+    );
+    assert!(matches!(got, Reserved::Job { ref queue, ref raw, .. } if queue == "b" && raw == job));
+    assert_eq!(
+        server.get_list(&["LRANGE", &inflight, "0", "-1"]),
+        ["b", job]
+    );
+    assert_eq!(
+        s.inflight(ID).await?,
+        Some(InFlight {
+            queue: "b".into(),
+            item: job.into()
+        })
+    );
+    // Ruby's view is unchanged: the job is under worker:<id>, as without reliable mode.
+    assert!(
+        server
+            .get_str(&["GET", &format!("resque:worker:{ID}")])
+            .is_some()
+    );
+
+    // The next call: the job's bookkeeping removes it; the next item (not JSON) is in
+    // flight in its place, whole.
+    let done = Some(Finished {
+        record: None,
+        count_failed: false,
+    });
+    proxy.reset();
+    let got = s
+        .finish_and_reserve(ID, done, Some((&queues, RUN_AT)), "t2", true)
+        .await?;
+    assert_eq!(proxy.turns(), 1);
+    assert!(matches!(got, Reserved::Job { ref raw, written: None, .. } if raw == "not json {"));
+    assert_eq!(
+        server.get_list(&["LRANGE", &inflight, "0", "-1"]),
+        ["b", "not json {"]
+    );
+    // Its lone bookkeeping (no reservation) empties it.
+    s.finish_and_reserve(ID, done, None, "t3", true).await?;
+    assert!(
+        server
+            .get_list(&["LRANGE", &inflight, "0", "-1"])
+            .is_empty()
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("2")
+    );
+
+    // Without reliable mode nothing of ours is written.
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "t4", false)
+        .await?;
+    assert!(
+        server
+            .get_list(&["LRANGE", &inflight, "0", "-1"])
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Result<()> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let queues = vec!["a".to_owned()];
+    let job = r#"{"class":"KillerJob","args":[]}"#;
+    server.cmd(&["RPUSH", "resque:queue:a", r#"{"class":"Later","args":[]}"#])?;
+    server.cmd(&["LPUSH", "resque:queue:a", job])?;
+    let worker_key = format!("resque:worker:{ID}");
+    for round in 1..=3u32 {
+        let token = format!("r{round}");
+        let got = s
+            .finish_and_reserve(ID, None, Some((&queues, RUN_AT)), &token, true)
+            .await?;
+        assert!(
+            matches!(got, Reserved::Job { ref raw, .. } if raw == job),
+            "{got:?}"
+        );
+        // The worker dies here. Its job is read back and taken back.
+        let held = s.inflight(ID).await?.expect("in flight");
+        let outcome = s.recover_inflight(ID, &held, 2, poison()).await?;
+        if round <= 2 {
+            assert_eq!(outcome, Recovered::Requeued(round));
+            // At the head of its queue, before the job that was waiting behind it.
+            assert_eq!(
+                server
+                    .get_str(&["LINDEX", "resque:queue:a", "0"])
+                    .as_deref(),
+                Some(job)
+            );
+            assert_eq!(
+                server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
+                Some("2")
+            );
+        } else {
+            assert_eq!(outcome, Recovered::Poisoned(3));
+            assert_eq!(
+                server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
+                Some("1")
+            );
+            assert_eq!(
+                server.get_list(&["LRANGE", "resque:failed", "0", "-1"]),
+                [poison().record]
+            );
+            // The count goes with the record: the job retried from Failed starts afresh.
+            assert!(
+                server
+                    .get_list(&["HKEYS", "resque:resque-rs:recoveries"])
+                    .is_empty()
+            );
+        }
+        // worker:<id> went in the same step: unregistering records no DirtyExit for it.
+        assert_eq!(server.get_str(&["GET", &worker_key]), None);
+        // Sent again (a lost reply), it does nothing.
+        assert_eq!(
+            s.recover_inflight(ID, &held, 2, poison()).await?,
+            Recovered::Gone
+        );
+    }
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:failed"]).as_deref(),
+        Some("1")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_it() -> Result<()> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let queues = vec!["a".to_owned()];
+    let job = r#"{"class":"NoopJob","args":[9]}"#;
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "x1", true)
+        .await?;
+    let held = s.inflight(ID).await?.expect("in flight");
+    assert_eq!(
+        s.recover_inflight(ID, &held, 3, poison()).await?,
+        Recovered::Requeued(1)
+    );
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "x2", true)
+        .await?;
+    assert_eq!(
+        server
+            .get_str(&["HLEN", "resque:resque-rs:recoveries"])
+            .as_deref(),
+        Some("1")
+    );
+    let done = Some(Finished {
+        record: None,
+        count_failed: false,
+    });
+    s.finish_and_reserve(ID, done, None, "x3", true).await?;
+    assert_eq!(
+        server
+            .get_str(&["HLEN", "resque:resque-rs:recoveries"])
+            .as_deref(),
+        Some("0")
+    );
+
+    // A queue key of the wrong type refuses the requeue: the job stays in flight, whole.
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "x4", true)
+        .await?;
+    server.cmd(&["SET", "resque:queue:a", "not a list"])?;
+    let held = s.inflight(ID).await?.expect("in flight");
+    assert!(s.recover_inflight(ID, &held, 3, poison()).await.is_err());
+    assert_eq!(s.inflight(ID).await?, Some(held));
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_job_given_back_goes_to_the_head_of_its_queue_once() -> Result<()> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let queues = vec!["a".to_owned()];
+    let job = r#"{"class":"NoopJob","args":[1]}"#;
+    server.cmd(&[
+        "RPUSH",
+        "resque:queue:a",
+        job,
+        r#"{"class":"NoopJob","args":[2]}"#,
+    ])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "g1", true)
+        .await?;
+    assert!(s.give_back(ID, "a", job).await?);
+    assert!(!s.give_back(ID, "a", job).await?, "a resend does nothing");
+    assert_eq!(
+        server
+            .get_str(&["LINDEX", "resque:queue:a", "0"])
+            .as_deref(),
+        Some(job)
+    );
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
+        Some("2")
+    );
+    assert_eq!(s.inflight(ID).await?, None);
+    assert_eq!(
+        server.get_str(&["GET", &format!("resque:worker:{ID}")]),
+        None
+    );
+    Ok(())
+}
