@@ -171,6 +171,21 @@ impl Keys {
         self.key(&format!("resque-rs:inflight:{worker}"))
     }
 
+    /// resque-rs's note of where a dead worker's in-flight job was put back (the queue key,
+    /// then the job), so the worker, if it was only stopped and finishes the job after all,
+    /// takes the copy back out (a list Ruby never reads; it expires).
+    pub fn requeued(&self, worker: &str) -> String {
+        self.key(&format!("resque-rs:requeued:{worker}"))
+    }
+
+    /// resque-rs's mark that worker `<id>` was unregistered (by a reaper, `resque remove`,
+    /// or its own exit), so a worker that was only stopped and finishes its job after all
+    /// does not count that job a second time (a string Ruby never reads; it expires, and a
+    /// worker starting under the same id removes it).
+    pub fn reaped(&self, worker: &str) -> String {
+        self.key(&format!("resque-rs:reaped:{worker}"))
+    }
+
     /// resque-rs's count of how often each job (by the SHA1 of its bytes) was taken back
     /// from a dead worker in reliable mode, to stop a job that kills its worker from
     /// looping (a hash Ruby never reads; it expires).

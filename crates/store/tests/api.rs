@@ -890,6 +890,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         Some(Finished {
             record: Some(("failed", &record)),
             count_failed: true,
+            registered: true,
         })
     };
     let got = s
@@ -907,6 +908,8 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     assert_eq!(
         script_commands(&mon),
         [
+            // Ours: was this worker given up for dead while the job ran (a reaper's mark)?
+            argv(&["del", &format!("resque:resque-rs:reaped:{id}")]),
             argv(&["rpush", "resque:failed", &rec]),
             argv(&["incrby", "resque:stat:failed", "1"]),
             argv(&["incrby", &format!("resque:stat:failed:{id}"), "1"]),
@@ -934,6 +937,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     let done = Some(Finished {
         record: None,
         count_failed: false,
+        registered: false,
     });
     for bad in ["not json {", "[1,2]"] {
         let got = s
@@ -1001,6 +1005,12 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
 
     // A stats key of the wrong type: as in Ruby's pipeline, that one command is refused and
     // every other one (the record, the rest of the stats, the reservation) still runs.
+    // (No job was registered since the last call: nothing of this worker's to check.)
+    let lone_failure = Some(Finished {
+        record: Some(("failed", &record)),
+        count_failed: true,
+        registered: false,
+    });
     server.cmd(&["RPUSH", "resque:stat:failed", "oops"])?;
     server.cmd(&[
         "RPUSH",
@@ -1008,7 +1018,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         r#"{"class":"NoopJob","args":[3]}"#,
     ])?;
     let got = s
-        .finish_and_reserve(id, failed(), Some((&queues, run_at)), &tok(), false)
+        .finish_and_reserve(id, lone_failure, Some((&queues, run_at)), &tok(), false)
         .await?;
     assert!(
         matches!(&got, Reserved::Job { written: Some(_), raw, .. } if raw.contains("[3]")),
@@ -1108,6 +1118,7 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
     let done = Some(Finished {
         record: None,
         count_failed: false,
+        registered: false,
     });
     let second = s
         .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2", false)

@@ -64,6 +64,7 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
     let done = Some(Finished {
         record: None,
         count_failed: false,
+        registered: true,
     });
     proxy.reset();
     let got = s
@@ -75,8 +76,15 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
         server.get_list(&["LRANGE", &inflight, "0", "-1"]),
         ["b", "not json {"]
     );
-    // Its lone bookkeeping (no reservation) empties it.
-    s.finish_and_reserve(ID, done, None, "t3", true).await?;
+    // Its lone bookkeeping (no reservation) empties it. (An item that is not a job is never
+    // under worker:<id>.)
+    let not_registered = Some(Finished {
+        record: None,
+        count_failed: false,
+        registered: false,
+    });
+    s.finish_and_reserve(ID, not_registered, None, "t3", true)
+        .await?;
     assert!(
         server
             .get_list(&["LRANGE", &inflight, "0", "-1"])
@@ -162,6 +170,17 @@ async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Res
         server.get_str(&["LLEN", "resque:failed"]).as_deref(),
         Some("1")
     );
+    assert_eq!(server.get_str(&["GET", &format!("resque:worker:{ID}")]), None);
+    // The mark is used up: its next job counts.
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z3", false)
+        .await?;
+    s.finish_and_reserve(ID, done_registered(), None, "z4", false)
+        .await?;
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("1")
+    );
     Ok(())
 }
 
@@ -190,6 +209,7 @@ async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_
     let done = Some(Finished {
         record: None,
         count_failed: false,
+        registered: true,
     });
     s.finish_and_reserve(ID, done, None, "x3", true).await?;
     assert_eq!(
@@ -240,6 +260,128 @@ async fn a_job_given_back_goes_to_the_head_of_its_queue_once() -> Result<()> {
     assert_eq!(
         server.get_str(&["GET", &format!("resque:worker:{ID}")]),
         None
+    );
+    Ok(())
+}
+
+/// A finished job that was under `worker:<id>` while it ran.
+fn done_registered() -> Option<Finished<'static>> {
+    Some(Finished {
+        record: None,
+        count_failed: false,
+        registered: true,
+    })
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_worker_given_up_for_dead_that_finishes_after_all_counts_nothing_twice() -> Result<()> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let queues = vec!["a".to_owned()];
+    let job = r#"{"class":"NoopJob","args":[1]}"#;
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z1", false)
+        .await?;
+    // The worker is stopped past its lease; a reaper marks it, records its job (DirtyExit)
+    // and unregisters it (as resque-failure's Backend::unregister_worker does).
+    s.mark_reaped(ID).await?;
+    server.cmd(&[
+        "RPUSH",
+        "resque:failed",
+        "{\"exception\":\"Resque::DirtyExit\"}",
+    ])?;
+    s.unregister_worker(ID).await?;
+    // It resumes and finishes the job: the reaper's record stands, nothing more is counted.
+    s.finish_and_reserve(ID, done_registered(), None, "z2", false)
+        .await?;
+    assert_eq!(server.get_str(&["GET", "resque:stat:processed"]), None);
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:failed"]).as_deref(),
+        Some("1")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_out() -> Result<()> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let queues = vec!["a".to_owned()];
+    let job = r#"{"class":"NoopJob","args":[1]}"#;
+    let other = r#"{"class":"NoopJob","args":[2]}"#;
+    server.cmd(&["RPUSH", "resque:queue:a", job, other])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "s1", true)
+        .await?;
+    let held = s.inflight(ID).await?.expect("in flight");
+    assert_eq!(
+        s.recover_inflight(ID, &held, 3, poison()).await?,
+        Recovered::Requeued(1)
+    );
+    s.mark_reaped(ID).await?;
+    s.unregister_worker(ID).await?;
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
+        Some("2")
+    );
+    // It was only stopped: it finishes the job, and the copy still waiting goes.
+    s.finish_and_reserve(ID, done_registered(), None, "s2", true)
+        .await?;
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:a", "0", "-1"]),
+        [other]
+    );
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("1")
+    );
+    assert!(
+        server
+            .get_list(&["HKEYS", "resque:resque-rs:recoveries"])
+            .is_empty()
+    );
+    assert_eq!(
+        server
+            .get_str(&["EXISTS", &format!("resque:resque-rs:requeued:{ID}")])
+            .as_deref(),
+        Some("0")
+    );
+
+    // Again, but another worker has taken the copy already: it runs twice (at least once),
+    // and only the other worker's run counts.
+    let other_worker = "vm:78:a";
+    server.cmd(&["DEL", "resque:queue:a"])?;
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "s3", true)
+        .await?;
+    let held = s.inflight(ID).await?.expect("in flight");
+    s.recover_inflight(ID, &held, 3, poison()).await?;
+    s.mark_reaped(ID).await?;
+    s.unregister_worker(ID).await?;
+    let got = s
+        .finish_and_reserve(other_worker, None, Some((&queues, RUN_AT)), "o1", true)
+        .await?;
+    assert!(matches!(got, Reserved::Job { ref raw, .. } if raw == job));
+    s.finish_and_reserve(ID, done_registered(), None, "s4", true)
+        .await?;
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        server.get_list(&[
+            "LRANGE",
+            &format!("resque:resque-rs:inflight:{other_worker}"),
+            "0",
+            "-1"
+        ]),
+        ["a", job],
+        "the other worker's run is untouched"
+    );
+    s.finish_and_reserve(other_worker, done_registered(), None, "o2", true)
+        .await?;
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
+        Some("2")
     );
     Ok(())
 }

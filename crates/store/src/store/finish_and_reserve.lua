@@ -2,14 +2,17 @@
 -- KEYS: 1 worker:<id>  2 stat:processed  3 stat:processed:<id>  4 stat:failed
 --       5 stat:failed:<id>  6 failure list  7 pause-all-workers
 --       8 resque-rs:reserve:<id> (ours: the last call's token and answer)
---       9 resque-rs:inflight:<id>  10 resque-rs:recoveries (ours: reliable mode)
---       11.. queue:<name>
+--       9 resque-rs:inflight:<id>  10 resque-rs:recoveries  11 resque-rs:requeued:<id>
+--       (ours: reliable mode)  12 resque-rs:reaped:<id> (ours)  13.. queue:<name>
 -- ARGV: 1 '' (no job to finish) | 'done' | 'failed' (also counts stat:failed)
 --       2 failure record to RPUSH ('' for none)   3 '1' to reserve, '0' not to
 --       4 run_at   5 the call's token   6 '1' in reliable mode
---       7.. each queue's name as JSON, parallel to KEYS[11..]
--- Reply: {tag, bookkeeping errors ('' if none), ...} with tag 0 nothing taken | 1 paused |
---        2 an LPOP failed (then its error) | 3 a job (then queue index, item, 1 if SET)
+--       7 '1' if the finished job was registered under worker:<id>
+--       8.. each queue's name as JSON, parallel to KEYS[13..]
+-- Reply: {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0 nothing taken |
+--        1 paused | 2 an LPOP failed (then its error) | 3 a job (then queue index, item,
+--        1 if SET); reaped 0 | 1 the finished job had been given up for dead (not counted) |
+--        2 the same, and its requeued copy was taken back out of its queue (counted)
 -- The bookkeeping runs each command whatever the others answer, as Ruby's pipeline does: one
 -- refused command (a key of the wrong type) must not stop the rest, nor the reservation.
 --
@@ -24,9 +27,9 @@ if type(seen) == 'string' then
     string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(.*)$')
   if token == ARGV[5] then
     tag = tonumber(tag)
-    if tag == 3 then return {3, '', tonumber(index), item, tonumber(set)} end
-    if tag == 2 then return {2, '', item} end
-    return {tag, ''}
+    if tag == 3 then return {3, '', 0, tonumber(index), item, tonumber(set)} end
+    if tag == 2 then return {2, '', 0, item} end
+    return {tag, '', 0}
   end
 end
 -- Remembers this call's answer under its token, for an hour (a dead worker's goes away).
@@ -40,23 +43,49 @@ local function book(...)
   local r = redis.pcall(...)
   if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
 end
-if ARGV[2] ~= '' then book('RPUSH', KEYS[6], ARGV[2]) end
-if ARGV[1] == 'failed' then
-  book('INCRBY', KEYS[4], 1)
-  book('INCRBY', KEYS[5], 1)
-end
 local reliable = ARGV[6] == '1'
-if ARGV[1] ~= '' then
+local finishing = ARGV[1] ~= ''
+local count = finishing
+-- A worker that a reaper unregistered (its lease ran out while it was stopped, or
+-- `resque remove`) finds the reaper's mark: the job it was on has its failure record
+-- already, or, in reliable mode, was put back in its queue. Counting this run as well would
+-- count the job twice; in reliable mode, the copy still waiting in its queue is taken back
+-- out instead, and this run counts. (A Redis that restarted empty has no mark: the job is
+-- counted.)
+local reaped = 0
+if finishing and ARGV[7] == '1' and redis.call('DEL', KEYS[12]) == 1 then
+  count = false
+  reaped = 1
   if reliable then
-    -- The job is over: it leaves the in-flight list, and its count of recoveries (if it
-    -- was ever taken back from a dead worker) goes with it.
-    if redis.pcall('EXISTS', KEYS[10]) == 1 then
-      local item = redis.pcall('LINDEX', KEYS[9], 1)
-      if type(item) == 'string' then book('HDEL', KEYS[10], redis.sha1hex(item)) end
+    local back = redis.pcall('LRANGE', KEYS[11], 0, 1)
+    if type(back) == 'table' and #back == 2 and redis.pcall('LREM', back[1], 1, back[2]) == 1 then
+      count = true
+      reaped = 2
+      if redis.pcall('EXISTS', KEYS[10]) == 1 then
+        book('HDEL', KEYS[10], redis.sha1hex(back[2]))
+      end
     end
-    book('DEL', KEYS[9])
+    redis.pcall('DEL', KEYS[11])
   end
-  book('DEL', KEYS[1])
+end
+if count then
+  if ARGV[2] ~= '' then book('RPUSH', KEYS[6], ARGV[2]) end
+  if ARGV[1] == 'failed' then
+    book('INCRBY', KEYS[4], 1)
+    book('INCRBY', KEYS[5], 1)
+  end
+end
+if finishing and reliable then
+  -- The job is over: it leaves the in-flight list, and its count of recoveries (if it
+  -- was ever taken back from a dead worker) goes with it.
+  if reaped == 0 and redis.pcall('EXISTS', KEYS[10]) == 1 then
+    local item = redis.pcall('LINDEX', KEYS[9], 1)
+    if type(item) == 'string' then book('HDEL', KEYS[10], redis.sha1hex(item)) end
+  end
+  book('DEL', KEYS[9])
+end
+if finishing then book('DEL', KEYS[1]) end
+if count then
   book('INCRBY', KEYS[2], 1)
   book('INCRBY', KEYS[3], 1)
 end
@@ -66,36 +95,36 @@ local pause = redis.pcall('GET', KEYS[7])
 if type(pause) == 'string' and
     string.lower((string.gsub(pause, '^[%s%z]*(.-)[%s%z]*$', '%1'))) == 'true' then
   answer(1)
-  return {1, errors}
+  return {1, errors, reaped}
 end
 if ARGV[3] ~= '1' then
   answer(0)
-  return {0, errors}
+  return {0, errors, reaped}
 end
-for i = 11, #KEYS do
+for i = 13, #KEYS do
   local item = redis.pcall('LPOP', KEYS[i])
   if type(item) == 'table' and item.err then
     answer(2, 0, item.err)
-    return {2, errors, item.err}
+    return {2, errors, reaped, item.err}
   end
   if item then
     if reliable then
       -- In the same step as the pop: a worker that dies from here on leaves the job where
       -- the reaper finds it (the queue's name, then the item's bytes).
       redis.call('DEL', KEYS[9])
-      redis.call('RPUSH', KEYS[9], cjson.decode(ARGV[i - 4]), item)
+      redis.call('RPUSH', KEYS[9], cjson.decode(ARGV[i - 5]), item)
     end
     local ok, job = pcall(cjson.decode, item)
     if ok and type(job) == 'table' and job['class'] ~= nil then
       -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
-      redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 4] .. ',"run_at":"' .. ARGV[4] ..
+      redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 5] .. ',"run_at":"' .. ARGV[4] ..
         '","payload":' .. item .. '}')
-      answer(3, i - 10, item, 1)
-      return {3, errors, i - 10, item, 1}
+      answer(3, i - 12, item, 1)
+      return {3, errors, reaped, i - 12, item, 1}
     end
-    answer(3, i - 10, item, 0)
-    return {3, errors, i - 10, item, 0}
+    answer(3, i - 12, item, 0)
+    return {3, errors, reaped, i - 12, item, 0}
   end
 end
 answer(0)
-return {0, errors}
+return {0, errors, reaped}

@@ -80,7 +80,10 @@ impl Store {
     /// `job`, the job goes back to the head of its queue (`LPUSH`, and `SADD queues`), or,
     /// when it was already taken back `max_recoveries` times, `poison` is recorded instead;
     /// either way the in-flight list and `worker:<id>` go, so unregistering the worker
-    /// after this records no DirtyExit for a job that is back in its queue.
+    /// after this records no DirtyExit for a job that is back in its queue. Where a requeued
+    /// job went is kept for a day in `resque-rs:requeued:<id>`: if the worker was not dead
+    /// after all (stopped past its lease) and finishes the job, its bookkeeping takes the
+    /// copy back out of the queue ([`Store::finish_and_reserve`]).
     ///
     /// Idempotent: sent again (a lost reply), it finds the list gone and answers
     /// [`Recovered::Gone`]. The count is by the job's bytes: identical jobs share it.
@@ -101,9 +104,10 @@ impl Store {
             k.worker(id).into(),
             k.failure_list(poison.list).into(),
             k.failed_queues().into(),
+            k.requeued(id).into(),
         ];
         let argv = || {
-            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 7.into()];
+            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 8.into()];
             v.extend(keys.iter().cloned());
             v.push(job.item.as_str().into());
             v.push(job.queue.as_str().into());

@@ -2,7 +2,7 @@
 -- of its queue, or, taken back too often already, becomes a failure record. One step, so two
 -- reapers never both requeue it, and a crash part-way never loses it.
 -- KEYS: 1 resque-rs:inflight:<id>  2 queue:<name>  3 queues  4 resque-rs:recoveries
---       5 worker:<id>  6 failure list  7 failed_queues
+--       5 worker:<id>  6 failure list  7 failed_queues  8 resque-rs:requeued:<id>
 -- ARGV: 1 the item as the caller read it  2 the queue's name  3 most recoveries allowed
 --       4 the failure record  5 the name to SADD to failed_queues ('' for none)
 -- Reply: {0, 0} the item is no longer there (handled already) | {1, n} requeued, the n-th
@@ -17,6 +17,11 @@ if n <= tonumber(ARGV[3]) then
   redis.call('SADD', KEYS[3], ARGV[2])
   redis.call('HSET', KEYS[4], sha, n)
   redis.call('EXPIRE', KEYS[4], 604800)
+  -- Where the copy went, for a day: should the worker only have been stopped (SIGSTOP, a
+  -- long pause) and finish the job after all, its bookkeeping takes the copy back out.
+  redis.call('DEL', KEYS[8])
+  redis.call('RPUSH', KEYS[8], KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[8], 86400)
 else
   redis.call('RPUSH', KEYS[6], ARGV[4])
   if ARGV[5] ~= '' then redis.call('SADD', KEYS[7], ARGV[5]) end

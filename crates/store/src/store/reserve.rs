@@ -20,11 +20,12 @@ pub(super) struct ReserveArgs {
     queue_json_text: Vec<String>,
     /// `worker:<id>`, `stat:processed`, `stat:processed:<id>`, `stat:failed`,
     /// `stat:failed:<id>`, `failed`, `pause-all-workers`, `resque-rs:reserve:<id>`,
-    /// `resque-rs:inflight:<id>`, `resque-rs:recoveries`: KEYS[1..=10].
+    /// `resque-rs:inflight:<id>`, `resque-rs:recoveries`, `resque-rs:requeued:<id>`,
+    /// `resque-rs:reaped:<id>`: KEYS[1..=12].
     keys: Vec<RedisValue>,
-    /// `queue:<name>` for each queue: KEYS[11..].
+    /// `queue:<name>` for each queue: KEYS[13..].
     queue_keys: Vec<RedisValue>,
-    /// Each queue's name as JSON: ARGV[7..].
+    /// Each queue's name as JSON: ARGV[8..].
     queue_json: Vec<RedisValue>,
 }
 
@@ -32,7 +33,7 @@ impl ReserveArgs {
     /// Makes these the arguments for worker `id` and `queues`, unless they already are.
     fn prepare(&mut self, k: &Keys, id: &str, queues: &[String]) -> Result<()> {
         if self.id == id
-            && self.keys.len() == 10
+            && self.keys.len() == 12
             && self.queues == queues
             && self.queue_keys.len() == queues.len()
             && self.queue_json.len() == queues.len()
@@ -53,6 +54,8 @@ impl ReserveArgs {
             k.reserve_marker(id).into(),
             k.inflight(id).into(),
             k.recoveries().into(),
+            k.requeued(id).into(),
+            k.reaped(id).into(),
         ];
         self.queue_json_text = queues
             .iter()
@@ -183,7 +186,7 @@ impl Store {
             // The same inputs as the call above, which succeeded: this one cannot fail, and
             // makes the arguments again only if another clone of the store changed them.
             let _ = c.prepare(k, id, queues);
-            let mut argv = Vec::with_capacity(2 + c.keys.len() + 6 + 2 * queues.len());
+            let mut argv = Vec::with_capacity(2 + c.keys.len() + 7 + 2 * queues.len());
             argv.push(RedisValue::Null); // the SHA1, filled in by run_script
             argv.push(
                 i64::try_from(c.keys.len() + queues.len())
@@ -203,6 +206,14 @@ impl Store {
             argv.push(run_at.clone());
             argv.push(token.into());
             argv.push(if reliable { "1" } else { "0" }.into());
+            argv.push(
+                if finished.is_some_and(|f| f.registered) {
+                    "1"
+                } else {
+                    "0"
+                }
+                .into(),
+            );
             argv.extend(c.queue_json.iter().cloned());
             argv
         };
@@ -218,6 +229,20 @@ impl Store {
         };
         let tag = it.next().and_then(|v| v.as_i64()).unwrap_or(-1);
         let errors = it.next().and_then(value_to_string).unwrap_or_default();
+        match it.next().and_then(|v| v.as_i64()) {
+            Some(1) => tracing::warn!(
+                worker = id,
+                "this worker was given up for dead while its job ran (stopped past its lease, \
+                 or removed): the job's failure record or requeued copy stands, and this run \
+                 is not counted again"
+            ),
+            Some(2) => tracing::warn!(
+                worker = id,
+                "this worker was given up for dead while its job ran; its requeued copy was \
+                 still waiting and was taken back out, so the job ran once"
+            ),
+            _ => {}
+        }
         if !errors.is_empty() {
             // Like a pipeline's: the other commands took effect; nothing to send again.
             tracing::error!(worker = id, errors = %errors, "part of a job's bookkeeping was refused");
@@ -258,13 +283,20 @@ impl Store {
 
 /// The job whose bookkeeping [`Store::finish_and_reserve`] does: its failure record (the
 /// Redis backend's list name and the record; `None` for a success or when another backend
-/// saved it) and whether it counts in `stat:failed` (see [`Store::job_done`]).
+/// saved it), whether it counts in `stat:failed` (see [`Store::job_done`]), and whether it
+/// was registered under `worker:<id>` while it ran.
 #[derive(Debug, Clone, Copy)]
 pub struct Finished<'a> {
     /// `(list name, record)` to `RPUSH`.
     pub record: Option<(&'a str, &'a Failure)>,
     /// `INCRBY stat:failed` and `stat:failed:<id>`.
     pub count_failed: bool,
+    /// The job was under `worker:<id>` while it ran (every job but an item that is not
+    /// JSON). If a reaper unregistered the worker meanwhile (`resque-rs:reaped:<id>`, see
+    /// [`Store::unregister_worker`]), the reaper's record (or requeued copy) stands and this
+    /// run is not counted again; in reliable mode a requeued copy still waiting is taken
+    /// back out instead, and this run counts.
+    pub registered: bool,
 }
 
 /// What [`Store::finish_and_reserve`] found.

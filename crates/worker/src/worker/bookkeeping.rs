@@ -17,6 +17,8 @@ pub(super) struct Pending {
     /// `(failure list, record)` for the Redis backends.
     pub(super) record: Option<(String, Failure)>,
     pub(super) count_failed: bool,
+    /// The job was under `worker:<id>` while it ran (see [`resque_store::Finished`]).
+    pub(super) registered: bool,
 }
 
 /// What the reserve script already did for a job it took.
@@ -39,11 +41,13 @@ impl Run<'_> {
         queue: &str,
         payload: Value,
         outcome: Outcome,
+        registered: bool,
     ) -> Result<(), Error> {
         let pending = match outcome {
             Outcome::Done => Pending {
                 record: None,
                 count_failed: false,
+                registered,
             },
             Outcome::Failed {
                 exception,
@@ -76,6 +80,7 @@ impl Run<'_> {
                 Pending {
                     record,
                     count_failed,
+                    registered,
                 }
             }
         };
@@ -106,9 +111,10 @@ impl Run<'_> {
                 .and_then(|p| p.record.as_ref().map(|(l, r)| (l.as_str(), r)));
             let count_failed = p.as_ref().is_some_and(|p| p.count_failed);
             let sent = if self.use_script {
-                let finished = p.as_ref().map(|_| resque_store::Finished {
+                let finished = p.as_ref().map(|p| resque_store::Finished {
                     record,
                     count_failed,
+                    registered: p.registered,
                 });
                 let token = self.token.next();
                 let reliable = self.cfg.reliable;
@@ -180,12 +186,10 @@ impl Run<'_> {
     pub(super) fn unregister(&mut self) -> Result<(), Error> {
         let registry = self.registry;
         block_on(self.rt, || {
-            self.backend.unregister_worker(
-                self.store,
-                self.id.as_str(),
-                Departure::DirtyExit,
-                |f| run_failure_hook(registry, &f.payload, &f.exception, &f.error),
-            )
+            self.backend
+                .unregister_worker(self.store, self.id.as_str(), Departure::OwnExit, |f| {
+                    run_failure_hook(registry, &f.payload, &f.exception, &f.error)
+                })
         })?;
         Ok(())
     }

@@ -431,6 +431,7 @@ impl Run<'_> {
         let finished = pending.as_ref().map(|p| resque_store::Finished {
             record: p.record.as_ref().map(|(l, r)| (l.as_str(), r)),
             count_failed: p.count_failed,
+            registered: p.registered,
         });
         let id = self.id.as_str();
         let token = self.token.next();
@@ -492,7 +493,7 @@ impl Run<'_> {
                 let outcome =
                     Outcome::failed(resque_protocol::failure::DECODE_EXCEPTION, e.to_string());
                 outcome.log(queue, "(not JSON)", std::time::Duration::ZERO);
-                return self.complete(queue, Value::String(raw.to_owned()), outcome);
+                return self.complete(queue, Value::String(raw.to_owned()), outcome, false);
             }
         };
         let (now, run_at, written) = match taken {
@@ -528,7 +529,7 @@ impl Run<'_> {
         };
         outcome.log(queue, class, began.elapsed());
         self.working_on = None;
-        self.complete(queue, payload.into_value(), outcome)
+        self.complete(queue, payload.into_value(), outcome, true)
     }
 }
 
