@@ -3,7 +3,7 @@
 # Rust toolchain (rustup), each thing only if it is missing:
 #   - a C compiler and linker (gcc, libc6-dev): rustc links through `cc`;
 #   - redis-server and redis-tools (tests start their own server on a unix socket);
-#   - procps (`ps`: the worker's same-host pruning; the tests read process titles);
+#   - procps (`ps`: the tests and the demo read process titles);
 #   - with the tests (no `--demo`): chromium (the web UI's browser test), the rustfmt and
 #     clippy components, and cargo-nextest.
 # `--demo` installs only what the demo needs. Runs apt as root directly, or through sudo;

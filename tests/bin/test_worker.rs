@@ -120,6 +120,15 @@ job!(SlowOnceJob, "slow", |a, _c| {
     }
     Ok(())
 });
+job!(ChaosJob, "chaos", |a, _c| {
+    // The chaos run's job: logs its start and its end, and takes args[1] milliseconds.
+    let n = a.first().cloned().unwrap_or_default();
+    hook_log(format!("start {n} {}", std::process::id()));
+    let ms = a.get(1).and_then(Value::as_u64).unwrap_or(0);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    hook_log(format!("done {n} {}", std::process::id()));
+    Ok(())
+});
 job!(KillerJob, "killer", |a, _c| {
     // Kills its own worker with SIGKILL (the parent, or the process itself without fork):
     // a job that takes its worker down every time, a poison job.
@@ -174,7 +183,9 @@ fn hook_log(line: String) {
             .append(true)
             .open(path)
         {
-            let _ = writeln!(f, "{line}");
+            // One write(2) a line: with O_APPEND, lines from many processes never mix
+            // (`writeln!` may write the line and its newline separately).
+            let _ = f.write_all(format!("{line}\n").as_bytes());
         }
     }
 }
@@ -212,6 +223,7 @@ fn main() -> std::process::ExitCode {
         .job::<RecordJob>()
         .job::<SlowOnceJob>()
         .job::<KillerJob>()
+        .job::<ChaosJob>()
         .job::<DaemonJob>()
         .job::<ScribbleJob>()
         .main()

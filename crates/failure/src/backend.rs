@@ -149,8 +149,49 @@ impl Backend {
     /// even when a tracker is down; a tracker's error is logged and returned after every
     /// member has been tried.
     pub async fn save(&self, store: &Store, failure: &NewFailure) -> Result<()> {
+        self.save_skipping(store, failure, None).await
+    }
+
+    /// The Redis list a record goes to when it must be written in the same step as
+    /// something else (the unregistration of a dead worker): the first Redis member's
+    /// (`failed`, or `<queue>_failed` with the name to add to `failed_queues`), or `failed`
+    /// for a backend of notifiers only, as `resque remove` does.
+    pub(crate) fn first_redis_list(&self, queue: &str) -> (String, Option<String>) {
+        match self.members.iter().find_map(|m| match m {
+            Member::Redis => Some(false),
+            Member::RedisMultiQueue => Some(true),
+            _ => None,
+        }) {
+            Some(true) => {
+                let list = keys::failure_queue_name(queue);
+                (list.clone(), Some(list))
+            }
+            _ => (failure::FAILED_LIST.to_owned(), None),
+        }
+    }
+
+    /// Saves a failure already written to [`Backend::first_redis_list`]: to every other
+    /// Redis member, then the notifiers.
+    pub(crate) async fn save_rest(&self, store: &Store, failure: &NewFailure) -> Result<()> {
+        let first = self
+            .members
+            .iter()
+            .position(|m| matches!(m, Member::Redis | Member::RedisMultiQueue));
+        self.save_skipping(store, failure, first).await
+    }
+
+    /// [`Backend::save`], leaving out member `skip`.
+    async fn save_skipping(
+        &self,
+        store: &Store,
+        failure: &NewFailure,
+        skip: Option<usize>,
+    ) -> Result<()> {
         let record = failure.to_record(&time::now());
-        for member in &self.members {
+        for (i, member) in self.members.iter().enumerate() {
+            if Some(i) == skip {
+                continue;
+            }
             match member {
                 Member::Redis => store.push_failure(failure::FAILED_LIST, &record).await?,
                 Member::RedisMultiQueue => {

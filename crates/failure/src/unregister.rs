@@ -5,10 +5,9 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use resque_protocol::{Value, failure, keys, time, worker};
-use resque_store::{InFlight, PoisonRecord, Recovered, Store};
+use resque_protocol::{Value, failure, time, worker};
+use resque_store::{InFlight, RecordTo, Recovered, Store};
 
-use crate::backend::Member;
 use crate::record::NewFailure;
 use crate::{Backend, Result};
 
@@ -107,13 +106,24 @@ impl Backend {
                 worker: id.to_owned(),
                 queue,
             };
-            hook(&new);
-            match self.save(store, &new).await {
-                Ok(()) => {}
-                Err(crate::Error::Store(e)) => return Err(e.into()),
-                Err(e) => tracing::warn!(error = %e, "failure backend"),
+            // The record and the end of `worker:<id>` in one step, only if it still holds
+            // what was read: a resend, or a second reaper, writes no second record.
+            let record = new.to_record(&time::now()).encode()?;
+            let (list, member) = self.first_redis_list(&new.queue);
+            let target = RecordTo {
+                list: &list,
+                record: &record,
+                failed_queues_member: member.as_deref(),
+            };
+            if store.fail_working_on(id, &raw, target).await? {
+                hook(&new);
+                match self.save_rest(store, &new).await {
+                    Ok(()) => {}
+                    Err(crate::Error::Store(e)) => return Err(e.into()),
+                    Err(e) => tracing::warn!(error = %e, "failure backend"),
+                }
+                failed = Some(new);
             }
-            failed = Some(new);
         }
         store.unregister_worker(id).await?;
         Ok(failed)
@@ -147,26 +157,17 @@ impl Backend {
             queue: job.queue.clone(),
         };
         let record = poison.to_record(&time::now()).encode()?;
-        // The record goes, in the same step, to the first Redis list the backend keeps
-        // (`failed` when it keeps none, as `resque remove` does for a notifier-only backend).
-        let multi_queue_list = keys::failure_queue_name(&job.queue);
-        let (list, member) = match self.members().iter().find_map(|m| match m {
-            Member::Redis => Some(false),
-            Member::RedisMultiQueue => Some(true),
-            _ => None,
-        }) {
-            Some(true) => (multi_queue_list.as_str(), Some(multi_queue_list.as_str())),
-            _ => (failure::FAILED_LIST, None),
-        };
+        // The record goes, in the same step, to the first Redis list the backend keeps.
+        let (list, member) = self.first_redis_list(&job.queue);
         let outcome = store
             .recover_inflight(
                 id,
                 job,
                 max,
-                PoisonRecord {
-                    list,
+                RecordTo {
+                    list: &list,
                     record: &record,
-                    failed_queues_member: member,
+                    failed_queues_member: member.as_deref(),
                 },
             )
             .await?;
@@ -191,8 +192,8 @@ impl Backend {
                     "a job killed its worker too often; recorded as Resque::PoisonJob"
                 );
                 hook(&poison);
-                if let Err(e) = self.notify_all(&poison) {
-                    tracing::warn!(error = %e, "failure recorded in Redis, but a notifier failed");
+                if let Err(e) = self.save_rest(store, &poison).await {
+                    tracing::warn!(error = %e, "failure backend");
                 }
                 Ok(Some(poison))
             }

@@ -4,14 +4,14 @@
 //! a poison record.
 
 use anyhow::Result;
-use resque_store::{Client, Finished, InFlight, PoisonRecord, Recovered, Reserved};
+use resque_store::{Client, Finished, InFlight, RecordTo, Recovered, Reserved};
 use resque_test_support::{RedisServer, RoundTripProxy};
 
 const ID: &str = "vm:77:a,b";
 const RUN_AT: &str = "2026-12-01T05:00:00Z";
 
-fn poison() -> PoisonRecord<'static> {
-    PoisonRecord {
+fn poison() -> RecordTo<'static> {
+    RecordTo {
         list: "failed",
         record: r#"{"exception":"Resque::PoisonJob"}"#,
         failed_queues_member: None,
@@ -170,7 +170,10 @@ async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Res
         server.get_str(&["LLEN", "resque:failed"]).as_deref(),
         Some("1")
     );
-    assert_eq!(server.get_str(&["GET", &format!("resque:worker:{ID}")]), None);
+    assert_eq!(
+        server.get_str(&["GET", &format!("resque:worker:{ID}")]),
+        None
+    );
     // The mark is used up: its next job counts.
     server.cmd(&["RPUSH", "resque:queue:a", job])?;
     s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z3", false)
@@ -382,6 +385,38 @@ async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_ou
     assert_eq!(
         server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
         Some("2")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_dead_workers_record_is_written_once_however_often_it_is_sent() -> Result<()> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    let working =
+        r#"{"queue":"a","run_at":"2026-12-01T05:00:00Z","payload":{"class":"NoopJob","args":[]}}"#;
+    server.cmd(&["SET", &format!("resque:worker:{ID}"), working])?;
+    let target = RecordTo {
+        list: "a_failed",
+        record: r#"{"exception":"Resque::DirtyExit"}"#,
+        failed_queues_member: Some("a_failed"),
+    };
+    // A different job under worker:<id> than the one read: nothing is written.
+    assert!(!s.fail_working_on(ID, "something else", target).await?);
+    assert!(s.fail_working_on(ID, working, target).await?);
+    // Sent again (a lost reply, fred's resend, a second reaper): no second record.
+    assert!(!s.fail_working_on(ID, working, target).await?);
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:a_failed", "0", "-1"]),
+        [target.record]
+    );
+    assert_eq!(
+        server.get_list(&["SMEMBERS", "resque:failed_queues"]),
+        ["a_failed"]
+    );
+    assert_eq!(
+        server.get_str(&["GET", &format!("resque:worker:{ID}")]),
+        None
     );
     Ok(())
 }

@@ -33,6 +33,8 @@ pub struct RedisServer {
     child: Child,
     socket: PathBuf,
     port: Option<u16>,
+    /// Append-only file with `appendfsync always`: [`RedisServer::restart`] keeps the data.
+    persistent: bool,
 }
 
 impl RedisServer {
@@ -48,12 +50,24 @@ impl RedisServer {
     /// Starts a server that also listens on a free loopback TCP port, for the few tests
     /// that exercise `host:port` connection strings.
     pub fn start_tcp() -> Self {
+        Self::start_tcp_with(false)
+    }
+
+    /// A TCP server (as [`RedisServer::start_tcp`]) that writes every change to its
+    /// append-only file before answering (`appendfsync always`), so that
+    /// [`RedisServer::restart`] comes back with everything it acknowledged (and anything it
+    /// ran but never got to answer): a Redis restart as production sees it.
+    pub fn start_tcp_persistent() -> Self {
+        Self::start_tcp_with(true)
+    }
+
+    fn start_tcp_with(persistent: bool) -> Self {
         // Binding port 0 and releasing it is racy; retry a few times if another process
         // takes the port in between.
         let mut last = None;
         for _ in 0..5 {
             let port = free_port();
-            match Self::try_spawn(Some(port)) {
+            match Self::try_spawn(Some(port), persistent) {
                 Ok(s) => return s,
                 Err(e) => last = Some(e),
             }
@@ -65,29 +79,30 @@ impl RedisServer {
     }
 
     fn spawn(port: Option<u16>) -> Self {
-        match Self::try_spawn(port) {
+        match Self::try_spawn(port, false) {
             Ok(s) => s,
             Err(e) => panic!("{e}"),
         }
     }
 
-    fn try_spawn(port: Option<u16>) -> Result<Self, String> {
+    fn try_spawn(port: Option<u16>, persistent: bool) -> Result<Self, String> {
         let dir = tempfile::Builder::new()
             .prefix("resque-redis-")
             .tempdir()
             .map_err(|e| format!("cannot create a temp dir: {e}"))?;
         let socket = dir.path().join("redis.sock");
-        let child = Self::try_spawn_in(dir.path(), port)?;
+        let child = Self::try_spawn_in(dir.path(), port, persistent)?;
         Ok(Self {
             dir,
             child,
             socket,
             port,
+            persistent,
         })
     }
 
     /// Starts `redis-server` in `dir` and waits until it answers `PING`.
-    fn try_spawn_in(dir: &Path, port: Option<u16>) -> Result<Child, String> {
+    fn try_spawn_in(dir: &Path, port: Option<u16>, persistent: bool) -> Result<Child, String> {
         let bin = std::env::var(SERVER_BIN_ENV).unwrap_or_else(|_| "redis-server".to_owned());
         let socket = dir.join("redis.sock");
         let log = dir.join("redis.log");
@@ -102,7 +117,9 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                if persistent { "yes" } else { "no" },
+                "--appendfsync",
+                "always",
             ])
             .arg("--dir")
             .arg(dir)
@@ -217,14 +234,15 @@ impl RedisServer {
         let _ = self.child.wait();
     }
 
-    /// Starts a new, empty server on the same socket (and port), as after a Redis restart.
+    /// Starts a new server on the same socket (and port), as after a Redis restart: empty,
+    /// or with its data for a [`RedisServer::start_tcp_persistent`] one.
     ///
     /// # Panics
     /// If it does not come up.
     pub fn restart(&mut self) {
         self.stop();
         let _ = std::fs::remove_file(&self.socket);
-        let fresh = match Self::try_spawn_in(self.dir.path(), self.port) {
+        let fresh = match Self::try_spawn_in(self.dir.path(), self.port, self.persistent) {
             Ok(child) => child,
             Err(e) => panic!("{e}"),
         };

@@ -16,9 +16,11 @@ pub struct InFlight {
     pub item: String,
 }
 
-/// Where [`Store::recover_inflight`] puts a job taken too often from dead workers.
+/// A failure record to write in a Redis failure list as part of another step (a job taken
+/// too often from dead workers, [`Store::recover_inflight`]; a dead worker's job,
+/// [`Store::fail_working_on`]).
 #[derive(Debug, Clone, Copy)]
-pub struct PoisonRecord<'a> {
+pub struct RecordTo<'a> {
     /// The failure list's name (`failed`, `<queue>_failed`).
     pub list: &'a str,
     /// The record to `RPUSH` there.
@@ -39,6 +41,36 @@ pub enum Recovered {
 }
 
 impl Store {
+    /// Writes `record` for the job worker `id` was on and clears `worker:<id>`, in one
+    /// script, only while `worker:<id>` still holds `seen` (as read before the record was
+    /// made). Returns whether it did: a resend after a lost reply, or a second reaper, finds
+    /// `worker:<id>` gone and writes no second record.
+    pub async fn fail_working_on(
+        &self,
+        id: &str,
+        seen: &str,
+        record: RecordTo<'_>,
+    ) -> Result<bool> {
+        const SCRIPT: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end \
+            if ARGV[3] ~= '' then redis.call('SADD', KEYS[3], ARGV[3]) end \
+            redis.call('RPUSH', KEYS[2], ARGV[2]) redis.call('DEL', KEYS[1]) return 1";
+        let k = &self.keys;
+        let keys: Vec<RedisValue> = vec![
+            k.worker(id).into(),
+            k.failure_list(record.list).into(),
+            k.failed_queues().into(),
+        ];
+        let argv = || {
+            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 3.into()];
+            v.extend(keys.iter().cloned());
+            v.push(seen.into());
+            v.push(record.record.into());
+            v.push(record.failed_queues_member.unwrap_or("").into());
+            v
+        };
+        Ok(self.run_script(SCRIPT, argv).await?.as_i64() == Some(1))
+    }
+
     /// Puts a job this worker took but will not run back at the head of its queue, and
     /// clears `worker:<id>` and `resque-rs:inflight:<id>`, in one script; only while
     /// `worker:<id>` is still set, so a resend after a lost reply does not queue it twice.
@@ -92,7 +124,7 @@ impl Store {
         id: &str,
         job: &InFlight,
         max_recoveries: u32,
-        poison: PoisonRecord<'_>,
+        poison: RecordTo<'_>,
     ) -> Result<Recovered> {
         const SCRIPT: &str = include_str!("recover_inflight.lua");
         let k = &self.keys;

@@ -26,7 +26,7 @@ use resque_protocol::{Keys, Payload, json};
 
 use crate::{Connection, Error, Result};
 
-pub use inflight::{InFlight, PoisonRecord, Recovered};
+pub use inflight::{InFlight, RecordTo, Recovered};
 use reserve::ReserveArgs;
 pub use reserve::{Finished, Reserved};
 pub use server::{KeyPage, KeyType};
