@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Worker benchmark: no-op jobs per second for one worker process with fork per job and with
 # FORK_PER_JOB=false, and for 2 processes, beside redis-benchmark on the same private
-# server, plus the parent's peak RSS. Targets (issue #4, this 2-core machine): fork per job
+# server, plus the parent's peak RSS; each single-process figure also in reliable mode
+# (RESQUE_RELIABLE=1; target: within 10% of default mode). Targets (issue #4, this 2-core machine): fork per job
 # >= 1,500 jobs/s, FORK_PER_JOB=false >= 8,000 jobs/s, parent RSS <= 8 MB. Ruby Resque 3.0
 # does about 176 and 1,300 here (shared/peers/BASELINES.md).
 # Usage: scripts/bench-worker.sh [FORK_JOBS] [NOFORK_JOBS]
@@ -126,6 +127,8 @@ rb_lpop=$(rb lpop); rb_incr=$(rb incr)
 echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
 run "fork per job, 1 process" "$FORK_N" 1
 run "FORK_PER_JOB=false, 1 process" "$NOFORK_N" 1 FORK_PER_JOB=false
+run "reliable (RESQUE_RELIABLE=1), fork per job, 1 process" "$FORK_N" 1 RESQUE_RELIABLE=1
+run "reliable, FORK_PER_JOB=false, 1 process" "$NOFORK_N" 1 FORK_PER_JOB=false RESQUE_RELIABLE=1
 run "fork per job, 2 processes" "$FORK_N" 2
 run "FORK_PER_JOB=false, 2 processes" "$NOFORK_N" 2 FORK_PER_JOB=false
 ruby_runs ""
@@ -141,6 +144,8 @@ if command -v taskset >/dev/null && [ "${BENCH_PINNED:-1}" = 1 ]; then
   echo "redis-benchmark -P 1 -c 1: LPOP ${rb_lpop}/s, INCR ${rb_incr}/s"
   run "fork per job, 1 process, one core" "$FORK_N" 1
   run "FORK_PER_JOB=false, 1 process, one core" "$NOFORK_N" 1 FORK_PER_JOB=false
+  run "reliable, fork per job, 1 process, one core" "$FORK_N" 1 RESQUE_RELIABLE=1
+  run "reliable, FORK_PER_JOB=false, 1 process, one core" "$NOFORK_N" 1 FORK_PER_JOB=false RESQUE_RELIABLE=1
   ruby_runs ", one core"
   PIN=()
   taskset -pc 0-$(($(nproc) - 1)) "$(cat "$dir/redis.pid")" >/dev/null

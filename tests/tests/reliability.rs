@@ -270,13 +270,8 @@ fn killed_worker_job_comes_back(fork: &str) -> Result<()> {
     assert!(eventually(Duration::from_secs(10), || runs(&log).len() == 1));
     let id = busy_worker(&server).context("busy")?;
     assert_eq!(
-        server.get_list(&[
-            "LRANGE",
-            &format!("resque:resque-rs:inflight:{id}"),
-            "0",
-            "-1"
-        ]),
-        ["slow", payload]
+        server.get_str(&["GET", &format!("resque:resque-rs:inflight:{id}")]),
+        Some(format!("\"slow\"\n{payload}"))
     );
     kill_with_children(w.id())?;
     let _ = w.wait();

@@ -41,15 +41,15 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
         "the pop and the in-flight copy share one call"
     );
     assert!(matches!(got, Reserved::Job { ref queue, ref raw, .. } if queue == "b" && raw == job));
-    assert_eq!(
-        server.get_list(&["LRANGE", &inflight, "0", "-1"]),
-        ["b", job]
-    );
+    // One string: the queue's name as JSON, a newline, the item's bytes.
+    let record = format!("\"b\"\n{job}");
+    assert_eq!(server.get_str(&["GET", &inflight]), Some(record.clone()));
     assert_eq!(
         s.inflight(ID).await?,
         Some(InFlight {
             queue: "b".into(),
-            item: job.into()
+            item: job.into(),
+            record,
         })
     );
     // Ruby's view is unchanged: the job is under worker:<id>, as without reliable mode.
@@ -73,8 +73,8 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
     assert_eq!(proxy.turns(), 1);
     assert!(matches!(got, Reserved::Job { ref raw, written: None, .. } if raw == "not json {"));
     assert_eq!(
-        server.get_list(&["LRANGE", &inflight, "0", "-1"]),
-        ["b", "not json {"]
+        server.get_str(&["GET", &inflight]).as_deref(),
+        Some("\"b\"\nnot json {")
     );
     // Its lone bookkeeping (no reservation) empties it. (An item that is not a job is never
     // under worker:<id>.)
@@ -85,11 +85,7 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
     });
     s.finish_and_reserve(ID, not_registered, None, "t3", true)
         .await?;
-    assert!(
-        server
-            .get_list(&["LRANGE", &inflight, "0", "-1"])
-            .is_empty()
-    );
+    assert_eq!(server.get_str(&["GET", &inflight]), None);
     assert_eq!(
         server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
         Some("2")
@@ -99,11 +95,7 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
     server.cmd(&["RPUSH", "resque:queue:a", job])?;
     s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "t4", false)
         .await?;
-    assert!(
-        server
-            .get_list(&["LRANGE", &inflight, "0", "-1"])
-            .is_empty()
-    );
+    assert_eq!(server.get_str(&["GET", &inflight]), None);
     Ok(())
 }
 
@@ -371,13 +363,8 @@ async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_ou
         Some("1")
     );
     assert_eq!(
-        server.get_list(&[
-            "LRANGE",
-            &format!("resque:resque-rs:inflight:{other_worker}"),
-            "0",
-            "-1"
-        ]),
-        ["a", job],
+        server.get_str(&["GET", &format!("resque:resque-rs:inflight:{other_worker}")]),
+        Some(format!("\"a\"\n{job}")),
         "the other worker's run is untouched"
     );
     s.finish_and_reserve(other_worker, done_registered(), None, "o2", true)

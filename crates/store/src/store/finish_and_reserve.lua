@@ -79,8 +79,9 @@ if finishing and reliable then
   -- The job is over: it leaves the in-flight list, and its count of recoveries (if it
   -- was ever taken back from a dead worker) goes with it.
   if reaped == 0 and redis.pcall('EXISTS', KEYS[10]) == 1 then
-    local item = redis.pcall('LINDEX', KEYS[9], 1)
-    if type(item) == 'string' then book('HDEL', KEYS[10], redis.sha1hex(item)) end
+    local held = redis.pcall('GET', KEYS[9])
+    local nl = type(held) == 'string' and string.find(held, '\n', 1, true)
+    if nl then book('HDEL', KEYS[10], redis.sha1hex(string.sub(held, nl + 1))) end
   end
   book('DEL', KEYS[9])
 end
@@ -110,9 +111,8 @@ for i = 13, #KEYS do
   if item then
     if reliable then
       -- In the same step as the pop: a worker that dies from here on leaves the job where
-      -- the reaper finds it (the queue's name, then the item's bytes).
-      redis.call('DEL', KEYS[9])
-      redis.call('RPUSH', KEYS[9], cjson.decode(ARGV[i - 5]), item)
+      -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
+      redis.call('SET', KEYS[9], ARGV[i - 5] .. '\n' .. item)
     end
     local ok, job = pcall(cjson.decode, item)
     if ok and type(job) == 'table' and job['class'] ~= nil then

@@ -1,10 +1,14 @@
-//! Reliable mode's in-flight lists (`resque-rs:inflight:<id>`, keys Ruby never reads): what a
-//! worker holds, and taking a dead worker's job back.
+//! Reliable mode's in-flight records (`resque-rs:inflight:<id>`, keys Ruby never reads): what
+//! a worker holds, and taking a dead worker's job back.
+//!
+//! The record is one string, the queue's name as JSON, a newline, then the job's bytes: one
+//! `SET` in the reserve script (it replaces whatever was there) and one `DEL` in the
+//! bookkeeping, the least reliable mode can add to Redis's work per job.
 
 use fred::prelude::*;
 use fred::types::Value as RedisValue;
 
-use super::{Store, value_to_string};
+use super::Store;
 use crate::{Error, Result};
 
 /// A dead worker's in-flight job, as [`Store::inflight`] read it.
@@ -14,6 +18,8 @@ pub struct InFlight {
     pub queue: String,
     /// The job's bytes as they were in the queue.
     pub item: String,
+    /// The record as read, for [`Store::recover_inflight`] to check it is still there.
+    pub record: String,
 }
 
 /// A failure record to write in a Redis failure list as part of another step (a job taken
@@ -97,27 +103,31 @@ impl Store {
         Ok(self.run_script(SCRIPT, argv).await?.as_i64() == Some(1))
     }
 
-    /// `LRANGE resque-rs:inflight:<id> 0 -1`: the job worker `id` holds in reliable mode.
-    /// `None` when it holds none (or the list is not the queue-and-item pair it writes).
+    /// `GET resque-rs:inflight:<id>`: the job worker `id` holds in reliable mode. `None` when
+    /// it holds none, or the record is not one this crate writes (it is then left alone).
     pub async fn inflight(&self, id: &str) -> Result<Option<InFlight>> {
-        let items: Vec<RedisValue> = self.client.lrange(self.keys.inflight(id), 0, -1).await?;
-        let mut it = items.into_iter().map(value_to_string);
-        Ok(match (it.next(), it.next(), it.next()) {
-            (Some(Some(queue)), Some(Some(item)), None) => Some(InFlight { queue, item }),
-            _ => None,
-        })
+        let record: Option<String> = self.client.get(self.keys.inflight(id)).await?;
+        Ok(record.and_then(|record| {
+            let (queue, item) = record.split_once('\n')?;
+            let queue: String = serde_json::from_str(queue).ok()?;
+            Some(InFlight {
+                queue,
+                item: item.to_owned(),
+                record: record.clone(),
+            })
+        }))
     }
 
-    /// Takes dead worker `id`'s in-flight job back, in one script: if the list still holds
-    /// `job`, the job goes back to the head of its queue (`LPUSH`, and `SADD queues`), or,
+    /// Takes dead worker `id`'s in-flight job back, in one script: if the record is still
+    /// `job`'s, the job goes back to the head of its queue (`LPUSH`, and `SADD queues`), or,
     /// when it was already taken back `max_recoveries` times, `poison` is recorded instead;
-    /// either way the in-flight list and `worker:<id>` go, so unregistering the worker
+    /// either way the in-flight record and `worker:<id>` go, so unregistering the worker
     /// after this records no DirtyExit for a job that is back in its queue. Where a requeued
     /// job went is kept for a day in `resque-rs:requeued:<id>`: if the worker was not dead
     /// after all (stopped past its lease) and finishes the job, its bookkeeping takes the
     /// copy back out of the queue ([`Store::finish_and_reserve`]).
     ///
-    /// Idempotent: sent again (a lost reply), it finds the list gone and answers
+    /// Idempotent: sent again (a lost reply), it finds the record gone and answers
     /// [`Recovered::Gone`]. The count is by the job's bytes: identical jobs share it.
     pub async fn recover_inflight(
         &self,
@@ -141,7 +151,7 @@ impl Store {
         let argv = || {
             let mut v: Vec<RedisValue> = vec![RedisValue::Null, 8.into()];
             v.extend(keys.iter().cloned());
-            v.push(job.item.as_str().into());
+            v.push(job.record.as_str().into());
             v.push(job.queue.as_str().into());
             v.push(i64::from(max_recoveries).into());
             v.push(poison.record.into());

@@ -3,24 +3,26 @@
 -- reapers never both requeue it, and a crash part-way never loses it.
 -- KEYS: 1 resque-rs:inflight:<id>  2 queue:<name>  3 queues  4 resque-rs:recoveries
 --       5 worker:<id>  6 failure list  7 failed_queues  8 resque-rs:requeued:<id>
--- ARGV: 1 the item as the caller read it  2 the queue's name  3 most recoveries allowed
+-- ARGV: 1 the in-flight record as the caller read it (the queue's name as JSON, a newline,
+--       the item)  2 the queue's name  3 most recoveries allowed
 --       4 the failure record  5 the name to SADD to failed_queues ('' for none)
 -- Reply: {0, 0} the item is no longer there (handled already) | {1, n} requeued, the n-th
 --        time | {2, n} recorded as a failure instead
-if redis.call('LINDEX', KEYS[1], 1) ~= ARGV[1] then return {0, 0} end
-local sha = redis.sha1hex(ARGV[1])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0, 0} end
+local item = string.sub(ARGV[1], string.find(ARGV[1], '\n', 1, true) + 1)
+local sha = redis.sha1hex(item)
 local n = (tonumber(redis.call('HGET', KEYS[4], sha)) or 0) + 1
 -- The job's new home first: if Redis refuses that write (a key of the wrong type, no
 -- memory), nothing else has changed and the job is still in flight for the next try.
 if n <= tonumber(ARGV[3]) then
-  redis.call('LPUSH', KEYS[2], ARGV[1])
+  redis.call('LPUSH', KEYS[2], item)
   redis.call('SADD', KEYS[3], ARGV[2])
   redis.call('HSET', KEYS[4], sha, n)
   redis.call('EXPIRE', KEYS[4], 604800)
   -- Where the copy went, for a day: should the worker only have been stopped (SIGSTOP, a
   -- long pause) and finish the job after all, its bookkeeping takes the copy back out.
   redis.call('DEL', KEYS[8])
-  redis.call('RPUSH', KEYS[8], KEYS[2], ARGV[1])
+  redis.call('RPUSH', KEYS[8], KEYS[2], item)
   redis.call('EXPIRE', KEYS[8], 86400)
 else
   redis.call('RPUSH', KEYS[6], ARGV[4])
