@@ -164,7 +164,7 @@ impl Keys {
         self.key("resque-rs:leases")
     }
 
-    /// resque-rs's in-flight list of a worker in reliable mode (a key Ruby never reads): the
+    /// resque-rs's in-flight record of a worker in reliable mode (a key Ruby never reads): the
     /// queue's name, then the job exactly as it was in the queue, put there in the same
     /// step as the pop and removed with the job's bookkeeping.
     pub fn inflight(&self, worker: &str) -> String {

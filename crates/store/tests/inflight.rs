@@ -1,4 +1,4 @@
-//! Reliable mode's in-flight lists against a real `redis-server` per test: the reserve
+//! Reliable mode's in-flight records against a real `redis-server` per test: the reserve
 //! script keeps the job in `resque-rs:inflight:<id>` in the same round trip, the job's
 //! bookkeeping removes it, and a dead worker's job goes back to its queue once, or becomes
 //! a poison record.

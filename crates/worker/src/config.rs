@@ -83,7 +83,7 @@ pub struct Args {
         default_value = "60"
     )]
     pub heartbeat_interval: String,
-    /// Reliable mode: each job taken also sits in an in-flight list of ours until its
+    /// Reliable mode: each job taken also sits in an in-flight record of ours until its
     /// bookkeeping, so a worker that dies (killed, its host gone) has its job put back at the
     /// head of its queue by the reaper instead of leaving only a DirtyExit record.
     #[arg(long, env = "RESQUE_RELIABLE", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]

@@ -76,7 +76,7 @@ if count then
   end
 end
 if finishing and reliable then
-  -- The job is over: it leaves the in-flight list, and its count of recoveries (if it
+  -- The job is over: it leaves the in-flight record, and its count of recoveries (if it
   -- was ever taken back from a dead worker) goes with it.
   if reaped == 0 and redis.pcall('EXISTS', KEYS[10]) == 1 then
     local held = redis.pcall('GET', KEYS[9])
