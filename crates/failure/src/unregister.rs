@@ -19,11 +19,8 @@ pub const DEFAULT_MAX_RECOVERIES: u32 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Departure {
-    /// The worker itself is stopping: a job still registered becomes `Resque::DirtyExit`,
-    /// "Job still being processed".
-    OwnExit,
-    /// It was removed (`resque remove`), or was found dead on its host without a process:
-    /// `Resque::DirtyExit`, "Job still being processed".
+    /// It stopped, was removed (`resque remove`), or was found dead on its host without a
+    /// process: `Resque::DirtyExit`, "Job still being processed".
     DirtyExit,
     /// Its heartbeat expired: `Resque::PruneDeadWorkerDirtyExit`, "Worker `<id>` did not
     /// gracefully exit while processing `<class>`".
@@ -34,7 +31,7 @@ impl Departure {
     /// The record's exception and message for a job of `class` on `worker`.
     fn describe(self, worker: &str, class: &str) -> (String, String) {
         match self {
-            Self::OwnExit | Self::DirtyExit => (
+            Self::DirtyExit => (
                 failure::DIRTY_EXIT.to_owned(),
                 failure::JOB_STILL_BEING_PROCESSED.to_owned(),
             ),
@@ -59,9 +56,9 @@ impl Backend {
     /// `max_recoveries` times already ([`Backend::with_max_recoveries`]); then it becomes a
     /// `Resque::PoisonJob` record (through `on_failure` and the notifiers too).
     ///
-    /// Another worker's unregistration (not [`Departure::OwnExit`]) first marks it
-    /// ([`Store::mark_reaped`]), so that if it was only stopped it does not count its job
-    /// again when it finishes.
+    /// The record (or the requeued copy) goes with a mark on the worker
+    /// ([`Store::fail_working_on`]), so that if it was only stopped it does not count the
+    /// job again when it finishes.
     ///
     /// A notifier's error is logged and does not stop the unregistration: the record is
     /// already in Redis by then ([`Backend::save`]).
@@ -84,10 +81,6 @@ impl Backend {
             }
         };
         let mut failed = None;
-        if why != Departure::OwnExit {
-            // First: a worker that was only stopped must find it whatever happens below.
-            store.mark_reaped(id).await?;
-        }
         if let Some(job) = store.inflight(id).await? {
             failed = self.take_back(store, id, &job, &mut hook).await?;
         }

@@ -73,12 +73,23 @@ pub enum Error {
     /// separate commands.
     #[error("Redis will not run the script: {0}")]
     ScriptUnavailable(String),
+    /// The server refused a script's writes before it wrote anything (`READONLY`: the
+    /// connection is to a replica, say the old master after a failover). Nothing was done:
+    /// the same call can be sent again later.
+    #[error("Redis refused to write: {0}")]
+    WritesRefused(String),
     /// A worker id that is not registered.
     #[error("no such worker {0:?}")]
     NoSuchWorker(String),
 }
 
 impl Error {
+    /// Whether the call may be sent again as it was: Redis could not be reached (its outcome
+    /// is unknown; see [`Error::is_connection`]) or refused it before writing anything.
+    pub fn can_resend(&self) -> bool {
+        self.is_connection() || matches!(self, Self::WritesRefused(_))
+    }
+
     /// Whether Redis could not be reached (refused, dropped, timed out), as opposed to
     /// Redis answering with an error or bad data: the web UI shows "Can't connect to
     /// Redis!" for these and recovers once the connection does.

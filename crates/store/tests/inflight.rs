@@ -107,19 +107,20 @@ async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Res
     let job = r#"{"class":"KillerJob","args":[]}"#;
     server.cmd(&["RPUSH", "resque:queue:a", r#"{"class":"Later","args":[]}"#])?;
     server.cmd(&["LPUSH", "resque:queue:a", job])?;
-    let worker_key = format!("resque:worker:{ID}");
     for round in 1..=3u32 {
-        let token = format!("r{round}");
+        // A new worker each round (the one before died).
+        let id = format!("vm:{round}:a");
+        let id = id.as_str();
         let got = s
-            .finish_and_reserve(ID, None, Some((&queues, RUN_AT)), &token, true)
+            .finish_and_reserve(id, None, Some((&queues, RUN_AT)), "r", true)
             .await?;
         assert!(
             matches!(got, Reserved::Job { ref raw, .. } if raw == job),
             "{got:?}"
         );
         // The worker dies here. Its job is read back and taken back.
-        let held = s.inflight(ID).await?.expect("in flight");
-        let outcome = s.recover_inflight(ID, &held, 2, poison()).await?;
+        let held = s.inflight(id).await?.expect("in flight");
+        let outcome = s.recover_inflight(id, &held, 2, poison()).await?;
         if round <= 2 {
             assert_eq!(outcome, Recovered::Requeued(round));
             // At the head of its queue, before the job that was waiting behind it.
@@ -151,29 +152,18 @@ async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Res
             );
         }
         // worker:<id> went in the same step: unregistering records no DirtyExit for it.
-        assert_eq!(server.get_str(&["GET", &worker_key]), None);
+        assert_eq!(
+            server.get_str(&["GET", &format!("resque:worker:{id}")]),
+            None
+        );
         // Sent again (a lost reply), it does nothing.
         assert_eq!(
-            s.recover_inflight(ID, &held, 2, poison()).await?,
+            s.recover_inflight(id, &held, 2, poison()).await?,
             Recovered::Gone
         );
     }
     assert_eq!(
         server.get_str(&["LLEN", "resque:failed"]).as_deref(),
-        Some("1")
-    );
-    assert_eq!(
-        server.get_str(&["GET", &format!("resque:worker:{ID}")]),
-        None
-    );
-    // The mark is used up: its next job counts.
-    server.cmd(&["RPUSH", "resque:queue:a", job])?;
-    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z3", false)
-        .await?;
-    s.finish_and_reserve(ID, done_registered(), None, "z4", false)
-        .await?;
-    assert_eq!(
-        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
         Some("1")
     );
     Ok(())
@@ -193,7 +183,9 @@ async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_
         s.recover_inflight(ID, &held, 3, poison()).await?,
         Recovered::Requeued(1)
     );
-    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "x2", true)
+    // Another worker takes it, and finishes it.
+    let next = "vm:78:a";
+    s.finish_and_reserve(next, None, Some((&queues, RUN_AT)), "x2", true)
         .await?;
     assert_eq!(
         server
@@ -206,7 +198,7 @@ async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_
         count_failed: false,
         registered: true,
     });
-    s.finish_and_reserve(ID, done, None, "x3", true).await?;
+    s.finish_and_reserve(next, done, None, "x3", true).await?;
     assert_eq!(
         server
             .get_str(&["HLEN", "resque:resque-rs:recoveries"])
@@ -277,14 +269,17 @@ async fn a_worker_given_up_for_dead_that_finishes_after_all_counts_nothing_twice
     server.cmd(&["RPUSH", "resque:queue:a", job])?;
     s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z1", false)
         .await?;
-    // The worker is stopped past its lease; a reaper marks it, records its job (DirtyExit)
-    // and unregisters it (as resque-failure's Backend::unregister_worker does).
-    s.mark_reaped(ID).await?;
-    server.cmd(&[
-        "RPUSH",
-        "resque:failed",
-        "{\"exception\":\"Resque::DirtyExit\"}",
-    ])?;
+    // The worker is stopped past its lease; a reaper records its job (DirtyExit, with the
+    // mark) and unregisters it, as resque-failure's Backend::unregister_worker does.
+    let working = server
+        .get_str(&["GET", &format!("resque:worker:{ID}")])
+        .expect("registered");
+    let target = RecordTo {
+        list: "failed",
+        record: "{\"exception\":\"Resque::DirtyExit\"}",
+        failed_queues_member: None,
+    };
+    assert!(s.fail_working_on(ID, &working, target).await?);
     s.unregister_worker(ID).await?;
     // It resumes and finishes the job: the reaper's record stands, nothing more is counted.
     s.finish_and_reserve(ID, done_registered(), None, "z2", false)
@@ -292,6 +287,20 @@ async fn a_worker_given_up_for_dead_that_finishes_after_all_counts_nothing_twice
     assert_eq!(server.get_str(&["GET", "resque:stat:processed"]), None);
     assert_eq!(
         server.get_str(&["LLEN", "resque:failed"]).as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        server.get_str(&["GET", &format!("resque:worker:{ID}")]),
+        None
+    );
+    // The mark is used up: its next job counts.
+    server.cmd(&["RPUSH", "resque:queue:a", job])?;
+    s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z3", false)
+        .await?;
+    s.finish_and_reserve(ID, done_registered(), None, "z4", false)
+        .await?;
+    assert_eq!(
+        server.get_str(&["GET", "resque:stat:processed"]).as_deref(),
         Some("1")
     );
     Ok(())
@@ -312,7 +321,6 @@ async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_ou
         s.recover_inflight(ID, &held, 3, poison()).await?,
         Recovered::Requeued(1)
     );
-    s.mark_reaped(ID).await?;
     s.unregister_worker(ID).await?;
     assert_eq!(
         server.get_str(&["LLEN", "resque:queue:a"]).as_deref(),
@@ -350,7 +358,6 @@ async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_ou
         .await?;
     let held = s.inflight(ID).await?.expect("in flight");
     s.recover_inflight(ID, &held, 3, poison()).await?;
-    s.mark_reaped(ID).await?;
     s.unregister_worker(ID).await?;
     let got = s
         .finish_and_reserve(other_worker, None, Some((&queues, RUN_AT)), "o1", true)

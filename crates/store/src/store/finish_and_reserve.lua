@@ -46,26 +46,36 @@ end
 local reliable = ARGV[6] == '1'
 local finishing = ARGV[1] ~= ''
 local count = finishing
--- A worker that a reaper unregistered (its lease ran out while it was stopped, or
--- `resque remove`) finds the reaper's mark: the job it was on has its failure record
--- already, or, in reliable mode, was put back in its queue. Counting this run as well would
--- count the job twice; in reliable mode, the copy still waiting in its queue is taken back
--- out instead, and this run counts. (A Redis that restarted empty has no mark: the job is
--- counted.)
 local reaped = 0
-if finishing and ARGV[7] == '1' and redis.call('DEL', KEYS[12]) == 1 then
-  count = false
-  reaped = 1
-  if reliable then
-    local back = redis.pcall('LRANGE', KEYS[11], 0, 1)
-    if type(back) == 'table' and #back == 2 and redis.pcall('LREM', back[1], 1, back[2]) == 1 then
-      count = true
-      reaped = 2
-      if redis.pcall('EXISTS', KEYS[10]) == 1 then
-        book('HDEL', KEYS[10], redis.sha1hex(back[2]))
+if finishing then
+  -- The first write is a DEL, which Redis allows when it is out of memory (with
+  -- maxmemory-policy noeviction it refuses only writes that add data, and only before a
+  -- script's first write), so the rest of the bookkeeping, the failure record included,
+  -- is never refused half-way. Refused even so (a replica: READONLY), nothing was written:
+  -- the caller keeps it all and sends it again.
+  local mark = redis.pcall('DEL', KEYS[12])
+  if type(mark) == 'table' and mark.err then return {4, mark.err, 0} end
+  -- A reaper that gave this worker up for dead (its lease ran out while it was stopped, or
+  -- `resque remove`) left its mark with the record it wrote for this job, or with the copy
+  -- it put back in the queue (reliable mode). Counting this run as well would count the
+  -- job twice; in reliable mode, the copy still waiting in its queue is taken back out
+  -- instead, and this run counts. (A Redis that restarted empty has no mark: the job is
+  -- counted.)
+  if ARGV[7] == '1' and mark == 1 then
+    count = false
+    reaped = 1
+    if reliable then
+      local back = redis.pcall('LRANGE', KEYS[11], 0, 1)
+      if type(back) == 'table' and #back == 2 and
+          redis.pcall('LREM', back[1], 1, back[2]) == 1 then
+        count = true
+        reaped = 2
+        if redis.pcall('EXISTS', KEYS[10]) == 1 then
+          book('HDEL', KEYS[10], redis.sha1hex(back[2]))
+        end
       end
+      redis.pcall('DEL', KEYS[11])
     end
-    redis.pcall('DEL', KEYS[11])
   end
 end
 if count then

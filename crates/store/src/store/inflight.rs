@@ -49,25 +49,31 @@ pub enum Recovered {
 impl Store {
     /// Writes `record` for the job worker `id` was on and clears `worker:<id>`, in one
     /// script, only while `worker:<id>` still holds `seen` (as read before the record was
-    /// made). Returns whether it did: a resend after a lost reply, or a second reaper, finds
-    /// `worker:<id>` gone and writes no second record.
+    /// made), and marks the worker (`resque-rs:reaped:<id>`, a day's TTL) so that, if it
+    /// was only stopped, its bookkeeping for that job counts nothing again. Returns whether
+    /// it did: a resend after a lost reply, or a second reaper, finds `worker:<id>` gone and
+    /// writes no second record.
     pub async fn fail_working_on(
         &self,
         id: &str,
         seen: &str,
         record: RecordTo<'_>,
     ) -> Result<bool> {
+        // The mark (resque-rs:reaped:<id>) goes with the record: should the worker only have
+        // been stopped, its bookkeeping for this job finds it and counts nothing again.
         const SCRIPT: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end \
+            redis.call('RPUSH', KEYS[2], ARGV[2]) \
             if ARGV[3] ~= '' then redis.call('SADD', KEYS[3], ARGV[3]) end \
-            redis.call('RPUSH', KEYS[2], ARGV[2]) redis.call('DEL', KEYS[1]) return 1";
+            redis.call('DEL', KEYS[1]) redis.call('SET', KEYS[4], '1', 'EX', 86400) return 1";
         let k = &self.keys;
         let keys: Vec<RedisValue> = vec![
             k.worker(id).into(),
             k.failure_list(record.list).into(),
             k.failed_queues().into(),
+            k.reaped(id).into(),
         ];
         let argv = || {
-            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 3.into()];
+            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 4.into()];
             v.extend(keys.iter().cloned());
             v.push(seen.into());
             v.push(record.record.into());
@@ -125,7 +131,8 @@ impl Store {
     /// after this records no DirtyExit for a job that is back in its queue. Where a requeued
     /// job went is kept for a day in `resque-rs:requeued:<id>`: if the worker was not dead
     /// after all (stopped past its lease) and finishes the job, its bookkeeping takes the
-    /// copy back out of the queue ([`Store::finish_and_reserve`]).
+    /// copy back out of the queue ([`Store::finish_and_reserve`]); the worker is marked as
+    /// [`Store::fail_working_on`] marks it.
     ///
     /// Idempotent: sent again (a lost reply), it finds the record gone and answers
     /// [`Recovered::Gone`]. The count is by the job's bytes: identical jobs share it.
@@ -147,9 +154,10 @@ impl Store {
             k.failure_list(poison.list).into(),
             k.failed_queues().into(),
             k.requeued(id).into(),
+            k.reaped(id).into(),
         ];
         let argv = || {
-            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 8.into()];
+            let mut v: Vec<RedisValue> = vec![RedisValue::Null, 9.into()];
             v.extend(keys.iter().cloned());
             v.push(job.record.as_str().into());
             v.push(job.queue.as_str().into());

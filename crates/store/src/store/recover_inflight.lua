@@ -3,6 +3,7 @@
 -- reapers never both requeue it, and a crash part-way never loses it.
 -- KEYS: 1 resque-rs:inflight:<id>  2 queue:<name>  3 queues  4 resque-rs:recoveries
 --       5 worker:<id>  6 failure list  7 failed_queues  8 resque-rs:requeued:<id>
+--       9 resque-rs:reaped:<id>
 -- ARGV: 1 the in-flight record as the caller read it (the queue's name as JSON, a newline,
 --       the item)  2 the queue's name  3 most recoveries allowed
 --       4 the failure record  5 the name to SADD to failed_queues ('' for none)
@@ -31,5 +32,7 @@ else
 end
 redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[5])
+-- The worker, if it was only stopped, finds this mark when it finishes the job.
+redis.call('SET', KEYS[9], '1', 'EX', 86400)
 if n <= tonumber(ARGV[3]) then return {1, n} end
 return {2, n}

@@ -229,6 +229,9 @@ impl Store {
         };
         let tag = it.next().and_then(|v| v.as_i64()).unwrap_or(-1);
         let errors = it.next().and_then(value_to_string).unwrap_or_default();
+        if tag == 4 {
+            return Err(Error::WritesRefused(errors));
+        }
         match it.next().and_then(|v| v.as_i64()) {
             Some(1) => tracing::warn!(
                 worker = id,

@@ -65,24 +65,6 @@ impl Store {
         Ok(())
     }
 
-    /// Ours: `SET resque-rs:reaped:<id> 1 EX 86400`, before another worker is unregistered
-    /// (found dead, or `resque remove`): should it only have been stopped, it finds the mark
-    /// when it finishes its job and does not count the job a second time (its failure
-    /// record, or requeued copy, stands). A worker starting under the same id removes it.
-    pub async fn mark_reaped(&self, id: &str) -> Result<()> {
-        let () = self
-            .client
-            .set(
-                self.keys.reaped(id),
-                "1",
-                Some(fred::types::Expiration::EX(86_400)),
-                None,
-                false,
-            )
-            .await?;
-        Ok(())
-    }
-
     /// `remove_heartbeat`: `HDEL workers:heartbeat <id>` (first thing at start-up); with it,
     /// ours: `DEL resque-rs:reaped:<id>`, the mark an earlier worker under the same id (a
     /// reused pid) may have left.

@@ -139,7 +139,7 @@ impl Run<'_> {
                         continue;
                     }
                     Err(e) => {
-                        if e.is_connection() {
+                        if e.can_resend() {
                             self.token.keep();
                         }
                         Err(e)
@@ -155,7 +155,7 @@ impl Run<'_> {
                     self.pause_hint = Some(paused);
                     return Ok(());
                 }
-                Err(e) if !e.is_connection() => {
+                Err(e) if !e.can_resend() => {
                     // Redis answered: the other commands took effect, and sending them
                     // again would repeat them.
                     tracing::error!(error = %e, "the job's end was recorded only in part");
@@ -186,10 +186,12 @@ impl Run<'_> {
     pub(super) fn unregister(&mut self) -> Result<(), Error> {
         let registry = self.registry;
         block_on(self.rt, || {
-            self.backend
-                .unregister_worker(self.store, self.id.as_str(), Departure::OwnExit, |f| {
-                    run_failure_hook(registry, &f.payload, &f.exception, &f.error)
-                })
+            self.backend.unregister_worker(
+                self.store,
+                self.id.as_str(),
+                Departure::DirtyExit,
+                |f| run_failure_hook(registry, &f.payload, &f.exception, &f.error),
+            )
         })?;
         Ok(())
     }

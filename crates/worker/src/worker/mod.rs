@@ -447,7 +447,7 @@ impl Run<'_> {
         let reserved = match reply {
             Ok(r) => r,
             Err(e) => {
-                if e.is_connection() {
+                if e.can_resend() {
                     // We cannot tell whether it ran: send the same call again, under the same
                     // token, so that if it did run, its reply (the job it took) comes back
                     // instead of a second job being taken and the bookkeeping counted twice.
