@@ -259,7 +259,7 @@ impl Client {
         let Some(raw) = self.store.pop(queue).await? else {
             return Ok(None);
         };
-        match decode_item(queue, raw.as_bytes()) {
+        match decode_item(queue, &raw) {
             Ok(p) => Ok(Some(p)),
             Err(e) => {
                 self.store.push_front(queue, &raw).await?;

@@ -49,15 +49,23 @@ impl Store {
         Ok(())
     }
 
-    /// `pop_from_queue`: `LPOP queue:<q>`.
-    pub async fn pop(&self, queue: &str) -> Result<Option<String>> {
-        Ok(self.client.lpop(self.keys.queue(queue), None).await?)
+    /// `pop_from_queue`: `LPOP queue:<q>`, the item's exact bytes (an item that is not
+    /// UTF-8 must not fail after Redis has already removed it).
+    pub async fn pop(&self, queue: &str) -> Result<Option<Vec<u8>>> {
+        let v: RedisValue = self.client.lpop(self.keys.queue(queue), None).await?;
+        Ok(value_to_bytes(v))
     }
 
-    /// Puts an item back at the head of a queue (used to undo a pop of an item that could
-    /// not be decoded, so nothing is lost).
-    pub async fn push_front(&self, queue: &str, raw: &str) -> Result<()> {
-        let () = self.client.lpush(self.keys.queue(queue), raw).await?;
+    /// Puts an item back at the head of a queue, byte for byte (used to undo a pop of an
+    /// item that could not be decoded, so nothing is lost).
+    pub async fn push_front(&self, queue: &str, raw: &[u8]) -> Result<()> {
+        let () = self
+            .client
+            .lpush(
+                self.keys.queue(queue),
+                RedisValue::Bytes(raw.to_vec().into()),
+            )
+            .await?;
         Ok(())
     }
 

@@ -86,6 +86,10 @@ impl Store {
     pub async fn pop_first(&self, queues: &[String]) -> Result<Option<(String, String)>> {
         for q in queues {
             if let Some(raw) = self.pop(q).await? {
+                // The worker records an item that is not a job whole; one that is not UTF-8
+                // can only be kept with its bad bytes replaced (a failure record is JSON).
+                let raw = String::from_utf8(raw)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
                 return Ok(Some((q.clone(), raw)));
             }
         }
