@@ -334,3 +334,29 @@ fn global_options_work_after_the_subcommand_and_typos_get_suggestions() -> Resul
     );
     Ok(())
 }
+
+#[test]
+fn follows_a_sentinel_failover() -> Result<()> {
+    let mut group = resque_test_support::SentinelGroup::start();
+    let url = group.url();
+    let o = resque(&url, &["enqueue", "mail", "Mailer", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    group.sync();
+    group.kill_master();
+    // A new process asks the Sentinels, and reaches the new master with the job on it.
+    let o = resque(&url, &["enqueue", "mail", "Mailer", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        group
+            .replica
+            .get_list(&["LRANGE", "resque:queue:mail", "0", "-1"]),
+        [
+            r#"{"class":"Mailer","args":[1]}"#,
+            r#"{"class":"Mailer","args":[2]}"#
+        ]
+    );
+    let o = resque(&url, &["queues"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("mail"), "{}", stdout(&o));
+    Ok(())
+}

@@ -32,6 +32,6 @@ pub use connection::Connection;
 pub use error::{Error, Result};
 pub use job::{Context, Job, JobError, Performed, Registry};
 pub use store::{
-    ConnectOptions, Finished, InFlight, KeyPage, KeyType, RecordTo, Recovered, Reserved, Store,
-    WorkerDetails,
+    ConnectOptions, ConnectionNews, Finished, InFlight, KeyPage, KeyType, RecordTo, Recovered,
+    Reserved, Store, WorkerDetails,
 };

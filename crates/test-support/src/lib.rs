@@ -8,11 +8,16 @@
 //!   independently of `resque-store`.
 //! - [`Monitor`] records every command the server receives (`MONITOR`), to compare command
 //!   sequences with the golden captures.
+//! - [`Sentinel`] runs a real Redis Sentinel watching a test's master (failover tests).
 //! - [`RoundTripProxy`] sits between a client and the server and counts request/reply turns,
 //!   which proves that commands meant to share a round trip really do.
 //!
 //! This crate depends on no other resque-rs crate, so every crate can use it as a
 //! dev-dependency without a dependency cycle.
+
+mod sentinel;
+
+pub use sentinel::{Sentinel, SentinelGroup};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -263,14 +268,14 @@ fn ping(socket: &Path) -> io::Result<Resp> {
     read_resp(&mut BufReader::new(stream))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
 }
 
-fn encode_command<S: AsRef<[u8]>>(argv: &[S]) -> Vec<u8> {
+pub(crate) fn encode_command<S: AsRef<[u8]>>(argv: &[S]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", argv.len()).into_bytes();
     for a in argv {
         let a = a.as_ref();
@@ -298,7 +303,7 @@ pub enum Resp {
     Array(Vec<Resp>),
 }
 
-fn read_resp<R: BufRead>(r: &mut R) -> io::Result<Resp> {
+pub(crate) fn read_resp<R: BufRead>(r: &mut R) -> io::Result<Resp> {
     let mut line = Vec::new();
     r.read_until(b'\n', &mut line)?;
     if line.len() < 3 {

@@ -398,3 +398,36 @@ fn a_config_file_sets_redis_and_namespace() -> R {
     wait_exit(&mut child, Duration::from_secs(10))?;
     Ok(())
 }
+
+#[test]
+fn follows_a_sentinel_failover_without_a_restart() -> R {
+    let mut group = resque_test_support::SentinelGroup::start();
+    group.master.cmd(&["SADD", "resque:queues", "before"])?;
+    group.sync();
+    let dir = tempfile::tempdir()?;
+    let url = group.url();
+    let (mut web, port) = start(&["-p", &free_port()?.to_string(), "-r", &url], dir.path())?;
+    let (status, body) = http_get(port, "/overview")?;
+    assert_eq!(status, 200);
+    assert!(body.contains("before"), "{body}");
+    group.kill_master();
+    // The new master has the replicated data, and a queue made after the failover.
+    group.replica.cmd(&["SADD", "resque:queues", "after"])?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, body)) = http_get(port, "/overview")
+            && body.contains("after")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "resque-web did not follow the failover"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(web.try_wait()?.is_none(), "resque-web is still running");
+    let log = stop_and_read_log(&mut web)?;
+    assert!(!log.contains("panicked"), "{log}");
+    Ok(())
+}

@@ -3,13 +3,14 @@
 //!
 //! One file per family of operations: `queues`, `workers` (the registry), `reserve`
 //! (taking a job and a finished job's bookkeeping), `inflight` (reliable mode's in-flight
-//! lists), `stats`, `lists` (generic lists and
+//! records), `news` (the connection lost and back, for logs), `stats`, `lists` (generic lists and
 //! sets, the Failure API's compare-and-swap scripts), `server` (SCAN, the key viewer,
 //! `TIME`, `INFO`) and `scripts` (EVALSHA with load on demand). This file holds the
 //! connection and the helpers they share.
 
 mod inflight;
 mod lists;
+mod news;
 mod queues;
 mod reserve;
 mod scripts;
@@ -27,6 +28,7 @@ use resque_protocol::{Keys, Payload, json};
 use crate::{Connection, Error, Result};
 
 pub use inflight::{InFlight, RecordTo, Recovered};
+pub use news::ConnectionNews;
 use reserve::ReserveArgs;
 pub use reserve::{Finished, Reserved};
 pub use server::{KeyPage, KeyType};
@@ -72,6 +74,8 @@ pub struct Store {
     /// The arguments of [`Store::finish_and_reserve`] that stay the same from one call to
     /// the next, ready-made.
     reserve_args: std::sync::Arc<std::sync::Mutex<ReserveArgs>>,
+    /// The connection's background changes ([`Store::connection_news`]).
+    news: std::sync::Arc<std::sync::Mutex<news::Listener>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -116,13 +120,16 @@ impl Store {
             error,
         };
         let client = builder.build().map_err(connect_err)?;
+        let mut news = news::Listener::new(&client);
         client.init().await.map_err(connect_err)?;
+        news.skip();
         Ok(Self {
             client,
             keys,
             redis_id: connection.redis_id().to_owned(),
             scripts: std::sync::Arc::default(),
             reserve_args: std::sync::Arc::default(),
+            news: std::sync::Arc::new(std::sync::Mutex::new(news)),
         })
     }
 
