@@ -7,7 +7,10 @@
 # job lost, nothing counted twice, nothing started twice without reliable mode, no more
 # jobs run twice than workers killed or stopped); the exit status says whether all held.
 # Usage: scripts/chaos.sh [--reliable] [--runs N] [--jobs N] [--seconds N] [--seed N] ...
-# (`--help` lists every option). Default mode, then reliable mode, when no option is given.
+# (`--help` lists every option). Default mode, then reliable mode, when no option is given;
+# then, when RESQUE_RB_SRC names an extracted Resque 3.0 source tree and the peer harness is
+# beside this checkout (../shared/peers), Ruby Resque's own worker under the same chaos
+# (drained by ours), for comparison.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --demo
@@ -18,6 +21,13 @@ if [ $# -gt 0 ]; then
   exec "$chaos" "$@"
 fi
 echo "== default mode"
-"$chaos" --runs 5
+"$chaos" --runs 5 || status=$?
 echo "== reliable mode (RESQUE_RELIABLE=1)"
-"$chaos" --runs 5 --reliable
+"$chaos" --runs 5 --reliable || status=$?
+work_rb=../shared/peers/ruby/work.rb
+if [ -n "${RESQUE_RB_SRC:-}" ] && [ -f "$work_rb" ] && command -v ruby >/dev/null; then
+  echo "== Ruby Resque 3.0's worker under the same chaos (for comparison; it is expected to lose jobs)"
+  "$chaos" --runs 5 --ruby-resque-src "$RESQUE_RB_SRC" --ruby-work-rb "$work_rb" \
+    --ruby-job-rb scripts/ruby/chaos_job.rb || true
+fi
+exit "${status:-0}"

@@ -46,6 +46,20 @@ pub struct Config {
     pub heartbeat_secs: u64,
     /// The random actions' seed.
     pub seed: u64,
+    /// Run Ruby Resque 3.0's worker instead of ours (the drain is still ours): its
+    /// source tree, the peer harness's `work.rb`, and a file with a Ruby `ChaosJob`.
+    pub ruby: Option<RubyWorker>,
+}
+
+/// How to start Ruby Resque's worker for [`Config::ruby`].
+#[derive(Debug, Clone)]
+pub struct RubyWorker {
+    /// An extracted Resque 3.0 source tree (with `lib/resque.rb`).
+    pub resque_src: PathBuf,
+    /// The peer harness's `work.rb` (runs one `Resque::Worker`).
+    pub work_rb: PathBuf,
+    /// A Ruby file defining `ChaosJob` (`scripts/ruby/chaos_job.rb`).
+    pub job_rb: PathBuf,
 }
 
 /// What a run did and found.
@@ -79,6 +93,8 @@ pub struct Report {
     pub drained: bool,
     /// Whether reliable mode was on.
     pub reliable: bool,
+    /// Whether Ruby Resque's worker ran the chaos.
+    pub ruby: bool,
     /// For each lost job, what the jobs' log says of it (to find out why).
     pub evidence: Vec<String>,
 }
@@ -87,9 +103,14 @@ impl Report {
     /// The run's figures on one line.
     pub fn summary(&self) -> String {
         format!(
-            "{} jobs, {} mode: {} parents and {} children killed, {} stops, {} Redis restarts; \
+            "{}{} jobs, {} mode: {} parents and {} children killed, {} stops, {} Redis restarts; \
              processed {}, queued {}, records {:?} (by reapers {}); lost {}, ran twice {}, \
              workers ended by themselves {}",
+            if self.ruby {
+                "Ruby Resque 3.0 workers: "
+            } else {
+                ""
+            },
             self.jobs,
             if self.reliable { "reliable" } else { "default" },
             self.parents_killed,
@@ -184,11 +205,28 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn spawn(&self, forking: bool, interval: &str) -> Result<Worker> {
+        self.spawn_as(forking, interval, self.cfg.ruby.as_ref())
+    }
+
+    fn spawn_as(&self, forking: bool, interval: &str, ruby: Option<&RubyWorker>) -> Result<Worker> {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.server.dir().join("workers.log"))?;
-        let mut c = Command::new(&self.cfg.worker_bin);
+        let mut c = match ruby {
+            Some(r) => {
+                let mut c = Command::new("ruby");
+                c.arg(format!("-I{}/lib", r.resque_src.display()))
+                    .arg(&r.work_rb)
+                    .arg("chaos")
+                    .env("RESQUE_RB_SRC", &r.resque_src)
+                    .env("JOBS_REQUIRE", &r.job_rb);
+                // Ruby keeps its own heartbeat (60 s): the harness would set a Float, and
+                // Resque 3.0 then fails to start (`SET ... EX 1.0`: not an integer).
+                c
+            }
+            None => Command::new(&self.cfg.worker_bin),
+        };
         for v in [
             "QUEUE",
             "COUNT",
@@ -199,7 +237,9 @@ impl Run<'_> {
         ] {
             c.env_remove(v);
         }
-        c.env("REDIS_URL", self.server.url())
+        // Over TCP, as production: fred resolves the address again at every reconnect.
+        let port = self.server.port().unwrap_or(0);
+        c.env("REDIS_URL", format!("redis://127.0.0.1:{port}/0"))
             .env("QUEUES", "chaos")
             .env("INTERVAL", interval)
             .env("VERBOSE", "1")
@@ -327,7 +367,8 @@ impl Run<'_> {
     /// A fresh worker drains what is left and reaps the dead; done when the queue is empty
     /// and it is alone in the registry with no other worker's job in flight.
     fn drain(&mut self) -> Result<()> {
-        let mut w = self.spawn(true, "0.1")?;
+        // Ours, whichever worker ran the chaos: it reaps the dead by Ruby's rules too.
+        let mut w = self.spawn_as(true, "0.1", None)?;
         let id_part = format!(":{}:", w.child.id());
         let deadline = Instant::now() + Duration::from_secs(60 + 10 * self.cfg.heartbeat_secs);
         while Instant::now() < deadline {
@@ -445,6 +486,7 @@ pub fn run(cfg: &Config) -> Result<Report> {
         report: Report {
             jobs: cfg.jobs,
             reliable: cfg.reliable,
+            ruby: cfg.ruby.is_some(),
             ..Report::default()
         },
     };

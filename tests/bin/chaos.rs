@@ -37,6 +37,15 @@ struct Args {
     /// The first run's seed (each next run adds one).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run Ruby Resque 3.0's worker instead of ours: the Resque source tree.
+    #[arg(long, requires_all = ["ruby_work_rb", "ruby_job_rb"])]
+    ruby_resque_src: Option<std::path::PathBuf>,
+    /// With --ruby-resque-src: the peer harness's work.rb.
+    #[arg(long)]
+    ruby_work_rb: Option<std::path::PathBuf>,
+    /// With --ruby-resque-src: the Ruby ChaosJob (scripts/ruby/chaos_job.rb).
+    #[arg(long)]
+    ruby_job_rb: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +69,14 @@ fn main() -> ExitCode {
             restart_redis: !a.no_restart,
             heartbeat_secs: a.heartbeat,
             seed: a.seed + u64::from(i),
+            ruby: a
+                .ruby_resque_src
+                .clone()
+                .map(|resque_src| chaos::RubyWorker {
+                    resque_src,
+                    work_rb: a.ruby_work_rb.clone().unwrap_or_default(),
+                    job_rb: a.ruby_job_rb.clone().unwrap_or_default(),
+                }),
         };
         match chaos::run(&cfg) {
             Ok(report) => {

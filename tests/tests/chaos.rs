@@ -18,6 +18,7 @@ fn config(reliable: bool, seed: u64) -> Config {
         restart_redis: true,
         heartbeat_secs: 1,
         seed,
+        ruby: None,
     }
 }
 

@@ -364,3 +364,46 @@ fn a_job_that_keeps_killing_its_worker_becomes_a_poison_record() -> Result<()> {
     assert!(registry_is_empty(&server));
     Ok(())
 }
+
+#[test]
+fn reliable_mode_with_count_puts_a_killed_siblings_job_back() -> Result<()> {
+    // COUNT=2: two worker processes under one supervisor. One is killed with its job; its
+    // sibling (same host and queues: its pid is gone) takes the job back and runs it.
+    let server = RedisServer::start();
+    let log = server.dir().join("ran.log");
+    let log_s = log.display().to_string();
+    let mut sup = worker(
+        &server,
+        "slow",
+        &[
+            ("COUNT", "2"),
+            ("RESQUE_HEARTBEAT_INTERVAL", "1"),
+            ("INTERVAL", "0.1"),
+            ("RESQUE_RELIABLE", "1"),
+            ("HOOK_LOG", log_s.as_str()),
+        ],
+    )?;
+    assert!(eventually(Duration::from_secs(10), || server
+        .get_list(&["SMEMBERS", "resque:workers"])
+        .len()
+        == 2));
+    enqueue(
+        &server,
+        "slow",
+        r#"{"class":"SlowOnceJob","args":["count"]}"#,
+    )?;
+    assert!(eventually(Duration::from_secs(10), || runs(&log).len() == 1));
+    let id = busy_worker(&server).context("busy")?;
+    let pid: u32 = id.split(':').nth(1).context("pid")?.parse()?;
+    kill_with_children(pid)?;
+    assert!(eventually(Duration::from_secs(5), || runs(&log).len() == 2));
+    assert!(eventually(Duration::from_secs(5), || stat(
+        &server,
+        "processed"
+    ) == 1));
+    assert!(failures(&server)?.is_empty());
+    assert!(!registered(&server, &id));
+    signal(&sup, Signal::SIGQUIT)?;
+    let _ = finish(&mut sup, Duration::from_secs(10))?;
+    Ok(())
+}
