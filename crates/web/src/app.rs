@@ -111,6 +111,9 @@ impl Web {
             Client::connect_with(&cfg.connection, Some(&self.inner.namespace), &cfg.connect)
                 .await?;
         let failures = cfg.backend.failures(client.store().clone());
+        // fred reconnects in the background (to the new master after a failover): say so
+        // once, not once a request.
+        tokio::spawn(tell_connection_news(client.store().clone()));
         let conn = Conn { client, failures };
         if let Ok(mut slot) = self.inner.conn.write() {
             *slot = Some(conn.clone());
@@ -304,6 +307,24 @@ pub(crate) fn base64(input: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Logs the connection lost and back, once each, for as long as the connection lives.
+async fn tell_connection_news(store: resque_store::Store) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        for news in store.connection_news() {
+            match news {
+                resque_store::ConnectionNews::Lost(why) => {
+                    tracing::warn!("lost the connection to Redis ({why}); reconnecting");
+                }
+                resque_store::ConnectionNews::Back(server) => {
+                    tracing::info!("connected to Redis again, at {server}");
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,13 @@ pub(crate) enum Error {
 impl From<resque_store::Error> for Error {
     fn from(e: resque_store::Error) -> Self {
         if e.is_connection() || matches!(e, resque_store::Error::BadConnectionString { .. }) {
-            tracing::warn!(error = %e, "Redis unreachable");
+            // A first connection that fails is told each time; an outage of an open one
+            // is told once, by the connection's own watcher (`app.rs`).
+            if matches!(e, resque_store::Error::Connect { .. }) {
+                tracing::warn!(error = %e, "Redis unreachable");
+            } else {
+                tracing::debug!(error = %e, "Redis unreachable");
+            }
             Self::NoRedis(e.to_string())
         } else {
             tracing::warn!(error = %e, "Redis error");

@@ -427,7 +427,20 @@ fn follows_a_sentinel_failover_without_a_restart() -> R {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(web.try_wait()?.is_none(), "resque-web is still running");
+    // Its connection watcher looks once a second: let it tell the news before stopping.
+    std::thread::sleep(Duration::from_millis(1500));
     let log = stop_and_read_log(&mut web)?;
     assert!(!log.contains("panicked"), "{log}");
+    // Told once: lost, and back at the new master.
+    assert_eq!(
+        log.matches("lost the connection to Redis").count(),
+        1,
+        "{log}"
+    );
+    let back = format!(
+        "connected to Redis again, at 127.0.0.1:{}",
+        group.replica.port().unwrap_or(0)
+    );
+    assert_eq!(log.matches(&back).count(), 1, "{log}");
     Ok(())
 }

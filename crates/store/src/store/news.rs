@@ -23,6 +23,9 @@ pub(super) struct Listener {
     reconnects: Receiver<fred::types::config::Server>,
     errors: Receiver<(fred::error::Error, Option<fred::types::config::Server>)>,
     down: bool,
+    /// The server last connected to: an error of another connection (a Sentinel's, closed
+    /// once it named the master) is not an outage.
+    current: Option<fred::types::config::Server>,
 }
 
 impl Listener {
@@ -32,15 +35,19 @@ impl Listener {
             reconnects: client.reconnect_rx(),
             errors: client.error_rx(),
             down: false,
+            current: None,
         }
     }
 
-    /// Forgets what happened so far (the first connection).
+    /// Forgets what happened so far (the first connection), keeping the server it reached.
     pub(super) fn skip(&mut self) {
-        while !matches!(
-            self.reconnects.try_recv(),
-            Err(TryRecvError::Empty | TryRecvError::Closed)
-        ) {}
+        loop {
+            match self.reconnects.try_recv() {
+                Ok(server) => self.current = Some(server),
+                Err(TryRecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
         while !matches!(
             self.errors.try_recv(),
             Err(TryRecvError::Empty | TryRecvError::Closed)
@@ -59,8 +66,9 @@ impl Store {
         let mut news = Vec::new();
         loop {
             match l.errors.try_recv() {
-                Ok((e, _)) => {
-                    if !l.down {
+                Ok((e, server)) => {
+                    let other = server.is_some() && l.current.is_some() && server != l.current;
+                    if !l.down && !other {
                         l.down = true;
                         news.push(ConnectionNews::Lost(crate::error::plain(&e)));
                     }
@@ -77,6 +85,7 @@ impl Store {
                         "{}:{}",
                         server.host, server.port
                     )));
+                    l.current = Some(server);
                 }
                 Err(TryRecvError::Lagged(_)) => {}
                 Err(_) => break,
