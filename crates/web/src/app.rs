@@ -313,17 +313,7 @@ pub(crate) fn base64(input: &[u8]) -> String {
 async fn tell_connection_news(store: resque_store::Store) {
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        for news in store.connection_news() {
-            match news {
-                resque_store::ConnectionNews::Lost(why) => {
-                    tracing::warn!("lost the connection to Redis ({why}); reconnecting");
-                }
-                resque_store::ConnectionNews::Back(server) => {
-                    tracing::info!("connected to Redis again, at {server}");
-                }
-                _ => {}
-            }
-        }
+        store.log_connection_news();
     }
 }
 

@@ -93,4 +93,19 @@ impl Store {
         }
         news
     }
+
+    /// Logs [`Store::connection_news`]: a lost connection as a warning, its return (naming
+    /// the server) as information, each once. For the long-running processes' loops.
+    pub fn log_connection_news(&self) {
+        for news in self.connection_news() {
+            match news {
+                ConnectionNews::Lost(why) => {
+                    tracing::warn!("lost the connection to Redis ({why}); reconnecting");
+                }
+                ConnectionNews::Back(server) => {
+                    tracing::info!("connected to Redis again, at {server}");
+                }
+            }
+        }
+    }
 }

@@ -175,17 +175,7 @@ impl Run<'_> {
     /// when due. With a heartbeat thread (in-process jobs), only takes its news.
     pub(super) fn heartbeat_if_due(&mut self) -> Result<(), Error> {
         // fred reconnects by itself (to the new master, after a failover): say so once.
-        for news in self.store.connection_news() {
-            match news {
-                resque_store::ConnectionNews::Lost(why) => {
-                    tracing::warn!("lost the connection to Redis ({why}); reconnecting");
-                }
-                resque_store::ConnectionNews::Back(server) => {
-                    tracing::info!("connected to Redis again, at {server}");
-                }
-                _ => {}
-            }
-        }
+        self.store.log_connection_news();
         let now = Instant::now();
         let interval = self.cfg.heartbeat_interval;
         if let Some(beat) = &self.beat {
