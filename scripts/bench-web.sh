@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# resque-web benchmark: requests per second and p99 latency for Overview, Queues, one
-# queue, Workers, Failed, Failed's last page and Stats, with wrk at 8 connections, against
+# resque-web benchmark: requests per second and p99 latency for Overview (and its live
+# poll), Queues, one
+# queue, Workers, Failed, Failed's last page, Stats and the key list, with wrk at 8 connections, against
 # a seeded private redis-server (20 queues x 1,000 jobs, 30 workers of which 10 busy,
 # 10,000 failures), beside redis-benchmark on the same server; then resque-web's peak RSS.
 # Targets (issue #6, this 2-core machine): every page >= 3,000 req/s, p99 < 10 ms, RSS < 30 MB.
@@ -74,7 +75,7 @@ for _ in $(seq 100); do grep -q listening "$dir/web.out" 2>/dev/null && break; s
 rb() { redis-benchmark -h 127.0.0.1 -p "$rport" -n 100000 -t "$1" -P 1 -c "$2" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
 echo "redis-benchmark on the same server: GET -c1 $(rb get 1)/s, GET -c8 $(rb get 8)/s, LRANGE_100 -c8 $(rb lrange_100 8)/s"
 printf '%-28s %12s %10s %10s\n' page "req/s" "p50 ms" "p99 ms"
-for page in /overview /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats.txt; do
+for page in /overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats/keys /stats.txt; do
   curl -fsS -o /dev/null "http://127.0.0.1:$wport$page" || { echo "$page failed" >&2; exit 1; }
   out=$(wrk -t2 -c8 -d"${SECS}s" --latency "http://127.0.0.1:$wport$page")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
