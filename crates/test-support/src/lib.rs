@@ -8,6 +8,7 @@
 //!   independently of `resque-store`.
 //! - [`Monitor`] records every command the server receives (`MONITOR`), to compare command
 //!   sequences with the golden captures.
+//! - [`DelayProxy`] adds a fixed delay to every round trip (a Redis in another zone).
 //! - [`Sentinel`] runs a real Redis Sentinel watching a test's master (failover tests).
 //! - [`RoundTripProxy`] sits between a client and the server and counts request/reply turns,
 //!   which proves that commands meant to share a round trip really do.
@@ -15,8 +16,10 @@
 //! This crate depends on no other resque-rs crate, so every crate can use it as a
 //! dev-dependency without a dependency cycle.
 
+mod delay;
 mod sentinel;
 
+pub use delay::DelayProxy;
 pub use sentinel::{Sentinel, SentinelGroup};
 
 use std::io::{self, BufRead, BufReader, Read, Write};
