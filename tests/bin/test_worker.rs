@@ -129,6 +129,16 @@ job!(ChaosJob, "chaos", |a, _c| {
     hook_log(format!("done {n} {}", std::process::id()));
     Ok(())
 });
+job!(LatencyJob, "latency", |a, _c| {
+    // The pickup benchmark's job: logs how long after args[0] (the enqueuer's clock, in
+    // nanoseconds since the epoch) it started.
+    let enqueued = a.first().and_then(Value::as_u64).unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    hook_log(format!("pickup {}", now.saturating_sub(enqueued)));
+    Ok(())
+});
 job!(KillerJob, "killer", |a, _c| {
     // Kills its own worker with SIGKILL (the parent, or the process itself without fork):
     // a job that takes its worker down every time, a poison job.
@@ -224,6 +234,7 @@ fn main() -> std::process::ExitCode {
         .job::<SlowOnceJob>()
         .job::<KillerJob>()
         .job::<ChaosJob>()
+        .job::<LatencyJob>()
         .job::<DaemonJob>()
         .job::<ScribbleJob>()
         .main()
