@@ -162,8 +162,10 @@ impl WorkingOn {
     }
 
     /// The one layout of a `worker:<id>` value: `{"queue":Q,"run_at":"T","payload":P}`,
-    /// Ruby's key order. `run_at` is ours (`time::run_at`: digits, `-`, `:`, `T`, `Z`), so it
-    /// goes in as it is; `queue` and `payload` write their JSON.
+    /// Ruby's key order. A `run_at` of ours (`time::run_at`: digits, `-`, `:`, `T`, `Z`)
+    /// goes in as it is; one read from Redis may hold anything, and is escaped (a property
+    /// test found a control character written raw, which no reader could decode). `queue`
+    /// and `payload` write their JSON.
     fn layout(
         out: &mut Vec<u8>,
         queue: impl FnOnce(&mut Vec<u8>) -> Result<()>,
@@ -172,9 +174,15 @@ impl WorkingOn {
     ) -> Result<()> {
         out.extend_from_slice(br#"{"queue":"#);
         queue(out)?;
-        out.extend_from_slice(br#","run_at":""#);
-        out.extend_from_slice(run_at.as_bytes());
-        out.extend_from_slice(br#"","payload":"#);
+        out.extend_from_slice(br#","run_at":"#);
+        if run_at.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            out.push(b'"');
+            out.extend_from_slice(run_at.as_bytes());
+            out.push(b'"');
+        } else {
+            json::to_writer(&mut *out, run_at)?;
+        }
+        out.extend_from_slice(br#","payload":"#);
         payload(out)?;
         out.push(b'}');
         Ok(())

@@ -136,3 +136,17 @@ proptest! {
         }
     }
 }
+
+/// The case the property test found: `worker:<id>` read from Redis with a control character
+/// in `run_at` (here from an array, which serde also reads as the struct) was written back
+/// raw, as JSON no reader could decode.
+#[test]
+fn a_run_at_with_a_control_character_is_written_escaped() {
+    let w = WorkingOn::decode(br#"["","\u000b",{}]"#).expect("decodes");
+    let text = w.encode().expect("encodes");
+    assert_eq!(text, r#"{"queue":"","run_at":"\u000b","payload":{}}"#);
+    assert_eq!(
+        WorkingOn::decode(text.as_bytes()).expect("decodes again"),
+        w
+    );
+}
