@@ -18,6 +18,13 @@ fn poison() -> RecordTo<'static> {
     }
 }
 
+/// A server, a store on it and the one queue `a` most tests take jobs from.
+async fn setup() -> Result<(RedisServer, resque_store::Store, Vec<String>)> {
+    let server = RedisServer::start();
+    let s = Client::connect(&server.url()).await?.store().clone();
+    Ok((server, s, vec!["a".to_owned()]))
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -> Result<()> {
     let server = RedisServer::start();
@@ -61,11 +68,7 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
 
     // The next call: the job's bookkeeping removes it; the next item (not JSON) is in
     // flight in its place, whole.
-    let done = Some(Finished {
-        record: None,
-        count_failed: false,
-        registered: true,
-    });
+    let done = done_registered();
     proxy.reset();
     let got = s
         .finish_and_reserve(ID, done, Some((&queues, RUN_AT)), "t2", true)
@@ -101,9 +104,7 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Result<()> {
-    let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
-    let queues = vec!["a".to_owned()];
+    let (server, s, queues) = setup().await?;
     let job = r#"{"class":"KillerJob","args":[]}"#;
     server.cmd(&["RPUSH", "resque:queue:a", r#"{"class":"Later","args":[]}"#])?;
     server.cmd(&["LPUSH", "resque:queue:a", job])?;
@@ -171,9 +172,7 @@ async fn a_dead_workers_job_goes_back_once_then_becomes_a_poison_record() -> Res
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_it() -> Result<()> {
-    let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
-    let queues = vec!["a".to_owned()];
+    let (server, s, queues) = setup().await?;
     let job = r#"{"class":"NoopJob","args":[9]}"#;
     server.cmd(&["RPUSH", "resque:queue:a", job])?;
     s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "x1", true)
@@ -193,11 +192,7 @@ async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_
             .as_deref(),
         Some("1")
     );
-    let done = Some(Finished {
-        record: None,
-        count_failed: false,
-        registered: true,
-    });
+    let done = done_registered();
     s.finish_and_reserve(next, done, None, "x3", true).await?;
     assert_eq!(
         server
@@ -219,9 +214,7 @@ async fn a_job_that_finishes_forgets_its_recoveries_and_a_refused_requeue_keeps_
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_job_given_back_goes_to_the_head_of_its_queue_once() -> Result<()> {
-    let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
-    let queues = vec!["a".to_owned()];
+    let (server, s, queues) = setup().await?;
     let job = r#"{"class":"NoopJob","args":[1]}"#;
     server.cmd(&[
         "RPUSH",
@@ -262,9 +255,7 @@ fn done_registered() -> Option<Finished<'static>> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_worker_given_up_for_dead_that_finishes_after_all_counts_nothing_twice() -> Result<()> {
-    let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
-    let queues = vec!["a".to_owned()];
+    let (server, s, queues) = setup().await?;
     let job = r#"{"class":"NoopJob","args":[1]}"#;
     server.cmd(&["RPUSH", "resque:queue:a", job])?;
     s.finish_and_reserve(ID, None, Some((&queues, RUN_AT)), "z1", false)
@@ -308,9 +299,7 @@ async fn a_worker_given_up_for_dead_that_finishes_after_all_counts_nothing_twice
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_out() -> Result<()> {
-    let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
-    let queues = vec!["a".to_owned()];
+    let (server, s, queues) = setup().await?;
     let job = r#"{"class":"NoopJob","args":[1]}"#;
     let other = r#"{"class":"NoopJob","args":[2]}"#;
     server.cmd(&["RPUSH", "resque:queue:a", job, other])?;
