@@ -223,10 +223,7 @@ fn an_in_process_worker_keeps_beating_through_a_long_job() -> Result<()> {
         "processed"
     ) == 1));
     assert!(failures(&server)?.is_empty());
-    for p in [&mut w, &mut reaper] {
-        signal(p, Signal::SIGQUIT)?;
-        assert_eq!(finish(p, Duration::from_secs(10))?, Some(0));
-    }
+    quit_all(&mut [&mut w, &mut reaper])?;
     assert!(registry_is_empty(&server));
     assert!(
         server
@@ -301,10 +298,7 @@ fn killed_worker_job_comes_back(fork: &str) -> Result<()> {
     assert!(ran[0].starts_with(r#"ran ["first"]"#) && ran[1].starts_with(r#"ran ["first"]"#));
     assert!(ran[2].starts_with(r#"ran ["second"]"#));
     assert!(failures(&server)?.is_empty());
-    for p in [&mut again, &mut reaper] {
-        signal(p, Signal::SIGQUIT)?;
-        assert_eq!(finish(p, Duration::from_secs(10))?, Some(0));
-    }
+    quit_all(&mut [&mut again, &mut reaper])?;
     assert!(registry_is_empty(&server));
     assert!(
         server

@@ -124,3 +124,15 @@ pub(crate) fn registry_is_empty(server: &RedisServer) -> bool {
     let keys = server.get_list(&["KEYS", "resque:worker*"]);
     keys.is_empty() && server.get_list(&["SMEMBERS", "resque:workers"]).is_empty()
 }
+
+/// QUITs each worker and checks that each exits 0 within 10 s.
+pub(crate) fn quit_all(workers: &mut [&mut Child]) -> Result<()> {
+    for w in workers.iter_mut() {
+        signal(w, Signal::SIGQUIT)?;
+        let code = finish(w, Duration::from_secs(10))?;
+        if code != Some(0) {
+            bail!("worker {} exited with {code:?}", w.id());
+        }
+    }
+    Ok(())
+}
