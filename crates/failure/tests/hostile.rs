@@ -47,7 +47,7 @@ fn any_failure_list_is_read_and_changed_without_a_panic_or_a_loss() {
     let c = rt
         .block_on(Client::connect(&server.url()))
         .expect("connects");
-    let failures = Backend::redis().failures(c.store().clone());
+    let failures = Backend::redis().failures(c.store().expect("connected").clone());
     let config = ProptestConfig {
         cases: 150,
         failure_persistence: None,

@@ -29,12 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let client = Client::connect_with(
-            &redis,
-            Some("resque-bench"),
-            &resque::ConnectOptions { reconnect: false, ..Default::default() },
-        )
-        .await?;
+        let client = Client::builder(&redis)
+            .namespace("resque-bench")
+            .reconnect(false)
+            .connect()
+            .await?;
         client.remove_queue("bench").await?;
         // Warm up the connection and the allocator.
         for _ in 0..1_000 {

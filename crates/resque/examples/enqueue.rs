@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut argv = std::env::args().skip(1);
     let redis = argv.next().unwrap_or_else(|| "localhost:6379".to_owned());
     let n: usize = argv.next().map(|s| s.parse()).transpose()?.unwrap_or(20);
-    let client = resque::blocking::Client::connect(&redis, None)?;
+    let client = resque::blocking::Client::connect(&redis)?;
     client.enqueue::<Archive>((44, "masterbrew".into()))?;
     client.enqueue_to("file_serve", "Archive", vec![45.into(), "other".into()])?;
     let batch = (0..n).map(|i| {

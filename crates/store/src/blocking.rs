@@ -8,15 +8,39 @@ use std::time::Duration;
 
 use resque_protocol::{Payload, Value};
 
-use crate::client::{Info, PeekItem, Working};
+use crate::client::{ClientBuilder, Info, PeekItem, Working};
 use crate::job::{Job, Registry};
-use crate::{ConnectOptions, Connection, Result, Store};
+use crate::{Error, Result};
 
 /// A blocking Resque client. See the module docs.
 #[derive(Debug)]
 pub struct Client {
     rt: tokio::runtime::Runtime,
     inner: crate::Client,
+}
+
+/// The runtime a blocking client runs its calls on.
+fn runtime(redis: &str) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        // fred resolves host names on the blocking pool; don't keep that thread around.
+        .thread_keep_alive(Duration::from_millis(1))
+        .build()
+        .map_err(|e| Error::Connect {
+            redis: redis.to_owned(),
+            error: fred::error::Error::new(fred::error::ErrorKind::IO, e.to_string()),
+        })
+}
+
+impl ClientBuilder<Client> {
+    /// Connects, blocking.
+    pub fn connect(self) -> Result<Client> {
+        let connection = self.connection()?;
+        let rt = runtime(connection.redis_id())?;
+        let inner = rt.block_on(self.open(connection))?;
+        Ok(Client { rt, inner })
+    }
 }
 
 macro_rules! forward {
@@ -31,32 +55,23 @@ macro_rules! forward {
 }
 
 impl Client {
-    /// Connects with a connection string; `namespace` overrides the string's own.
-    pub fn connect(connection: &str, namespace: Option<&str>) -> Result<Self> {
-        Self::connect_with(connection, namespace, &ConnectOptions::default())
+    /// Connects with a connection string and the defaults
+    /// [`ClientBuilder`](crate::ClientBuilder) lists; [`Client::builder`] for other settings.
+    pub fn connect(connection: &str) -> Result<Self> {
+        Self::builder(connection).connect()
     }
 
-    /// [`Client::connect`] with explicit options.
-    pub fn connect_with(
-        connection: &str,
-        namespace: Option<&str>,
-        options: &ConnectOptions,
-    ) -> Result<Self> {
-        let conn = Connection::parse(connection)?;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            // fred resolves host names on the blocking pool; don't keep that thread around.
-            .thread_keep_alive(Duration::from_millis(1))
-            .build()
-            .map_err(|e| crate::Error::Connect {
-                redis: conn.redis_id().to_owned(),
-                error: fred::error::Error::new(fred::error::ErrorKind::IO, e.to_string()),
-            })?;
-        let store = rt.block_on(Store::connect_with(&conn, namespace, options))?;
+    /// A builder for a client with settings beyond the connection string: the same one as
+    /// [`crate::Client::builder`], finished with a blocking `.connect()`.
+    pub fn builder(connection: &str) -> ClientBuilder<Client> {
+        ClientBuilder::new(connection)
+    }
+
+    /// An inline client that never connects (see [`crate::Client::inline`]).
+    pub fn inline() -> Result<Self> {
         Ok(Self {
-            rt,
-            inner: crate::Client::new(store),
+            rt: runtime("inline")?,
+            inner: crate::Client::inline(),
         })
     }
 

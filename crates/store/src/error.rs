@@ -49,8 +49,10 @@ pub enum Error {
     /// `Resque::NoClassError`.
     #[error("Jobs must be given a class.")]
     NoClass,
-    /// A job type whose `Args` do not serialize to a JSON array.
-    #[error("arguments of job {class} must serialize to a JSON array (use a tuple), found {found}")]
+    /// A job type whose `Args` is a list type (a tuple, a `Vec`) but whose value did not
+    /// serialize to a JSON array (a hand-written `Serialize` that disagrees with its
+    /// `Deserialize`).
+    #[error("arguments of job {class} must serialize to a JSON array, found {found}")]
     ArgsNotArray {
         /// The job class.
         class: String,
@@ -78,6 +80,14 @@ pub enum Error {
     /// the same call can be sent again later.
     #[error("Redis refused to write: {0}")]
     WritesRefused(String),
+    /// There is no Redis connection to use: an inline client ([`crate::Client::inline`]),
+    /// or a job context with no worker behind it.
+    #[error("no Redis connection: {0}")]
+    NoRedis(String),
+    /// A blocking call was made where it must not block (a sync enqueue from inside async
+    /// code, such as an async job).
+    #[error("cannot block here: {0}")]
+    CannotBlock(String),
     /// A worker id that is not registered.
     #[error("no such worker {0:?}")]
     NoSuchWorker(String),

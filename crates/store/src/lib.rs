@@ -9,7 +9,8 @@
 //! - [`Store`]: async data operations (`push`, `pop`, `queue_sizes`, `unregister_worker`...).
 //! - [`Client`]: the `Resque` module (`enqueue`, `dequeue`, `info`, `working`...), with hooks
 //!   and inline mode; [`blocking::Client`] for synchronous callers.
-//! - [`Job`]: jobs written in Rust, their hooks, and [`Registry`].
+//! - [`Job`] and [`AsyncJob`]: jobs written in Rust, their hooks, [`Registry`] (job types
+//!   and the shared state jobs reach through [`Context`]).
 //!
 //! # Example
 //! ```no_run
@@ -27,10 +28,10 @@ mod error;
 pub mod job;
 mod store;
 
-pub use client::{Client, Info, PeekItem, Working};
+pub use client::{Client, ClientBuilder, Info, PeekItem, Working};
 pub use connection::Connection;
 pub use error::{Error, Result};
-pub use job::{Context, Job, JobError, Performed, Registry};
+pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry};
 pub use store::{
     ConnectOptions, ConnectionNews, Finished, InFlight, KeyPage, KeyType, RecordTo, Recovered,
     Reserved, Store, WorkerDetails,

@@ -161,10 +161,10 @@ async fn destroy_and_remove_queue_match_fixtures_10_and_08() -> Result<()> {
     let fx08 = fixture("08_remove_queue")?;
     c.enqueue::<Archive>((1, "x".into())).await?;
     mon.clear();
-    assert_eq!(c.store().remove_queue("file_serve").await?, (1, 1));
+    assert_eq!(c.store()?.remove_queue("file_serve").await?, (1, 1));
     assert_eq!(mon.data_commands(), fixture_commands(&fx08, 0));
     mon.clear();
-    assert_eq!(c.store().remove_queue("nope").await?, (0, 0));
+    assert_eq!(c.store()?.remove_queue("nope").await?, (0, 0));
     assert_eq!(mon.data_commands(), fixture_commands(&fx08, 1));
     Ok(())
 }
@@ -255,7 +255,7 @@ async fn stats_info_keys_and_workers() -> Result<()> {
         (3, 3, 2, 2, 1, 1)
     );
     assert_eq!(info.environment, "production");
-    assert_eq!(info.servers, [c.store().redis_id().to_owned()]);
+    assert_eq!(info.servers, [c.store()?.redis_id().to_owned()]);
     assert_eq!(c.workers().await?, ["vm:1:file_serve", "vm:2:*"]);
     let working = c.working().await?;
     assert_eq!(working.len(), 1);
@@ -285,7 +285,7 @@ async fn stats_info_keys_and_workers() -> Result<()> {
     server.cmd(&["SET", "resque:stat:processed:vm:2:*", "7"])?;
     assert!(c.worker_exists("vm:2:*").await?);
     let mon = server.monitor();
-    c.store().unregister_worker("vm:2:*").await?;
+    c.store()?.unregister_worker("vm:2:*").await?;
     let cmds = mon.data_commands();
     assert_eq!(
         cmds,
@@ -553,11 +553,10 @@ async fn connection_errors_are_clear() -> Result<()> {
 
     // Redis going away after connecting: commands fail with an error, no panic.
     let mut server = RedisServer::start();
-    let opts = resque_store::ConnectOptions {
-        reconnect: false,
-        ..Default::default()
-    };
-    let c = Client::connect_with(&server.url(), None, &opts).await?;
+    let c = Client::builder(&server.url())
+        .reconnect(false)
+        .connect()
+        .await?;
     c.enqueue_to("q", "A", vec![]).await?;
     server.stop();
     let e = c.size("q").await.expect_err("server gone");
@@ -603,7 +602,9 @@ async fn tcp_host_port_db_namespace_form() -> Result<()> {
 #[test]
 fn blocking_client_round_trip() -> Result<()> {
     let server = RedisServer::start();
-    let c = resque_store::blocking::Client::connect(&server.url(), Some("blk"))?;
+    let c = resque_store::blocking::Client::builder(&server.url())
+        .namespace("blk")
+        .connect()?;
     assert!(c.enqueue::<Archive>((1, "b".into()))?);
     c.enqueue_batch([("q", "A", vec![]), ("q", "B", vec![])])?;
     assert_eq!(
@@ -673,7 +674,7 @@ async fn connects_through_a_real_sentinel() -> Result<()> {
 #[tokio::test(flavor = "current_thread")]
 async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
     let server = RedisServer::start();
-    let s = client(&server).await?.store().clone();
+    let s = client(&server).await?.store()?.clone();
     let fx3 = fixture("03_worker_idle")?;
     let id = "vm:5883:file_serve,low";
     let utc = jiff::tz::TimeZone::UTC;
@@ -821,7 +822,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
     use resque_store::{Finished, Reserved};
     let server = RedisServer::start();
     let proxy = RoundTripProxy::start(&server);
-    let s = Client::connect(&proxy.url()).await?.store().clone();
+    let s = Client::connect(&proxy.url()).await?.store()?.clone();
     // Every call is a new one: a new token each time.
     let mut n = 0;
     let mut tok = || {
@@ -1101,7 +1102,7 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
     // With the same token, the second call answers the first one's job and changes nothing.
     use resque_store::{Finished, Reserved};
     let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
+    let s = Client::connect(&server.url()).await?.store()?.clone();
     let id = "vm:78:q";
     let queues = vec!["q".to_owned()];
     let run_at = "2026-12-01T10:00:00Z";

@@ -67,6 +67,7 @@ fn the_reserve_script_hands_over_any_item_whole() {
         .block_on(Client::connect(&server.url()))
         .expect("connects")
         .store()
+        .expect("connected")
         .clone();
     let queues = vec!["q".to_owned()];
     // Each call is a new one: a new token.

@@ -21,7 +21,7 @@ fn poison() -> RecordTo<'static> {
 /// A server, a store on it and the one queue `a` most tests take jobs from.
 async fn setup() -> Result<(RedisServer, resque_store::Store, Vec<String>)> {
     let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
+    let s = Client::connect(&server.url()).await?.store()?.clone();
     Ok((server, s, vec!["a".to_owned()]))
 }
 
@@ -29,7 +29,7 @@ async fn setup() -> Result<(RedisServer, resque_store::Store, Vec<String>)> {
 async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -> Result<()> {
     let server = RedisServer::start();
     let proxy = RoundTripProxy::start(&server);
-    let s = Client::connect(&proxy.url()).await?.store().clone();
+    let s = Client::connect(&proxy.url()).await?.store()?.clone();
     let queues = vec!["a".to_owned(), "b".to_owned()];
     let job = r#"{"class":"NoopJob","args":[1]}"#;
     server.cmd(&["RPUSH", "resque:queue:b", job])?;
@@ -375,7 +375,7 @@ async fn a_stopped_reliable_worker_that_finishes_takes_its_requeued_copy_back_ou
 #[tokio::test(flavor = "current_thread")]
 async fn a_dead_workers_record_is_written_once_however_often_it_is_sent() -> Result<()> {
     let server = RedisServer::start();
-    let s = Client::connect(&server.url()).await?.store().clone();
+    let s = Client::connect(&server.url()).await?.store()?.clone();
     let working =
         r#"{"queue":"a","run_at":"2026-12-01T05:00:00Z","payload":{"class":"NoopJob","args":[]}}"#;
     server.cmd(&["SET", &format!("resque:worker:{ID}"), working])?;

@@ -28,11 +28,11 @@ async fn key_summaries_give_each_keys_type_and_size_with_and_without_scripts() -
         (KeyType::None, 0),
     ];
     let c = Client::connect(&server.url()).await?;
-    assert_eq!(c.store().key_summaries(&names).await?, want);
-    assert!(c.store().key_summaries(&[]).await?.is_empty());
+    assert_eq!(c.store()?.key_summaries(&names).await?, want);
+    assert!(c.store()?.key_summaries(&[]).await?.is_empty());
     // A server that refuses scripts (an ACL): the same answer, by pipelines.
     server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script", "-eval"])?;
     let c = Client::connect(&server.url()).await?;
-    assert_eq!(c.store().key_summaries(&names).await?, want);
+    assert_eq!(c.store()?.key_summaries(&names).await?, want);
     Ok(())
 }

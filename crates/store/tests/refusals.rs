@@ -39,7 +39,7 @@ fn failure() -> Failure {
 async fn out_of_memory_refuses_enqueues_clearly_and_never_a_jobs_bookkeeping() -> Result<()> {
     let server = RedisServer::start();
     let c = Client::connect(&server.url()).await?;
-    let s = c.store().clone();
+    let s = c.store()?.clone();
     let queues = vec!["a".to_owned()];
     for n in 1..=2u64 {
         c.enqueue::<Noop>((n,)).await?;
@@ -100,7 +100,7 @@ async fn a_read_only_replica_refuses_before_writing_and_the_call_can_be_sent_aga
         replica.get_str(&["LLEN", "resque:queue:a"]).as_deref() == Some("1")
     }));
     let r = Client::connect(&replica.url()).await?;
-    let s = r.store().clone();
+    let s = r.store()?.clone();
     let queues = vec!["a".to_owned()];
 
     let err = r.enqueue::<Noop>((2,)).await.expect_err("refused");

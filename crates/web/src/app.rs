@@ -107,13 +107,15 @@ impl Web {
             return Ok(c);
         }
         let cfg = &self.inner.config;
-        let client =
-            Client::connect_with(&cfg.connection, Some(&self.inner.namespace), &cfg.connect)
-                .await?;
-        let failures = cfg.backend.failures(client.store().clone());
+        let client = Client::builder(&cfg.connection)
+            .namespace(self.inner.namespace.as_str())
+            .options(cfg.connect.clone())
+            .connect()
+            .await?;
+        let failures = cfg.backend.failures(client.store()?.clone());
         // fred reconnects in the background (to the new master after a failover): say so
         // once, not once a request.
-        tokio::spawn(tell_connection_news(client.store().clone()));
+        tokio::spawn(tell_connection_news(client.store()?.clone()));
         let conn = Conn { client, failures };
         if let Ok(mut slot) = self.inner.conn.write() {
             *slot = Some(conn.clone());
@@ -130,7 +132,7 @@ impl Web {
         &self,
         c: &Conn,
     ) -> Result<Vec<(String, Option<String>)>, Error> {
-        let store = c.client.store();
+        let store = c.client.store()?;
         let ids = store.worker_ids().await?;
         let payloads = store.worker_payloads(&ids).await?;
         Ok(ids.into_iter().zip(payloads).collect())

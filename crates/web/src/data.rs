@@ -276,7 +276,7 @@ struct ApiWorkerDetail {
 
 pub(crate) async fn api_worker(State(web): State<Web>, Path(id): Path<String>) -> Data {
     let c = web.conn().await?;
-    let d = c.client.store().worker_details(&id).await?;
+    let d = c.client.store()?.worker_details(&id).await?;
     if !d.registered {
         return Err(Error::NotFound(format!("no such worker {id:?}")));
     }

@@ -71,6 +71,7 @@ impl Config {
                 reconnect: true,
                 connect_timeout: Duration::from_secs(2),
                 command_timeout: Duration::from_secs(5),
+                ..ConnectOptions::default()
             },
             poll_interval: Duration::from_secs(2),
             tabs: Vec::new(),

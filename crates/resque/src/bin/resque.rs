@@ -230,11 +230,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<ExitCode> {
-    let client = Client::connect(&args.redis, args.namespace.as_deref())?.with_environment(
-        std::env::var("RAILS_ENV")
-            .or_else(|_| std::env::var("RACK_ENV"))
-            .unwrap_or_else(|_| "development".to_owned()),
-    );
+    let client = Client::builder(&args.redis)
+        .namespace_override(args.namespace.as_deref())
+        .environment(
+            std::env::var("RAILS_ENV")
+                .or_else(|_| std::env::var("RACK_ENV"))
+                .unwrap_or_else(|_| "development".to_owned()),
+        )
+        .connect()?;
     let mut out = std::io::stdout().lock();
     match args.command {
         Command::Failures { backend, command } => {
@@ -357,7 +360,7 @@ fn failures(
 ) -> Result<()> {
     use resque::failure::{Backend, Order};
     let backend = Backend::for_reading(backend)?;
-    let f = backend.failures(client.async_client().store().clone());
+    let f = backend.failures(client.async_client().store()?.clone());
     macro_rules! rt {
         ($fut:expr) => {
             client.block_on($fut)
@@ -580,7 +583,7 @@ fn remove_worker(client: &Client, backend: &str, worker: &str) -> Result<()> {
     if !client.worker_exists(worker)? {
         return Err(resque::store::Error::NoSuchWorker(worker.to_owned()).into());
     }
-    let store = client.async_client().store();
+    let store = client.async_client().store()?;
     client.block_on(backend.unregister_worker(
         store,
         worker,

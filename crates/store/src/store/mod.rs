@@ -44,6 +44,9 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Time allowed for one command before it fails.
     pub command_timeout: Duration,
+    /// TLS even when the connection string does not ask for it (`rediss://` does); needs
+    /// the `tls` cargo feature.
+    pub tls: bool,
 }
 
 impl Default for ConnectOptions {
@@ -52,7 +55,35 @@ impl Default for ConnectOptions {
             reconnect: true,
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(10),
+            tls: false,
         }
+    }
+}
+
+/// Turns TLS on for a connection whose string did not (rustls with the system's roots, as
+/// `rediss://` does).
+fn with_tls(config: &mut fred::types::config::Config, connection: &Connection) -> Result<()> {
+    #[cfg(feature = "tls")]
+    {
+        if config.tls.is_none() {
+            let connector =
+                fred::types::config::TlsConnector::default_rustls().map_err(|error| {
+                    Error::Connect {
+                        redis: connection.redis_id().to_owned(),
+                        error,
+                    }
+                })?;
+            config.tls = Some(connector.into());
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = config;
+        Err(Error::BadConnectionString {
+            input: connection.redis_id().to_owned(),
+            reason: "TLS needs resque-rs built with the `tls` cargo feature".to_owned(),
+        })
     }
 }
 
@@ -104,7 +135,11 @@ impl Store {
             .or(connection.namespace())
             .unwrap_or(resque_protocol::DEFAULT_NAMESPACE);
         let keys = Keys::new(ns)?;
-        let mut builder = Builder::from_config(connection.config.clone());
+        let mut config = connection.config.clone();
+        if options.tls {
+            with_tls(&mut config, connection)?;
+        }
+        let mut builder = Builder::from_config(config);
         builder.with_connection_config(|c| {
             c.connection_timeout = options.connect_timeout;
             c.internal_command_timeout = options.connect_timeout;

@@ -83,7 +83,7 @@ pub(crate) async fn working_one(
     Path(id): Path<String>,
 ) -> Page {
     let c = web.conn().await?;
-    let d = c.client.store().worker_details(&id).await?;
+    let d = c.client.store()?.worker_details(&id).await?;
     if d.registered && d.payload.is_some() {
         return Ok(WorkingOnePage {
             l: web.chrome(&root, "working", false),

@@ -61,7 +61,7 @@ pub(crate) async fn stats(
             .into_response())
         }
         "redis" => {
-            let mut rows = c.client.store().server_info().await?;
+            let mut rows = c.client.store()?.server_info().await?;
             rows.sort();
             Ok(StatsPage {
                 l: stats_chrome(&web, &root, "redis"),
@@ -79,7 +79,7 @@ pub(crate) async fn stats(
                 .skip(usize::try_from(start).unwrap_or(usize::MAX))
                 .take(KEYS_PER_PAGE as usize)
                 .collect();
-            let summaries = c.client.store().key_summaries(&names).await?;
+            let summaries = c.client.store()?.key_summaries(&names).await?;
             let r = &root.0;
             let keys = names
                 .into_iter()
@@ -119,7 +119,7 @@ pub(crate) async fn stats_key(
     let c = web.conn().await?;
     let page = c
         .client
-        .store()
+        .store()?
         .key_page(&key, start, PER_PAGE, MAX_STRING)
         .await?;
     let is_string = page.kind == resque_store::KeyType::String;

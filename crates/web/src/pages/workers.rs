@@ -17,7 +17,7 @@ async fn workers_page(web: Web, root: Root, id: Option<String>, fragment: bool) 
     let r = root.0.clone();
     // A worker id has colons; a host name has none.
     if let Some(id) = id.as_deref().filter(|i| i.contains(':')) {
-        let d = c.client.store().worker_details(id).await?;
+        let d = c.client.store()?.worker_details(id).await?;
         if !d.registered {
             return Ok(not_registered(&web, &root, id));
         }

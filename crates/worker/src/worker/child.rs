@@ -8,7 +8,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use nix::sys::wait::WaitStatus;
 use resque_protocol::{Payload, Value, failure};
-use resque_store::{Context, Performed, Registry};
+use resque_store::{Context, JobRuntime, Performed, Registry};
 
 use super::exec::run_program;
 use super::outcome::Outcome;
@@ -106,7 +106,8 @@ impl Run<'_> {
         }
         // The child only borrows: the closure is dropped in the parent right after the
         // fork, and freeing owned copies there would write (so copy) shared heap pages.
-        let (registry, hooks, cfg, id) = (self.registry, self.hooks, self.cfg, self.id);
+        let (registry, jobs, hooks, cfg, id) =
+            (self.registry, self.jobs, self.hooks, self.cfg, self.id);
         self.wake.clear();
         // A reconnect's resolver thread or a moment at the process limit must not end the
         // worker (the job is already under worker:<id>): wait for them, up to 10 s.
@@ -116,7 +117,9 @@ impl Run<'_> {
                 for h in &hooks.after_fork {
                     h(JobInfo { queue, payload });
                 }
-                let outcome = Runner::new(registry, cfg, id.as_str()).perform(queue, payload);
+                let outcome = Runner::new(registry, jobs, cfg, id.as_str()).perform(queue, payload);
+                // A job that enqueued opened a connection: say goodbye to Redis.
+                jobs.close();
                 // Only a failure is reported (the parent reads the pipe only after an exit
                 // status other than 0).
                 let code = match &outcome {
@@ -189,24 +192,27 @@ pub(super) fn run_failure_hook(registry: &Registry, payload: &Value, exception: 
     let _ = catch_unwind(AssertUnwindSafe(|| registry.on_failure(class, &err, &args)));
 }
 
-/// What running a job needs, borrowed from the worker: the job types, the `--exec`
-/// programs, this worker's id, and where a job that enqueues connects.
+/// What running a job needs, borrowed from the worker: the job types and their state, the
+/// jobs' runtime and connection, the `--exec` programs and this worker's id.
 pub(super) struct Runner<'a> {
-    pub(super) registry: &'a Registry,
+    pub(super) registry: &'a Arc<Registry>,
+    pub(super) jobs: &'a Arc<JobRuntime>,
     pub(super) exec: &'a [(String, String)],
     pub(super) worker: &'a str,
-    pub(super) redis: &'a str,
-    pub(super) namespace: Option<&'a str>,
 }
 
 impl<'a> Runner<'a> {
-    pub(super) fn new(registry: &'a Registry, cfg: &'a Config, worker: &'a str) -> Self {
+    pub(super) fn new(
+        registry: &'a Arc<Registry>,
+        jobs: &'a Arc<JobRuntime>,
+        cfg: &'a Config,
+        worker: &'a str,
+    ) -> Self {
         Self {
             registry,
+            jobs,
             exec: &cfg.exec,
             worker,
-            redis: &cfg.redis,
-            namespace: cfg.namespace.as_deref(),
         }
     }
 
@@ -233,7 +239,12 @@ impl<'a> Runner<'a> {
                 ),
             };
         }
-        let mut ctx = Context::with_pusher(queue, Some(self.worker.to_owned()), self.pusher());
+        let mut ctx = Context::for_worker(
+            queue,
+            self.worker,
+            Arc::clone(self.registry),
+            Arc::clone(self.jobs),
+        );
         panic_site::clear();
         let result = catch_unwind(AssertUnwindSafe(|| {
             self.registry.perform(class, args, &mut ctx)
@@ -264,26 +275,6 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-    }
-
-    /// How a job enqueues: it connects lazily, once, with its own runtime (never the
-    /// parent's).
-    pub(super) fn pusher(&self) -> resque_store::job::Pusher {
-        let (redis, ns) = (self.redis.to_owned(), self.namespace.map(str::to_owned));
-        let client: Arc<std::sync::OnceLock<Result<resque_store::blocking::Client, String>>> =
-            Arc::default();
-        Arc::new(move |q: &str, p: &Payload| {
-            let c = client.get_or_init(|| {
-                resque_store::blocking::Client::connect(&redis, ns.as_deref())
-                    .map_err(|e| e.to_string())
-            });
-            match c {
-                Ok(c) => c.push(q, p),
-                Err(e) => Err(resque_store::Error::UnknownClass(format!(
-                    "cannot connect to enqueue: {e}"
-                ))),
-            }
-        })
     }
 }
 

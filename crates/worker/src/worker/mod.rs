@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use resque_failure::Backend;
 use resque_protocol::{Payload, Value, WorkerId, WorkingOn, time};
-use resque_store::{Connection, Registry, Store};
+use resque_store::{Connection, JobRuntime, Registry, Store};
 use signal_hook::consts::signal::SIGCHLD;
 use signal_hook_tokio::Signals;
 
@@ -82,6 +82,9 @@ fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
 pub struct Worker {
     config: Config,
     registry: Arc<Registry>,
+    /// The jobs' runtime and connection, made when a job first asks (in the child, under
+    /// fork per job).
+    jobs: Arc<JobRuntime>,
     hooks: Arc<Hooks>,
 }
 
@@ -102,6 +105,10 @@ impl Worker {
     /// A worker with worker hooks.
     pub fn with_hooks(config: Config, registry: Registry, hooks: Hooks) -> Self {
         Self {
+            jobs: Arc::new(JobRuntime::connecting_to(
+                config.redis.clone(),
+                config.namespace.clone(),
+            )),
             config,
             registry: Arc::new(registry),
             hooks: Arc::new(hooks),
@@ -168,6 +175,7 @@ impl Worker {
         let mut run = Run {
             cfg: &self.config,
             registry: &self.registry,
+            jobs: &self.jobs,
             hooks: &self.hooks,
             was_working: false,
             rt: &rt,
@@ -200,6 +208,7 @@ impl Worker {
 struct Run<'a> {
     cfg: &'a Config,
     registry: &'a Arc<Registry>,
+    jobs: &'a Arc<JobRuntime>,
     hooks: &'a Arc<Hooks>,
     /// For `queue_empty`: whether the last poll found a job.
     was_working: bool,
@@ -525,7 +534,8 @@ impl Run<'_> {
         let outcome = if self.cfg.fork_per_job {
             self.perform_with_fork(queue, &payload)?
         } else {
-            Runner::new(self.registry, self.cfg, self.id.as_str()).perform(queue, &payload)
+            Runner::new(self.registry, self.jobs, self.cfg, self.id.as_str())
+                .perform(queue, &payload)
         };
         outcome.log(queue, class, began.elapsed());
         self.working_on = None;

@@ -1,14 +1,18 @@
 //! [`Client`]: Ruby's `Resque` module API (enqueue, dequeue, queues, info, stats, workers),
-//! with enqueue/dequeue hooks and inline mode.
+//! with enqueue/dequeue hooks and inline mode; [`ClientBuilder`] for connecting with settings.
+
+mod builder;
+
+pub use builder::ClientBuilder;
 
 use std::sync::Arc;
 
 use resque_protocol::{Payload, Value, WorkerId, WorkingOn};
 use serde::Serialize;
 
-use crate::job::{self, Context, Job, Performed, Registry};
+use crate::job::{self, Context, Job, JobRuntime, Performed, Registry};
 use crate::store::{decode_item, encode};
-use crate::{Connection, Error, Result, Store};
+use crate::{Error, Result, Store};
 
 /// The Resque client: what an application uses to enqueue and inspect jobs.
 ///
@@ -22,9 +26,12 @@ use crate::{Connection, Error, Result, Store};
 /// ```
 #[derive(Debug, Clone)]
 pub struct Client {
-    store: Store,
+    /// `None` for [`Client::inline`], which never connects.
+    store: Option<Store>,
     inline: bool,
     registry: Arc<Registry>,
+    /// Where inline jobs' sync code waits for async work.
+    runtime: Arc<JobRuntime>,
     environment: String,
 }
 
@@ -62,43 +69,46 @@ pub struct Working {
 pub type PeekItem = std::result::Result<Payload, (String, String)>;
 
 impl Client {
-    /// Connects with a connection string (any form [`Connection::parse`] accepts).
+    /// Connects with a connection string (any form [`Connection`] accepts) and the
+    /// defaults [`ClientBuilder`] lists; [`Client::builder`] for other settings.
     pub async fn connect(connection: &str) -> Result<Self> {
-        let c = Connection::parse(connection)?;
-        Ok(Self::new(Store::connect(&c, None).await?))
-    }
-
-    /// Connects with explicit options; `namespace` overrides the string's own.
-    pub async fn connect_with(
-        connection: &str,
-        namespace: Option<&str>,
-        options: &crate::ConnectOptions,
-    ) -> Result<Self> {
-        let c = Connection::parse(connection)?;
-        Ok(Self::new(
-            Store::connect_with(&c, namespace, options).await?,
-        ))
+        Self::builder(connection).connect().await
     }
 
     /// A client over an open [`Store`].
     pub fn new(store: Store) -> Self {
         Self {
-            store,
+            store: Some(store),
             inline: false,
             registry: Arc::new(Registry::new()),
+            runtime: Arc::default(),
+            environment: "development".to_owned(),
+        }
+    }
+
+    pub(crate) fn inline_with(registry: Arc<Registry>, runtime: Arc<JobRuntime>) -> Self {
+        Self {
+            store: None,
+            inline: true,
+            registry,
+            runtime,
             environment: "development".to_owned(),
         }
     }
 
     /// Inline mode (`Resque.inline = true`): enqueued jobs run at once in the caller, with
-    /// their enqueue and perform hooks, and Redis is never touched. Failures return to the
-    /// caller as [`Error::Job`]. Untyped enqueues need their class registered.
+    /// their enqueue and perform hooks, and Redis is never touched by an enqueue (other
+    /// calls still read it; [`Client::inline`] for a client with no Redis at all).
+    /// Failures return to the caller as [`Error::Job`]. Untyped enqueues need their class
+    /// registered. An [`AsyncJob`](crate::AsyncJob) is awaited on the caller's runtime.
+    /// Turning it off on a client made by [`Client::inline`] leaves it with no Redis.
     pub fn with_inline(mut self, inline: bool) -> Self {
         self.inline = inline;
         self
     }
 
-    /// Registers job types, for inline mode's untyped enqueues.
+    /// Job types and shared state for inline mode (untyped enqueues need their class here;
+    /// jobs reach the state with [`Context::state`]).
     pub fn with_registry(mut self, registry: Registry) -> Self {
         self.registry = Arc::new(registry);
         self
@@ -115,9 +125,13 @@ impl Client {
         self.inline
     }
 
-    /// The underlying store.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// The underlying store; [`Error::NoRedis`] for [`Client::inline`].
+    pub fn store(&self) -> Result<&Store> {
+        self.store.as_ref().ok_or_else(|| {
+            Error::NoRedis(
+                "this client runs jobs inline and never connects (Client::inline)".to_owned(),
+            )
+        })
     }
 
     // ---- enqueue / dequeue --------------------------------------------------------------
@@ -135,14 +149,16 @@ impl Client {
         }
         job::validate(J::CLASS, queue)?;
         if self.inline {
-            let mut ctx = Context::inline("inline", Arc::clone(&self.registry));
-            job::run::<J>(&args, &mut ctx).map_err(|error| Error::Job {
-                class: J::CLASS.to_owned(),
-                error,
-            })?;
+            let mut ctx = self.inline_context();
+            J::run_awaiting(&args, &mut ctx)
+                .await
+                .map_err(|error| Error::Job {
+                    class: J::CLASS.to_owned(),
+                    error,
+                })?;
         } else {
             let payload = job::payload_for::<J>(&args)?;
-            self.store.push(queue, &encode(&payload)?).await?;
+            self.store()?.push(queue, &encode(&payload)?).await?;
         }
         J::after_enqueue(&args);
         Ok(true)
@@ -153,10 +169,10 @@ impl Client {
     pub async fn enqueue_to(&self, queue: &str, class: &str, args: Vec<Value>) -> Result<()> {
         job::validate(class, queue)?;
         if self.inline {
-            return self.perform_inline(class, args);
+            return self.perform_inline(class, args).await;
         }
         let payload = Payload::new(class, args);
-        self.store.push(queue, &encode(&payload)?).await
+        self.store()?.push(queue, &encode(&payload)?).await
     }
 
     /// Beyond Ruby: enqueues many jobs in one round trip. Each item is `(queue, class,
@@ -173,18 +189,24 @@ impl Client {
         for (queue, class, args) in jobs {
             job::validate(class.as_ref(), queue.as_ref())?;
             if self.inline {
-                self.perform_inline(class.as_ref(), args)?;
+                self.perform_inline(class.as_ref(), args).await?;
                 continue;
             }
             let payload = Payload::new(class.as_ref(), args);
             items.push((queue.as_ref().to_owned(), encode(&payload)?));
         }
         let n = items.len();
-        self.store.push_many(&items).await?;
+        if !items.is_empty() {
+            self.store()?.push_many(&items).await?;
+        }
         Ok(n)
     }
 
-    fn perform_inline(&self, class: &str, args: Vec<Value>) -> Result<()> {
+    fn inline_context(&self) -> Context {
+        Context::inline(Arc::clone(&self.registry), Arc::clone(&self.runtime))
+    }
+
+    async fn perform_inline(&self, class: &str, args: Vec<Value>) -> Result<()> {
         // Ruby round-trips the args through JSON first (`decode(encode(args))`).
         let args = match resque_protocol::json::from_slice(
             resque_protocol::json::to_string(&args)?.as_bytes(),
@@ -192,11 +214,13 @@ impl Client {
             Value::Array(a) => a,
             _ => Vec::new(),
         };
-        let mut ctx = Context::inline("inline", Arc::clone(&self.registry));
-        match self.registry.perform(class, &args, &mut ctx) {
-            None => Err(Error::UnknownClass(class.to_owned())),
-            Some(Ok(Performed::Yes | Performed::No)) => Ok(()),
-            Some(Err(error)) => Err(Error::Job {
+        let mut ctx = self.inline_context();
+        let Some(run) = self.registry.perform_awaiting(class, &args, &mut ctx) else {
+            return Err(Error::UnknownClass(class.to_owned()));
+        };
+        match run.await {
+            Ok(Performed::Yes | Performed::No) => Ok(()),
+            Err(error) => Err(Error::Job {
                 class: class.to_owned(),
                 error,
             }),
@@ -229,15 +253,15 @@ impl Client {
         if let Some(args) = args {
             let payload = Payload::new(class, args.to_vec());
             return self
-                .store
+                .store()?
                 .remove_from_queue(queue, encode(&payload)?.as_bytes())
                 .await;
         }
         let mut removed = 0;
-        for raw in self.store.everything_in_queue(queue).await? {
+        for raw in self.store()?.everything_in_queue(queue).await? {
             match Payload::decode(&raw) {
                 Ok(p) if p.class() == Some(class) => {
-                    removed += self.store.remove_from_queue(queue, &raw).await?;
+                    removed += self.store()?.remove_from_queue(queue, &raw).await?;
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -250,19 +274,19 @@ impl Client {
 
     /// `Resque.push(queue, item)`: any JSON object, extra keys kept.
     pub async fn push(&self, queue: &str, item: &Payload) -> Result<()> {
-        self.store.push(queue, &encode(item)?).await
+        self.store()?.push(queue, &encode(item)?).await
     }
 
     /// `Resque.pop(queue)`. A malformed item is put back at the head of the queue and
     /// reported as [`Error::MalformedPayload`], so nothing is lost.
     pub async fn pop(&self, queue: &str) -> Result<Option<Payload>> {
-        let Some(raw) = self.store.pop(queue).await? else {
+        let Some(raw) = self.store()?.pop(queue).await? else {
             return Ok(None);
         };
         match decode_item(queue, &raw) {
             Ok(p) => Ok(Some(p)),
             Err(e) => {
-                self.store.push_front(queue, &raw).await?;
+                self.store()?.push_front(queue, &raw).await?;
                 Err(e)
             }
         }
@@ -270,13 +294,13 @@ impl Client {
 
     /// `Resque.size(queue)`.
     pub async fn size(&self, queue: &str) -> Result<u64> {
-        self.store.size(queue).await
+        self.store()?.size(queue).await
     }
 
     /// `Resque.peek(queue, start, count)`; malformed items come back as `Err((raw, why))`.
     pub async fn peek(&self, queue: &str, start: i64, count: i64) -> Result<Vec<PeekItem>> {
         Ok(self
-            .store
+            .store()?
             .peek(queue, start, count)
             .await?
             .into_iter()
@@ -286,22 +310,22 @@ impl Client {
 
     /// `Resque.queues`, sorted.
     pub async fn queues(&self) -> Result<Vec<String>> {
-        self.store.queue_names().await
+        self.store()?.queue_names().await
     }
 
     /// `Resque.queue_sizes`.
     pub async fn queue_sizes(&self) -> Result<Vec<(String, u64)>> {
-        self.store.queue_sizes().await
+        self.store()?.queue_sizes().await
     }
 
     /// `Resque.remove_queue(queue)`.
     pub async fn remove_queue(&self, queue: &str) -> Result<()> {
-        self.store.remove_queue(queue).await.map(|_| ())
+        self.store()?.remove_queue(queue).await.map(|_| ())
     }
 
     /// `Resque.watch_queue(queue)`.
     pub async fn watch_queue(&self, queue: &str) -> Result<()> {
-        self.store.watch_queue(queue).await
+        self.store()?.watch_queue(queue).await
     }
 
     // ---- info, keys, stats --------------------------------------------------------------
@@ -311,15 +335,15 @@ impl Client {
         // Independent reads, sent together: fred pipelines concurrent commands on its one
         // connection, so this costs the round trips of the longest chain (2), not 6.
         let workers_and_payloads = async {
-            let workers = self.store.worker_ids().await?;
-            let working = self.store.worker_payloads(&workers).await?;
+            let workers = self.store()?.worker_ids().await?;
+            let working = self.store()?.worker_payloads(&workers).await?;
             Ok::<_, Error>((workers, working))
         };
         let (sizes, (workers, working), processed, failed) = tokio::try_join!(
-            self.store.queue_sizes(),
+            self.store()?.queue_sizes(),
             workers_and_payloads,
-            self.store.stat("processed"),
-            self.store.failed_count(),
+            self.store()?.stat("processed"),
+            self.store()?.failed_count(),
         )?;
         Ok(Info {
             pending: sizes.iter().map(|(_, n)| n).sum(),
@@ -331,47 +355,47 @@ impl Client {
                 .filter(|p| p.as_deref().is_some_and(|s| !s.is_empty()))
                 .count() as u64,
             failed,
-            servers: vec![self.store.redis_id().to_owned()],
+            servers: vec![self.store()?.redis_id().to_owned()],
             environment: self.environment.clone(),
         })
     }
 
     /// `Resque.keys`: every key under the namespace, without it.
     pub async fn keys(&self) -> Result<Vec<String>> {
-        self.store.all_keys().await
+        self.store()?.all_keys().await
     }
 
     /// `Resque::Stat[name]`.
     pub async fn stat(&self, name: &str) -> Result<i64> {
-        self.store.stat(name).await
+        self.store()?.stat(name).await
     }
 
     /// `Resque::Stat.incr(name, by)`.
     pub async fn incr_stat(&self, name: &str, by: i64) -> Result<i64> {
-        self.store.incr_stat(name, by).await
+        self.store()?.incr_stat(name, by).await
     }
 
     /// `Resque::Stat.decr(name, by)`.
     pub async fn decr_stat(&self, name: &str, by: i64) -> Result<i64> {
-        self.store.decr_stat(name, by).await
+        self.store()?.decr_stat(name, by).await
     }
 
     /// `Resque::Stat.clear(name)`.
     pub async fn clear_stat(&self, name: &str) -> Result<()> {
-        self.store.clear_stat(name).await
+        self.store()?.clear_stat(name).await
     }
 
     // ---- workers ------------------------------------------------------------------------
 
     /// `Resque.workers`: registered worker ids, sorted.
     pub async fn workers(&self) -> Result<Vec<String>> {
-        self.store.worker_ids().await
+        self.store()?.worker_ids().await
     }
 
     /// `Resque.working`: workers with a job, and the job.
     pub async fn working(&self) -> Result<Vec<Working>> {
-        let ids = self.store.worker_ids().await?;
-        let payloads = self.store.worker_payloads(&ids).await?;
+        let ids = self.store()?.worker_ids().await?;
+        let payloads = self.store()?.worker_payloads(&ids).await?;
         Ok(ids
             .into_iter()
             .zip(payloads)
@@ -385,7 +409,7 @@ impl Client {
 
     /// Whether a worker is `working` (has a `worker:<id>` payload) or `idle`.
     pub async fn worker_state(&self, id: &str) -> Result<&'static str> {
-        Ok(match self.store.worker_payload(id).await? {
+        Ok(match self.store()?.worker_payload(id).await? {
             Some(p) if !p.is_empty() => "working",
             _ => "idle",
         })
@@ -393,7 +417,7 @@ impl Client {
 
     /// Whether `id` is a registered worker (`SISMEMBER workers`).
     pub async fn worker_exists(&self, id: &str) -> Result<bool> {
-        self.store.worker_exists(id).await
+        self.store()?.worker_exists(id).await
     }
 
     /// Parses a worker id (for callers that need its host and pid).

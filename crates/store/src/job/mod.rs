@@ -1,0 +1,306 @@
+//! Jobs written in Rust: the [`Job`] and [`AsyncJob`] traits, their hooks, the shared state
+//! they reach through [`Context`], and the runner that calls them in Ruby's order.
+//!
+//! A job is a type with a Resque class name, a default queue and an `Args` type. `Args` may
+//! be any serde type; how each shape sits in the payload's `"args"` (a struct is one hash
+//! argument, a tuple is the argument list, `()` is none) is in [`args`], and matches what
+//! Ruby writes for the same `Resque.enqueue`.
+//!
+//! Hooks follow Ruby's job hooks (SPEC §1.11); where Ruby allows several methods per hook
+//! (`before_perform_a`, `before_perform_b`), a Rust job has one method and calls what it needs.
+//!
+//! | Ruby | here |
+//! |---|---|
+//! | `before_enqueue` returning `false` cancels | [`Job::before_enqueue`] returns `false` |
+//! | `after_enqueue`, `before_dequeue` (false cancels), `after_dequeue` | same names |
+//! | `before_perform` raising `DontPerform` | [`Job::before_perform`] returns [`JobError::dont_perform`] |
+//! | `around_perform` (may skip the yield) | [`Job::around_perform`] (may skip `perform`) |
+//! | `after_perform`, `on_failure` | same names |
+//!
+//! Layout: [`args`] (shapes of `Args`), `error` ([`JobError`]), `context` ([`Context`]),
+//! `registry` ([`Registry`] and shared state), `runtime` ([`JobRuntime`]: the async runtime
+//! and Redis connection a worker lends its jobs).
+
+pub mod args;
+mod context;
+mod error;
+mod finite;
+mod registry;
+mod runtime;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use args::{args_from_json, args_to_json, payload_for};
+pub use context::Context;
+pub use error::JobError;
+pub use registry::Registry;
+pub use runtime::JobRuntime;
+
+use crate::{Error, Result};
+
+/// A job type. See the module docs; for `async fn perform`, implement [`AsyncJob`] instead.
+///
+/// ```
+/// use resque_store::{Context, Job, JobError};
+///
+/// struct Archive;
+/// impl Job for Archive {
+///     const CLASS: &'static str = "Archive";
+///     const QUEUE: &'static str = "file_serve";
+///     type Args = (u64, String);
+///     fn perform((id, branch): &Self::Args, _ctx: &mut Context) -> Result<(), JobError> {
+///         if branch.is_empty() {
+///             return Err(JobError::msg(format!("no branch for {id}")));
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait Job: 'static {
+    /// The Resque class name (`Archive`, `Mailers::Welcome`): what goes in `"class"`.
+    const CLASS: &'static str;
+    /// The default queue (Ruby's `@queue`).
+    const QUEUE: &'static str;
+    /// The arguments: a tuple is the argument list, a struct or map one hash argument, `()`
+    /// none (the whole table is in [`args`]).
+    type Args: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Does the work. Under `resque-worker` it runs in a forked child (or in the worker
+    /// process with `FORK_PER_JOB=false`).
+    fn perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError>;
+
+    /// Runs before enqueueing; `false` cancels the enqueue.
+    fn before_enqueue(_args: &Self::Args) -> bool {
+        true
+    }
+    /// Runs after the job is pushed.
+    fn after_enqueue(_args: &Self::Args) {}
+    /// Runs before a dequeue; `false` cancels it.
+    fn before_dequeue(_args: &Self::Args) -> bool {
+        true
+    }
+    /// Runs after a dequeue.
+    fn after_dequeue(_args: &Self::Args) {}
+    /// Runs before `perform`. Return [`JobError::dont_perform`] to skip the job quietly
+    /// (not a failure; counted as processed), any other error to fail it.
+    fn before_perform(_args: &Self::Args, _ctx: &mut Context) -> std::result::Result<(), JobError> {
+        Ok(())
+    }
+    /// Wraps `perform`; call `perform(ctx)` to run the job (or don't, to skip it).
+    fn around_perform(
+        _args: &Self::Args,
+        ctx: &mut Context,
+        perform: &mut dyn FnMut(&mut Context) -> std::result::Result<(), JobError>,
+    ) -> std::result::Result<(), JobError> {
+        perform(ctx)
+    }
+    /// Runs after a successful `perform`; an error here fails the job.
+    fn after_perform(_args: &Self::Args, _ctx: &mut Context) -> std::result::Result<(), JobError> {
+        Ok(())
+    }
+    /// Runs once when the job fails, before the failure is recorded.
+    fn on_failure(_error: &JobError, _args: &Self::Args) {}
+
+    /// How an async caller runs this job inline ([`crate::Client`] in inline mode): a sync
+    /// job runs at once; an [`AsyncJob`] is awaited on the caller's runtime instead of
+    /// blocking it. Not meant to be overridden.
+    #[doc(hidden)]
+    fn run_awaiting<'a>(args: &'a Self::Args, ctx: &'a mut Context) -> BoxRun<'a>
+    where
+        Self: Sized,
+    {
+        Box::pin(std::future::ready(run::<Self>(args, ctx)))
+    }
+}
+
+/// A boxed job run, for [`Job::run_awaiting`] (not `Send`: it runs where it was made).
+#[doc(hidden)]
+pub type BoxRun<'a> = Pin<Box<dyn Future<Output = std::result::Result<Performed, JobError>> + 'a>>;
+
+/// A job whose `perform` is an `async fn`, run on the runtime the worker lends
+/// ([`JobRuntime`]): in the forked child in fork-per-job mode, in the worker process with
+/// `FORK_PER_JOB=false`. Every `AsyncJob` is a [`Job`], so it registers, enqueues and runs
+/// inline the same way. The perform hooks are async too; `around_perform` is not offered
+/// (wrap the work inside `perform`).
+///
+/// The futures need not be `Send`: each runs to completion on one thread.
+///
+/// ```
+/// use resque_store::{AsyncJob, Context, JobError};
+///
+/// struct Fetch;
+/// impl AsyncJob for Fetch {
+///     const CLASS: &'static str = "Fetch";
+///     const QUEUE: &'static str = "web";
+///     type Args = (String,);
+///     async fn perform((url,): &Self::Args, ctx: &mut Context) -> Result<(), JobError> {
+///         // e.g. an HTTP client from the worker's shared state: ctx.state::<Http>()?
+///         let client = ctx.client().await?;
+///         client.enqueue_to("audit", "Fetched", vec![url.as_str().into()]).await?;
+///         Ok(())
+///     }
+/// }
+/// ```
+// `async fn` in a public trait warns that callers cannot require `Send` futures: none does.
+#[allow(async_fn_in_trait)]
+pub trait AsyncJob: 'static {
+    /// The Resque class name.
+    const CLASS: &'static str;
+    /// The default queue.
+    const QUEUE: &'static str;
+    /// The arguments, as [`Job::Args`].
+    type Args: Serialize + DeserializeOwned + Send + 'static;
+
+    /// Does the work.
+    async fn perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError>;
+
+    /// As [`Job::before_enqueue`].
+    fn before_enqueue(_args: &Self::Args) -> bool {
+        true
+    }
+    /// As [`Job::after_enqueue`].
+    fn after_enqueue(_args: &Self::Args) {}
+    /// As [`Job::before_dequeue`].
+    fn before_dequeue(_args: &Self::Args) -> bool {
+        true
+    }
+    /// As [`Job::after_dequeue`].
+    fn after_dequeue(_args: &Self::Args) {}
+    /// As [`Job::before_perform`].
+    async fn before_perform(
+        _args: &Self::Args,
+        _ctx: &mut Context,
+    ) -> std::result::Result<(), JobError> {
+        Ok(())
+    }
+    /// As [`Job::after_perform`].
+    async fn after_perform(
+        _args: &Self::Args,
+        _ctx: &mut Context,
+    ) -> std::result::Result<(), JobError> {
+        Ok(())
+    }
+    /// As [`Job::on_failure`].
+    fn on_failure(_error: &JobError, _args: &Self::Args) {}
+}
+
+/// An async job run from sync code (the worker, the blocking client): each async hook is
+/// driven to its end on the job runtime.
+impl<J: AsyncJob> Job for J {
+    const CLASS: &'static str = J::CLASS;
+    const QUEUE: &'static str = J::QUEUE;
+    type Args = J::Args;
+
+    fn perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError> {
+        let rt = ctx.runtime();
+        rt.block_on(J::perform(args, ctx))?
+    }
+    fn before_enqueue(args: &Self::Args) -> bool {
+        J::before_enqueue(args)
+    }
+    fn after_enqueue(args: &Self::Args) {
+        J::after_enqueue(args)
+    }
+    fn before_dequeue(args: &Self::Args) -> bool {
+        J::before_dequeue(args)
+    }
+    fn after_dequeue(args: &Self::Args) {
+        J::after_dequeue(args)
+    }
+    fn before_perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError> {
+        let rt = ctx.runtime();
+        rt.block_on(J::before_perform(args, ctx))?
+    }
+    fn after_perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError> {
+        let rt = ctx.runtime();
+        rt.block_on(J::after_perform(args, ctx))?
+    }
+    fn on_failure(error: &JobError, args: &Self::Args) {
+        J::on_failure(error, args)
+    }
+    fn run_awaiting<'a>(args: &'a Self::Args, ctx: &'a mut Context) -> BoxRun<'a> {
+        Box::pin(run_async::<J>(args, ctx))
+    }
+}
+
+/// Ruby's `Resque.validate`.
+pub(crate) fn validate(class: &str, queue: &str) -> Result<()> {
+    if queue.is_empty() {
+        return Err(Error::NoQueue {
+            class: class.to_owned(),
+        });
+    }
+    if class.is_empty() {
+        return Err(Error::NoClass);
+    }
+    Ok(())
+}
+
+/// Whether a job ran: Ruby's `Job#perform` return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Performed {
+    /// `perform` ran and succeeded.
+    Yes,
+    /// Skipped by `before_perform` ([`JobError::dont_perform`]) or by `around_perform` not
+    /// calling `perform`. Not a failure.
+    No,
+}
+
+/// Runs a job with its hooks, in Ruby's order: `before_perform`, `around_perform` wrapping
+/// `perform`, `after_perform`; on any error, `on_failure` once, then the error is returned.
+pub fn run<J: Job>(args: &J::Args, ctx: &mut Context) -> std::result::Result<Performed, JobError> {
+    let outcome = (|| {
+        if let Err(e) = J::before_perform(args, ctx) {
+            if e.is_dont_perform() {
+                return Ok(Performed::No);
+            }
+            return Err(e);
+        }
+        let mut performed = false;
+        J::around_perform(args, ctx, &mut |ctx| {
+            J::perform(args, ctx)?;
+            performed = true;
+            Ok(())
+        })?;
+        J::after_perform(args, ctx)?;
+        Ok(if performed {
+            Performed::Yes
+        } else {
+            Performed::No
+        })
+    })();
+    if let Err(e) = &outcome {
+        J::on_failure(e, args);
+    }
+    outcome
+}
+
+/// [`run`] for an [`AsyncJob`], awaited: the same order, each hook awaited.
+pub async fn run_async<J: AsyncJob>(
+    args: &J::Args,
+    ctx: &mut Context,
+) -> std::result::Result<Performed, JobError> {
+    let outcome = async {
+        if let Err(e) = J::before_perform(args, ctx).await {
+            if e.is_dont_perform() {
+                return Ok(Performed::No);
+            }
+            return Err(e);
+        }
+        J::perform(args, ctx).await?;
+        J::after_perform(args, ctx).await?;
+        Ok(Performed::Yes)
+    }
+    .await;
+    if let Err(e) = &outcome {
+        J::on_failure(e, args);
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests;

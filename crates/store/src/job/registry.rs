@@ -1,0 +1,202 @@
+//! [`Registry`]: job types by class name, and the shared state their jobs reach.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::{BoxRun, Context, Job, JobError, JobRuntime, Performed, args_from_json, run};
+
+type Runner = fn(&[Value], &mut Context) -> std::result::Result<Performed, JobError>;
+type AwaitingRunner = for<'a> fn(&'a [Value], &'a mut Context) -> BoxRun<'a>;
+type FailureHook = fn(&JobError, &[Value]);
+
+type Shared = Arc<dyn Any + Send + Sync>;
+type Make = Box<dyn Fn() -> std::result::Result<Shared, JobError> + Send + Sync>;
+
+/// One kind of shared state: how to make it, and the value once made.
+struct Slot {
+    type_name: &'static str,
+    make: Make,
+    value: Mutex<Option<Shared>>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    run: Runner,
+    run_awaiting: AwaitingRunner,
+    on_failure: FailureHook,
+}
+
+/// Job types by class name (the Rust side of Ruby's `constantize`), and the application's
+/// shared state that their jobs reach with [`Context::state`].
+///
+/// Clones share the state's values.
+#[derive(Default, Clone)]
+pub struct Registry {
+    jobs: HashMap<String, Entry>,
+    states: HashMap<TypeId, Arc<Slot>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut states: Vec<&str> = self.states.values().map(|s| s.type_name).collect();
+        states.sort_unstable();
+        f.debug_struct("Registry")
+            .field("classes", &self.classes())
+            .field("states", &states)
+            .finish()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a job type (a [`Job`] or an [`AsyncJob`](super::AsyncJob)) under its
+    /// class name.
+    pub fn register<J: Job>(&mut self) -> &mut Self {
+        fn runner<J: Job>(
+            args: &[Value],
+            ctx: &mut Context,
+        ) -> std::result::Result<Performed, JobError> {
+            let args = args_from_json::<J>(args)?;
+            run::<J>(&args, ctx)
+        }
+        fn awaiting<'a, J: Job>(args: &'a [Value], ctx: &'a mut Context) -> BoxRun<'a> {
+            Box::pin(async move {
+                let args = args_from_json::<J>(args)?;
+                J::run_awaiting(&args, ctx).await
+            })
+        }
+        fn failure_hook<J: Job>(error: &JobError, args: &[Value]) {
+            if let Ok(args) = args_from_json::<J>(args) {
+                J::on_failure(error, &args);
+            }
+        }
+        self.jobs.insert(
+            J::CLASS.to_owned(),
+            Entry {
+                run: runner::<J>,
+                run_awaiting: awaiting::<J>,
+                on_failure: failure_hook::<J>,
+            },
+        );
+        self
+    }
+
+    /// Gives jobs a shared value of type `T`, made by `make` the first time a job asks
+    /// ([`Context::state`]) in the process that runs it, inside the jobs' runtime (so a
+    /// constructor that needs tokio finds one). A second call for the same `T` replaces
+    /// the first.
+    ///
+    /// Under a forking worker each job's child makes its own, after the fork: a database
+    /// pool or an HTTP client is never shared with the parent. Under `FORK_PER_JOB=false`
+    /// it is made once for the worker's life.
+    pub fn state<T: Send + Sync + 'static>(
+        &mut self,
+        make: impl Fn() -> T + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.try_state(move || Ok::<T, JobError>(make()))
+    }
+
+    /// [`Registry::state`] for a constructor that can fail: its error fails the job that
+    /// asked (and the next job asks again).
+    pub fn try_state<T, E>(
+        &mut self,
+        make: impl Fn() -> std::result::Result<T, E> + Send + Sync + 'static,
+    ) -> &mut Self
+    where
+        T: Send + Sync + 'static,
+        E: Into<JobError>,
+    {
+        let make: Make = Box::new(move || match make() {
+            Ok(v) => Ok(Arc::new(v) as Shared),
+            Err(e) => Err(e.into()),
+        });
+        self.states.insert(
+            TypeId::of::<T>(),
+            Arc::new(Slot {
+                type_name: std::any::type_name::<T>(),
+                make,
+                value: Mutex::new(None),
+            }),
+        );
+        self
+    }
+
+    /// The state of type `T`, made now if no job asked before.
+    pub(crate) fn state_for<T: Send + Sync + 'static>(
+        &self,
+        runtime: &JobRuntime,
+    ) -> std::result::Result<Arc<T>, JobError> {
+        let name = std::any::type_name::<T>();
+        let slot = self.states.get(&TypeId::of::<T>()).ok_or_else(|| {
+            JobError::new(
+                "Resque::NoState",
+                format!(
+                    "no shared state of type {name}: give it to the worker with Builder::state"
+                ),
+            )
+        })?;
+        // A poisoned lock only means a constructor panicked once: try again.
+        let mut value = slot.value.lock().unwrap_or_else(|p| p.into_inner());
+        let shared = match &*value {
+            Some(v) => Arc::clone(v),
+            None => {
+                let made = runtime.enter(&slot.make)??;
+                *value = Some(Arc::clone(&made));
+                made
+            }
+        };
+        shared
+            .downcast::<T>()
+            .map_err(|_| JobError::msg(format!("shared state {name} has another type")))
+    }
+
+    /// Whether a class is registered.
+    pub fn contains(&self, class: &str) -> bool {
+        self.jobs.contains_key(class)
+    }
+
+    /// Registered class names, sorted.
+    pub fn classes(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.jobs.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Runs the job a payload names. `None` when no type is registered for its class.
+    pub fn perform(
+        &self,
+        class: &str,
+        args: &[Value],
+        ctx: &mut Context,
+    ) -> Option<std::result::Result<Performed, JobError>> {
+        let entry = self.jobs.get(class)?;
+        Some((entry.run)(args, ctx))
+    }
+
+    /// [`Registry::perform`] from async code: an async job is awaited, not blocked on.
+    pub fn perform_awaiting<'a>(
+        &self,
+        class: &str,
+        args: &'a [Value],
+        ctx: &'a mut Context,
+    ) -> Option<BoxRun<'a>> {
+        let entry = self.jobs.get(class)?;
+        Some((entry.run_awaiting)(args, ctx))
+    }
+
+    /// Runs a class's `on_failure` hook for a failure found outside `perform` (a child
+    /// killed by a signal, a worker pruned mid-job).
+    pub fn on_failure(&self, class: &str, error: &JobError, args: &[Value]) {
+        if let Some(entry) = self.jobs.get(class) {
+            (entry.on_failure)(error, args);
+        }
+    }
+}
