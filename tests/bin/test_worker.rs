@@ -169,6 +169,71 @@ job!(SpawnJob, "spawn", |a, c| {
     Ok(())
 });
 
+/// Shared state that says where it was made (`Builder::state`), and how many were made in
+/// this process.
+struct Made {
+    pid: u32,
+    number: u64,
+}
+static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+job!(StateJob, "state", |_a, c| {
+    let made = c.state::<Made>()?;
+    hook_log(format!(
+        "state made_in={} runs_in={} number={}",
+        made.pid,
+        std::process::id(),
+        made.number
+    ));
+    Ok(())
+});
+
+/// The application's database, as shared state: a Redis connection of its own, opened by
+/// the first job that needs it. A connection is not fork-safe (made in the parent, a child
+/// would share its socket), so the worker must make this after the fork.
+struct Db {
+    url: String,
+    pid: u32,
+    conn: tokio::sync::OnceCell<resque::Client>,
+}
+
+/// A struct argument: `"args":[{"n":3}]`, as Ruby's `Resque.enqueue(AsyncStateJob, n: 3)`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Visit {
+    n: u64,
+}
+
+/// An async job: counts a visit through the shared database and enqueues a NoopJob through
+/// the worker's connection, with a real await in between.
+struct AsyncStateJob;
+impl AsyncJob for AsyncStateJob {
+    const CLASS: &'static str = "AsyncStateJob";
+    const QUEUE: &'static str = "async";
+    type Args = Visit;
+    async fn perform(visit: &Visit, ctx: &mut Context) -> Result<(), JobError> {
+        let db = ctx.state::<Db>()?;
+        let conn = db
+            .conn
+            .get_or_try_init(|| resque::Client::connect(&db.url))
+            .await?;
+        conn.incr_stat("visits", visit.n as i64).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        ctx.client()
+            .await?
+            .enqueue::<NoopJob>(vec![visit.n.into()])
+            .await?;
+        if visit.n == 0 {
+            panic!("an async job panics");
+        }
+        hook_log(format!(
+            "async made_in={} runs_in={}",
+            db.pid,
+            std::process::id()
+        ));
+        Ok(())
+    }
+}
+
 // Test-only: a raw fork without exec, which is exactly the misbehaviour under test.
 #[allow(unsafe_code)]
 unsafe extern "C" {
@@ -237,5 +302,16 @@ fn main() -> std::process::ExitCode {
         .job::<LatencyJob>()
         .job::<DaemonJob>()
         .job::<ScribbleJob>()
+        .job::<StateJob>()
+        .job::<AsyncStateJob>()
+        .state(|| Made {
+            pid: std::process::id(),
+            number: MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+        })
+        .state(|| Db {
+            url: std::env::var("REDIS_URL").unwrap_or_default(),
+            pid: std::process::id(),
+            conn: tokio::sync::OnceCell::new(),
+        })
         .main()
 }

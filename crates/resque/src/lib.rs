@@ -16,9 +16,15 @@ pub use resque_worker as worker;
 pub use resque_protocol::{Failure, Keys, Payload, Value, WorkerId, WorkingOn};
 #[doc(inline)]
 pub use resque_store::{
-    Client, ConnectOptions, Connection, Context, Error, Info, Job, JobError, Performed, Registry,
-    Result, Store, blocking,
+    AsyncJob, Client, ClientBuilder, ConnectOptions, Connection, Context, Error, Info, Job,
+    JobError, JobRuntime, Performed, Registry, Result, Store, blocking,
 };
+
+/// The tokio the library runs on (current-thread runtimes, I/O and timers), so a small
+/// program needs no tokio dependency of its own:
+/// `#[resque::tokio::main(crate = "resque::tokio", flavor = "current_thread")]`. An
+/// application with its own tokio (an axum server) just uses that one.
+pub use tokio;
 
 /// The repository README's Rust examples, compiled as doc tests (`rust,no_run` blocks).
 #[cfg(doctest)]
@@ -27,5 +33,5 @@ mod readme {}
 
 /// The types most applications touch.
 pub mod prelude {
-    pub use resque_store::{Client, Context, Error, Job, JobError, Registry};
+    pub use resque_store::{AsyncJob, Client, Context, Error, Job, JobError, Registry};
 }

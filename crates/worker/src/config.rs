@@ -200,6 +200,40 @@ pub struct Config {
     pub airbrake: Option<resque_failure::airbrake::Config>,
 }
 
+/// The built-in defaults, the same as the command line's; no queues (a worker refuses to
+/// start without some: set [`Config::queues`]).
+impl Default for Config {
+    fn default() -> Self {
+        let interval = Duration::from_secs(5);
+        Self {
+            queues: QueueSpec::default(),
+            interval: Some(interval),
+            min_interval: interval,
+            max_interval: interval,
+            backoff_interval: Duration::from_millis(100),
+            count: 1,
+            pidfile: None,
+            background: false,
+            verbose: false,
+            very_verbose: false,
+            fork_per_job: true,
+            term_child: false,
+            pre_shutdown_timeout: Duration::ZERO,
+            term_timeout: Duration::from_secs(4),
+            graceful_term: false,
+            heartbeat_interval: Duration::from_secs(60),
+            reliable: false,
+            max_recoveries: 3,
+            procline_prefix: String::new(),
+            failure_backend: "redis".to_owned(),
+            redis: "localhost:6379".to_owned(),
+            namespace: None,
+            exec: Vec::new(),
+            airbrake: None,
+        }
+    }
+}
+
 /// A configuration error: one line naming the setting.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -231,6 +265,9 @@ pub enum ConfigError {
     /// A bad --exec.
     #[error("--exec takes CLASS=PROGRAM (or *=PROGRAM), got {0:?}")]
     BadExec(String),
+    /// A command line clap refused (unknown flag, missing value), in clap's words.
+    #[error("{}", .0.trim_end())]
+    Usage(String),
 }
 
 fn seconds(name: &'static str, value: &str) -> Result<Duration, ConfigError> {
@@ -362,6 +399,14 @@ mod tests {
         assert_eq!(c.pre_shutdown_timeout, Duration::ZERO);
         assert!(c.fork_per_job && !c.term_child && !c.graceful_term && !c.verbose);
         assert_eq!((c.count, c.failure_backend.as_str()), (1, "redis"));
+        Ok(())
+    }
+
+    #[test]
+    fn default_is_the_command_line_without_queues() -> Result<(), ConfigError> {
+        let mut parsed = parse(&["-q", "a"])?;
+        parsed.queues = QueueSpec::default();
+        assert_eq!(parsed, Config::default());
         Ok(())
     }
 

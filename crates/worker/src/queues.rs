@@ -11,8 +11,8 @@ use std::fmt;
 /// Characters that make a queue list dynamic (Ruby's `Worker::WILDCARDS`).
 const WILDCARDS: [char; 6] = ['*', '?', '{', '}', '[', ']'];
 
-/// The parsed `QUEUE` / `QUEUES` value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The parsed `QUEUE` / `QUEUES` value. The default has no queues (a worker refuses it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueueSpec {
     patterns: Vec<String>,
     skips: Vec<String>,

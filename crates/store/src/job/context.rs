@@ -123,7 +123,21 @@ impl Context {
         }
         validate(J::CLASS, queue)?;
         let mut ctx = Context::inline(Arc::clone(&self.registry), Arc::clone(&self.runtime));
-        run::<J>(&args, &mut ctx).map_err(|error| Error::Job {
+        let (args, outcome) = if J::IS_ASYNC && tokio::runtime::Handle::try_current().is_ok() {
+            // An async job enqueued by sync code that itself runs inside async code (a
+            // sync job run inline from a `#[tokio::test]`): tokio forbids waiting on this
+            // thread, so the job runs to its end on a thread of its own.
+            std::thread::spawn(move || {
+                let outcome = run::<J>(&args, &mut ctx);
+                (args, outcome)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        } else {
+            let outcome = run::<J>(&args, &mut ctx);
+            (args, outcome)
+        };
+        outcome.map_err(|error| Error::Job {
             class: J::CLASS.to_owned(),
             error,
         })?;

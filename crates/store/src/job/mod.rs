@@ -105,6 +105,10 @@ pub trait Job: 'static {
     /// Runs once when the job fails, before the failure is recorded.
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
 
+    /// Whether this is an [`AsyncJob`]. Not meant to be overridden.
+    #[doc(hidden)]
+    const IS_ASYNC: bool = false;
+
     /// How an async caller runs this job inline ([`crate::Client`] in inline mode): a sync
     /// job runs at once; an [`AsyncJob`] is awaited on the caller's runtime instead of
     /// blocking it. Not meant to be overridden.
@@ -191,6 +195,7 @@ pub trait AsyncJob: 'static {
 /// An async job run from sync code (the worker, the blocking client): each async hook is
 /// driven to its end on the job runtime.
 impl<J: AsyncJob> Job for J {
+    const IS_ASYNC: bool = true;
     const CLASS: &'static str = J::CLASS;
     const QUEUE: &'static str = J::QUEUE;
     type Args = J::Args;

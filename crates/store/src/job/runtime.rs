@@ -37,6 +37,16 @@ impl std::fmt::Debug for JobRuntime {
     }
 }
 
+/// Dropping a tokio runtime inside async code panics, and the last handle to this one may
+/// go there (an inline client in a `#[tokio::test]`): it is shut down without waiting.
+impl Drop for JobRuntime {
+    fn drop(&mut self) {
+        if let Some(Ok(runtime)) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
 impl JobRuntime {
     /// A runtime with no Redis: jobs run under it cannot enqueue (unless inline).
     pub fn new() -> Self {
@@ -46,10 +56,9 @@ impl JobRuntime {
     /// A runtime whose jobs enqueue to `redis` (a connection string), `namespace`
     /// overriding the string's own.
     pub fn connecting_to(redis: impl Into<String>, namespace: Option<String>) -> Self {
-        Self {
-            redis: Some((redis.into(), namespace)),
-            ..Self::default()
-        }
+        let mut runtime = Self::default();
+        runtime.redis = Some((redis.into(), namespace));
+        runtime
     }
 
     fn runtime(&self) -> std::result::Result<&Runtime, JobError> {

@@ -72,6 +72,9 @@ pub enum Error {
         "reliable mode (RESQUE_RELIABLE) needs Redis to run scripts (EVALSHA), and it refused: {0}"
     )]
     ReliableNeedsScripts(String),
+    /// The settings are not valid.
+    #[error(transparent)]
+    Config(#[from] crate::ConfigError),
 }
 
 fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
@@ -117,6 +120,9 @@ impl Worker {
 
     /// Runs until QUIT/TERM/INT, or until the queues are empty with `INTERVAL=0`.
     pub fn run(&self) -> Result<(), Error> {
+        if self.config.queues.configured().is_empty() {
+            return Err(crate::ConfigError::NoQueues(crate::NoQueues).into());
+        }
         crate::fork::use_one_malloc_arena();
         // Before the first fork, so every child inherits it.
         child::panic_site::install();
