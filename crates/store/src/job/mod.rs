@@ -121,9 +121,11 @@ pub trait Job: 'static {
     }
 }
 
-/// A boxed job run, for [`Job::run_awaiting`] (not `Send`: it runs where it was made).
+/// A boxed job run, for [`Job::run_awaiting`]: `Send`, so that an inline enqueue can be
+/// awaited in a web handler.
 #[doc(hidden)]
-pub type BoxRun<'a> = Pin<Box<dyn Future<Output = std::result::Result<Performed, JobError>> + 'a>>;
+pub type BoxRun<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<Performed, JobError>> + Send + 'a>>;
 
 /// A job whose `perform` is an `async fn`, run on the runtime the worker lends
 /// ([`JobRuntime`]): in the forked child in fork-per-job mode, in the worker process with
@@ -131,7 +133,9 @@ pub type BoxRun<'a> = Pin<Box<dyn Future<Output = std::result::Result<Performed,
 /// inline the same way. The perform hooks are async too; `around_perform` is not offered
 /// (wrap the work inside `perform`).
 ///
-/// The futures need not be `Send`: each runs to completion on one thread.
+/// The futures are `Send` (write `async fn` as usual; a value that is not `Send`, such as
+/// an `Rc`, must not live across an `.await`), and `Args` is `Sync`: an inline client runs
+/// the job inside its caller's future, and a web handler's future must be `Send`.
 ///
 /// ```
 /// use resque_store::{AsyncJob, Context, JobError};
@@ -149,18 +153,19 @@ pub type BoxRun<'a> = Pin<Box<dyn Future<Output = std::result::Result<Performed,
 ///     }
 /// }
 /// ```
-// `async fn` in a public trait warns that callers cannot require `Send` futures: none does.
-#[allow(async_fn_in_trait)]
 pub trait AsyncJob: 'static {
     /// The Resque class name.
     const CLASS: &'static str;
     /// The default queue.
     const QUEUE: &'static str;
     /// The arguments, as [`Job::Args`].
-    type Args: Serialize + DeserializeOwned + Send + 'static;
+    type Args: Serialize + DeserializeOwned + Send + Sync + 'static;
 
-    /// Does the work.
-    async fn perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError>;
+    /// Does the work (write it as `async fn perform`).
+    fn perform(
+        args: &Self::Args,
+        ctx: &mut Context,
+    ) -> impl Future<Output = std::result::Result<(), JobError>> + Send;
 
     /// As [`Job::before_enqueue`].
     fn before_enqueue(_args: &Self::Args) -> bool {
@@ -174,19 +179,19 @@ pub trait AsyncJob: 'static {
     }
     /// As [`Job::after_dequeue`].
     fn after_dequeue(_args: &Self::Args) {}
-    /// As [`Job::before_perform`].
-    async fn before_perform(
+    /// As [`Job::before_perform`] (write it as `async fn before_perform`).
+    fn before_perform(
         _args: &Self::Args,
         _ctx: &mut Context,
-    ) -> std::result::Result<(), JobError> {
-        Ok(())
+    ) -> impl Future<Output = std::result::Result<(), JobError>> + Send {
+        std::future::ready(Ok(()))
     }
-    /// As [`Job::after_perform`].
-    async fn after_perform(
+    /// As [`Job::after_perform`] (write it as `async fn after_perform`).
+    fn after_perform(
         _args: &Self::Args,
         _ctx: &mut Context,
-    ) -> std::result::Result<(), JobError> {
-        Ok(())
+    ) -> impl Future<Output = std::result::Result<(), JobError>> + Send {
+        std::future::ready(Ok(()))
     }
     /// As [`Job::on_failure`].
     fn on_failure(_error: &JobError, _args: &Self::Args) {}

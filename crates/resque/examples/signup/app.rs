@@ -1,0 +1,161 @@
+//! The signup application shared by `signup_web` and `signup_worker`: a struct argument,
+//! an async job, the state it uses, the web handler that enqueues it, and their unit tests
+//! (inline mode, no Redis).
+// Each of the two binaries uses its own part of this file.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use fred::interfaces::{ClientLike, ListInterface};
+use resque::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The job's argument: stored as one hash, `"args":[{"user_id":7,"email":"..."}]`, which
+/// is what Ruby's `Resque.enqueue(SendWelcome, user_id: 7, email: "...")` writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Signup {
+    pub(crate) user_id: u64,
+    pub(crate) email: String,
+}
+
+/// Where mail goes. The application builds it once per process that runs jobs (the
+/// worker's `state`), never before a fork: the relay's connection pool is not fork-safe.
+pub(crate) enum Mailer {
+    /// Production: a pool of connections to the application's own Redis, pushing to the
+    /// list a mail relay drains.
+    Relay {
+        pool: fred::clients::Pool,
+        connected: tokio::sync::OnceCell<()>,
+    },
+    /// Tests: mail kept in memory (the test holds the other handle).
+    Outbox(Arc<Mutex<Vec<String>>>),
+}
+
+impl Mailer {
+    /// The relay at `url` (not connected yet: the first mail connects).
+    pub(crate) fn relay(url: &str) -> Result<Self, fred::error::Error> {
+        let config = fred::types::config::Config::from_url(url)?;
+        Ok(Self::Relay {
+            pool: fred::types::Builder::from_config(config).build_pool(2)?,
+            connected: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Sends one mail.
+    pub(crate) async fn send(&self, to: &str, body: String) -> Result<(), JobError> {
+        match self {
+            Self::Relay { pool, connected } => {
+                connected
+                    .get_or_try_init(|| async { pool.init().await.map(drop) })
+                    .await?;
+                let _: i64 = pool.rpush("mail:outbox", format!("{to}\n{body}")).await?;
+            }
+            Self::Outbox(sent) => sent
+                .lock()
+                .map_err(|_| JobError::msg("outbox poisoned"))?
+                .push(format!("{to}: {body}")),
+        }
+        Ok(())
+    }
+}
+
+/// Sends the welcome mail. An [`AsyncJob`]: the worker runs it on the runtime it lends, in
+/// the child it forked (or in itself with `FORK_PER_JOB=false`).
+pub(crate) struct SendWelcome;
+
+impl AsyncJob for SendWelcome {
+    const CLASS: &'static str = "SendWelcome";
+    const QUEUE: &'static str = "mail";
+    type Args = Signup;
+
+    async fn perform(signup: &Signup, ctx: &mut Context) -> Result<(), JobError> {
+        if !signup.email.contains('@') {
+            // Recorded as `ArgumentError` in the failed list, like a Ruby job raising it.
+            return Err(JobError::new(
+                "ArgumentError",
+                format!("no address in {:?}", signup.email),
+            ));
+        }
+        let mailer = ctx.state::<Mailer>()?;
+        mailer
+            .send(&signup.email, format!("Welcome, user {}!", signup.user_id))
+            .await
+    }
+}
+
+/// The web side: `POST /signup` with a JSON body enqueues the welcome mail.
+pub(crate) mod web {
+    use axum::Json;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+
+    use super::{SendWelcome, Signup};
+
+    /// The handler: 202 once the job is enqueued, 503 with the reason when Redis is not
+    /// there (or, inline, when the job failed).
+    pub(crate) async fn signup(
+        State(client): State<resque::Client>,
+        Json(signup): Json<Signup>,
+    ) -> Result<StatusCode, (StatusCode, String)> {
+        client
+            .enqueue::<SendWelcome>(signup)
+            .await
+            .map(|_| StatusCode::ACCEPTED)
+            .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+    }
+
+    /// The application's routes.
+    pub(crate) fn router(client: resque::Client) -> axum::Router {
+        axum::Router::new()
+            .route("/signup", axum::routing::post(signup))
+            .with_state(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Json;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    /// An inline client (no Redis anywhere) whose jobs mail into the returned outbox.
+    fn inline() -> (resque::Client, Arc<Mutex<Vec<String>>>) {
+        let outbox = Arc::new(Mutex::new(Vec::new()));
+        let mut registry = Registry::new();
+        let shared = Arc::clone(&outbox);
+        registry
+            .register::<SendWelcome>()
+            .state(move || Mailer::Outbox(Arc::clone(&shared)));
+        (resque::Client::inline().with_registry(registry), outbox)
+    }
+
+    fn signup(user_id: u64, email: &str) -> Json<Signup> {
+        Json(Signup {
+            user_id,
+            email: email.to_owned(),
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_signup_sends_the_welcome_mail() {
+        let (client, outbox) = inline();
+        let status = web::signup(State(client), signup(7, "ada@example.com")).await;
+        assert_eq!(status, Ok(StatusCode::ACCEPTED));
+        let sent = outbox.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(sent, ["ada@example.com: Welcome, user 7!"]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_bad_address_fails_the_job_and_the_request() {
+        let (client, outbox) = inline();
+        let status = web::signup(State(client), signup(8, "nobody")).await;
+        let Err((code, message)) = status else {
+            panic!("expected a failure, got {status:?}");
+        };
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(message.contains("ArgumentError: no address"), "{message}");
+        assert!(outbox.lock().map(|s| s.is_empty()).unwrap_or(false));
+    }
+}
