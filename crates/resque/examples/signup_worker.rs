@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
     resque::worker::Builder::cli()
         .job::<app::SendWelcome>()
         // After the fork (or once, with FORK_PER_JOB=false): a pool is not fork-safe.
-        .try_state(|| {
+        .state(|| {
             let url = std::env::var("APP_REDIS_URL")
                 .unwrap_or_else(|_| "redis://localhost:6379/1".to_owned());
             app::Mailer::relay(&url)

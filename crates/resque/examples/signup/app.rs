@@ -6,7 +6,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use fred::interfaces::{ClientLike, ListInterface};
 use resque::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -21,11 +20,13 @@ pub(crate) struct Signup {
 /// Where mail goes. The application builds it once per process that runs jobs (the
 /// worker's `state`), never before a fork: the relay's connection pool is not fork-safe.
 pub(crate) enum Mailer {
-    /// Production: a pool of connections to the application's own Redis, pushing to the
-    /// list a mail relay drains.
+    /// Production: the mail relay is a Resque service of its own (a Ruby ActionMailer
+    /// worker, say) reading the `outbox` queue in the `mail` namespace of the
+    /// application's Redis, reached through a pool of two connections opened by the first
+    /// mail.
     Relay {
-        pool: fred::clients::Pool,
-        connected: tokio::sync::OnceCell<()>,
+        url: String,
+        pool: tokio::sync::OnceCell<resque::Client>,
     },
     /// Tests: mail kept in memory (the test holds the other handle).
     Outbox(Arc<Mutex<Vec<String>>>),
@@ -33,22 +34,28 @@ pub(crate) enum Mailer {
 
 impl Mailer {
     /// The relay at `url` (not connected yet: the first mail connects).
-    pub(crate) fn relay(url: &str) -> Result<Self, fred::error::Error> {
-        let config = fred::types::config::Config::from_url(url)?;
-        Ok(Self::Relay {
-            pool: fred::types::Builder::from_config(config).build_pool(2)?,
-            connected: tokio::sync::OnceCell::new(),
-        })
+    pub(crate) fn relay(url: &str) -> Self {
+        Self::Relay {
+            url: url.to_owned(),
+            pool: tokio::sync::OnceCell::new(),
+        }
     }
 
     /// Sends one mail.
     pub(crate) async fn send(&self, to: &str, body: String) -> Result<(), JobError> {
         match self {
-            Self::Relay { pool, connected } => {
-                connected
-                    .get_or_try_init(|| async { pool.init().await.map(drop) })
+            Self::Relay { url, pool } => {
+                let relay = pool
+                    .get_or_try_init(|| {
+                        resque::Client::builder(url)
+                            .namespace("mail")
+                            .pool_size(2)
+                            .connect()
+                    })
                     .await?;
-                let _: i64 = pool.rpush("mail:outbox", format!("{to}\n{body}")).await?;
+                relay
+                    .enqueue_to("outbox", "Mail::Deliver", vec![to.into(), body.into()])
+                    .await?;
             }
             Self::Outbox(sent) => sent
                 .lock()

@@ -18,6 +18,7 @@ use crate::{Client, ConnectOptions, Connection, Result, Store};
 /// | [`command_timeout`](Self::command_timeout) | 10 s |
 /// | [`reconnect`](Self::reconnect) | on: after a drop, reconnect in the background (the first connection still fails at once) |
 /// | [`tls`](Self::tls) | off, unless the string is `rediss://` (both need the `tls` cargo feature) |
+/// | [`pool_size`](Self::pool_size) | 1 connection (fred pipelines concurrent commands on it) |
 /// | [`inline`](Self::inline) | off |
 ///
 /// ```no_run
@@ -89,6 +90,12 @@ impl<C> ClientBuilder<C> {
     /// TLS for any connection string (`rediss://` turns it on by itself).
     pub fn tls(mut self, tls: bool) -> Self {
         self.options.tls = tls;
+        self
+    }
+
+    /// Connections to keep open, used in turn (see [`ConnectOptions::pool_size`]).
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.options.pool_size = size.max(1);
         self
     }
 

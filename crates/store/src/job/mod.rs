@@ -44,19 +44,61 @@ use crate::{Error, Result};
 
 /// A job type. See the module docs; for `async fn perform`, implement [`AsyncJob`] instead.
 ///
+/// The three settings are required; every hook has a default that does nothing:
+///
 /// ```
 /// use resque_store::{Context, Job, JobError};
+/// use serde::{Deserialize, Serialize};
 ///
-/// struct Archive;
-/// impl Job for Archive {
-///     const CLASS: &'static str = "Archive";
-///     const QUEUE: &'static str = "file_serve";
-///     type Args = (u64, String);
-///     fn perform((id, branch): &Self::Args, _ctx: &mut Context) -> Result<(), JobError> {
-///         if branch.is_empty() {
-///             return Err(JobError::msg(format!("no branch for {id}")));
+/// #[derive(Serialize, Deserialize)]
+/// struct Export {
+///     account: u64,
+///     format: String,
+/// }
+///
+/// struct ExportJob;
+/// impl Job for ExportJob {
+///     // Ruby's class name, as in `"class":"Reports::Export"`.
+///     const CLASS: &'static str = "Reports::Export";
+///     // Ruby's `@queue`: where `Client::enqueue` puts it.
+///     const QUEUE: &'static str = "reports";
+///     // One hash argument: `"args":[{"account":7,"format":"csv"}]`.
+///     type Args = Export;
+///
+///     fn perform(args: &Export, ctx: &mut Context) -> Result<(), JobError> {
+///         let _rows: u64 = "12".parse()?; // any error converts
+///         println!("exporting {} as {} from {}", args.account, args.format, ctx.queue());
+///         Ok(())
+///     }
+///     fn before_enqueue(args: &Export) -> bool {
+///         args.account != 0 // false: not enqueued
+///     }
+///     fn after_enqueue(_: &Export) {}
+///     fn before_dequeue(_: &Export) -> bool {
+///         true // false: not dequeued
+///     }
+///     fn after_dequeue(_: &Export) {}
+///     fn before_perform(args: &Export, _: &mut Context) -> Result<(), JobError> {
+///         if args.format == "none" {
+///             return Err(JobError::dont_perform()); // skipped, not failed
 ///         }
 ///         Ok(())
+///     }
+///     fn around_perform(
+///         _: &Export,
+///         ctx: &mut Context,
+///         perform: &mut dyn FnMut(&mut Context) -> Result<(), JobError>,
+///     ) -> Result<(), JobError> {
+///         let started = std::time::Instant::now();
+///         let outcome = perform(ctx); // not calling it skips the job
+///         println!("took {:?}", started.elapsed());
+///         outcome
+///     }
+///     fn after_perform(_: &Export, _: &mut Context) -> Result<(), JobError> {
+///         Ok(()) // an error here fails the job
+///     }
+///     fn on_failure(error: &JobError, args: &Export) {
+///         eprintln!("export {} failed: {error}", args.account);
 ///     }
 /// }
 /// ```

@@ -112,7 +112,7 @@ impl Store {
     /// `GET resque-rs:inflight:<id>`: the job worker `id` holds in reliable mode. `None` when
     /// it holds none, or the record is not one this crate writes (it is then left alone).
     pub async fn inflight(&self, id: &str) -> Result<Option<InFlight>> {
-        let record: Option<String> = self.client.get(self.keys.inflight(id)).await?;
+        let record: Option<String> = self.client().get(self.keys.inflight(id)).await?;
         Ok(record.and_then(|record| {
             let (queue, item) = record.split_once('\n')?;
             let queue: String = serde_json::from_str(queue).ok()?;

@@ -10,18 +10,18 @@ use crate::Result;
 impl Store {
     /// `LLEN key`.
     pub async fn list_len(&self, key: &str) -> Result<u64> {
-        Ok(self.client.llen(key).await?)
+        Ok(self.client().llen(key).await?)
     }
 
     /// `LRANGE key start stop`, items as exact bytes.
     pub async fn list_range_raw(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Vec<u8>>> {
-        let vs: Vec<RedisValue> = self.client.lrange(key, start, stop).await?;
+        let vs: Vec<RedisValue> = self.client().lrange(key, start, stop).await?;
         Ok(vs.into_iter().filter_map(value_to_bytes).collect())
     }
 
     /// `LINDEX key index`, as exact bytes.
     pub async fn list_index(&self, key: &str, index: i64) -> Result<Option<Vec<u8>>> {
-        let v: RedisValue = self.client.lindex(key, index).await?;
+        let v: RedisValue = self.client().lindex(key, index).await?;
         Ok(value_to_bytes(v))
     }
 
@@ -113,7 +113,7 @@ impl Store {
                 .map(|n| RedisValue::Bytes(n.clone().into())),
         );
         let flat: Vec<RedisValue> = self
-            .client
+            .client()
             .custom(
                 CustomCommand::new_static("EVAL", ClusterHash::FirstKey, false),
                 argv,
@@ -134,7 +134,7 @@ impl Store {
         if indices.is_empty() {
             return Ok(Vec::new());
         }
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         for i in indices {
             let () = p.lindex(key, *i).await?;
         }
@@ -144,14 +144,14 @@ impl Store {
 
     /// `GET key` as exact bytes.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let v: RedisValue = self.client.get(key).await?;
+        let v: RedisValue = self.client().get(key).await?;
         Ok(value_to_bytes(v))
     }
 
     /// `SET key bytes`.
     pub async fn set_bytes(&self, key: &str, value: &[u8]) -> Result<()> {
         let () = self
-            .client
+            .client()
             .set(
                 key,
                 RedisValue::Bytes(value.to_vec().into()),
@@ -165,19 +165,19 @@ impl Store {
 
     /// `DEL key`.
     pub async fn delete(&self, key: &str) -> Result<u64> {
-        Ok(self.client.del(key).await?)
+        Ok(self.client().del(key).await?)
     }
 
     /// `SMEMBERS key`, sorted.
     pub async fn set_members(&self, key: &str) -> Result<Vec<String>> {
-        let mut m: Vec<String> = self.client.smembers(key).await?;
+        let mut m: Vec<String> = self.client().smembers(key).await?;
         m.sort();
         Ok(m)
     }
 
     /// `SADD key member`.
     pub async fn set_add(&self, key: &str, member: &str) -> Result<()> {
-        let () = self.client.sadd(key, member).await?;
+        let () = self.client().sadd(key, member).await?;
         Ok(())
     }
 
@@ -186,7 +186,7 @@ impl Store {
         if values.is_empty() {
             return Ok(());
         }
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         for chunk in values.chunks(MAX_ITEMS_PER_RPUSH) {
             let items: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
             let () = p.rpush(key, items).await?;
@@ -197,7 +197,7 @@ impl Store {
 
     /// `RPUSH key value`.
     pub async fn list_push(&self, key: &str, value: &str) -> Result<()> {
-        let () = self.client.rpush(key, value).await?;
+        let () = self.client().rpush(key, value).await?;
         Ok(())
     }
 }

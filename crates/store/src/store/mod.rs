@@ -47,6 +47,10 @@ pub struct ConnectOptions {
     /// TLS even when the connection string does not ask for it (`rediss://` does); needs
     /// the `tls` cargo feature.
     pub tls: bool,
+    /// Connections to keep open, used in turn (1, the default, is enough for most: fred
+    /// pipelines concurrent commands on one connection; more help a busy web server whose
+    /// large replies would otherwise wait behind each other). The worker always uses 1.
+    pub pool_size: usize,
 }
 
 impl Default for ConnectOptions {
@@ -56,6 +60,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(10),
             tls: false,
+            pool_size: 1,
         }
     }
 }
@@ -97,7 +102,9 @@ const MAX_ITEMS_PER_RPUSH: usize = 1000;
 /// runtime; for synchronous code see [`crate::blocking`].
 #[derive(Clone)]
 pub struct Store {
-    client: fred::clients::Client,
+    /// The connections: one (the worker, whose fork model wants exactly one), or a
+    /// round-robin pool ([`ConnectOptions::pool_size`]).
+    pool: fred::clients::Pool,
     keys: Keys,
     redis_id: String,
     /// SHA1 of each script this store has loaded (`SCRIPT LOAD`), shared by clones.
@@ -154,12 +161,15 @@ impl Store {
             redis: connection.redis_id().to_owned(),
             error,
         };
-        let client = builder.build().map_err(connect_err)?;
-        let mut news = news::Listener::new(&client);
-        client.init().await.map_err(connect_err)?;
+        let pool = builder
+            .build_pool(options.pool_size.max(1))
+            .map_err(connect_err)?;
+        // Every connection goes to the same server: the first one's news stands for all.
+        let mut news = news::Listener::new(pool.next());
+        pool.init().await.map_err(connect_err)?;
         news.skip();
         Ok(Self {
-            client,
+            pool,
             keys,
             redis_id: connection.redis_id().to_owned(),
             scripts: std::sync::Arc::default(),
@@ -178,15 +188,24 @@ impl Store {
         &self.redis_id
     }
 
-    /// Closes the connection (sends QUIT).
+    /// The connection for the next command: the only one, or the pool's next in turn.
+    pub(crate) fn client(&self) -> &fred::clients::Client {
+        match self.pool.clients() {
+            // The worker's case: no round-robin counter written on every command.
+            [only] => only,
+            _ => self.pool.next(),
+        }
+    }
+
+    /// Closes the connections (sends QUIT).
     pub async fn close(&self) -> Result<()> {
-        self.client.quit().await?;
+        self.pool.quit().await?;
         Ok(())
     }
 
     /// `PING`.
     pub async fn ping(&self) -> Result<()> {
-        let _: String = self.client.ping(None).await?;
+        let _: String = self.client().ping(None).await?;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use crate::Result;
 impl Store {
     /// `push_to_queue`: `SADD queues <q>` and `RPUSH queue:<q> <item>` in one round trip.
     pub async fn push(&self, queue: &str, encoded: &str) -> Result<()> {
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.sadd(self.keys.queues(), queue).await?;
         let () = p.rpush(self.keys.queue(queue), encoded).await?;
         let _: (i64, i64) = p.all().await?;
@@ -37,7 +37,7 @@ impl Store {
                 })
                 .push(s.as_ref());
         }
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.sadd(self.keys.queues(), order.clone()).await?;
         for q in &order {
             let key = self.keys.queue(q);
@@ -52,7 +52,7 @@ impl Store {
     /// `pop_from_queue`: `LPOP queue:<q>`, the item's exact bytes (an item that is not
     /// UTF-8 must not fail after Redis has already removed it).
     pub async fn pop(&self, queue: &str) -> Result<Option<Vec<u8>>> {
-        let v: RedisValue = self.client.lpop(self.keys.queue(queue), None).await?;
+        let v: RedisValue = self.client().lpop(self.keys.queue(queue), None).await?;
         Ok(value_to_bytes(v))
     }
 
@@ -60,7 +60,7 @@ impl Store {
     /// item that could not be decoded, so nothing is lost).
     pub async fn push_front(&self, queue: &str, raw: &[u8]) -> Result<()> {
         let () = self
-            .client
+            .client()
             .lpush(
                 self.keys.queue(queue),
                 RedisValue::Bytes(raw.to_vec().into()),
@@ -71,7 +71,7 @@ impl Store {
 
     /// `queue_size`: `LLEN queue:<q>`.
     pub async fn size(&self, queue: &str) -> Result<u64> {
-        Ok(self.client.llen(self.keys.queue(queue)).await?)
+        Ok(self.client().llen(self.keys.queue(queue)).await?)
     }
 
     /// `peek_in_queue` on a queue (see [`Store::list_range`]).
@@ -86,16 +86,16 @@ impl Store {
             return Ok(Vec::new());
         }
         if count == 1 {
-            let v: RedisValue = self.client.lindex(key, start).await?;
+            let v: RedisValue = self.client().lindex(key, start).await?;
             return Ok(value_to_string(v).into_iter().collect());
         }
-        let vs: Vec<RedisValue> = self.client.lrange(key, start, start + count - 1).await?;
+        let vs: Vec<RedisValue> = self.client().lrange(key, start, start + count - 1).await?;
         Ok(vs.into_iter().filter_map(value_to_string).collect())
     }
 
     /// `queue_names`: `SMEMBERS queues`, sorted (Redis returns them in no order).
     pub async fn queue_names(&self) -> Result<Vec<String>> {
-        let mut names: Vec<String> = self.client.smembers(self.keys.queues()).await?;
+        let mut names: Vec<String> = self.client().smembers(self.keys.queues()).await?;
         names.sort();
         Ok(names)
     }
@@ -106,7 +106,7 @@ impl Store {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         for n in &names {
             let () = p.llen(self.keys.queue(n)).await?;
         }
@@ -117,7 +117,7 @@ impl Store {
     /// `remove_queue`: `SREM queues <q>` and `DEL queue:<q>` in one pipeline. Returns
     /// `(removed from the set, keys deleted)` as Ruby's pipeline does.
     pub async fn remove_queue(&self, queue: &str) -> Result<(u64, u64)> {
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.srem(self.keys.queues(), queue).await?;
         let () = p.del(self.keys.queue(queue)).await?;
         Ok(p.all().await?)
@@ -125,20 +125,20 @@ impl Store {
 
     /// `watch_queue`: `SADD queues <q>`.
     pub async fn watch_queue(&self, queue: &str) -> Result<()> {
-        let () = self.client.sadd(self.keys.queues(), queue).await?;
+        let () = self.client().sadd(self.keys.queues(), queue).await?;
         Ok(())
     }
 
     /// `everything_in_queue`: `LRANGE queue:<q> 0 -1`, as exact bytes.
     pub async fn everything_in_queue(&self, queue: &str) -> Result<Vec<Vec<u8>>> {
-        let vs: Vec<RedisValue> = self.client.lrange(self.keys.queue(queue), 0, -1).await?;
+        let vs: Vec<RedisValue> = self.client().lrange(self.keys.queue(queue), 0, -1).await?;
         Ok(vs.into_iter().filter_map(value_to_bytes).collect())
     }
 
     /// `remove_from_queue`: `LREM queue:<q> 0 <exact bytes>`; returns how many went.
     pub async fn remove_from_queue(&self, queue: &str, item: &[u8]) -> Result<u64> {
         Ok(self
-            .client
+            .client()
             .lrem(
                 self.keys.queue(queue),
                 0,

@@ -77,7 +77,7 @@ impl Store {
     /// `paused?` from Redis: `GET pause-all-workers`, paused when the value, stripped and
     /// lower-cased, is `true`.
     pub async fn pause_all_requested(&self) -> Result<bool> {
-        let v: Option<String> = self.client.get(self.keys.pause_all_workers()).await?;
+        let v: Option<String> = self.client().get(self.keys.pause_all_workers()).await?;
         Ok(v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
     }
 
@@ -111,7 +111,7 @@ impl Store {
         count_failed: bool,
     ) -> Result<bool> {
         let k = &self.keys;
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         if let Some((list, record)) = record {
             let () = p.rpush(k.failure_list(list), record.encode()?).await?;
         }

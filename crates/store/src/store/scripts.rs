@@ -30,7 +30,7 @@ impl Store {
             let mut args = argv();
             args[0] = sha;
             match self
-                .client
+                .client()
                 .custom::<RedisValue, _>(
                     CustomCommand::new_static("EVALSHA", ClusterHash::FirstKey, false),
                     args,
@@ -59,7 +59,7 @@ impl Store {
             return Ok(sha);
         }
         let sha: String = self
-            .client
+            .client()
             .custom(
                 CustomCommand::new_static("SCRIPT", ClusterHash::FirstKey, false),
                 vec!["LOAD", script],
@@ -76,7 +76,7 @@ impl Store {
         let mut argv: Vec<RedisValue> = vec![script.into(), 1.into(), key.into()];
         argv.extend(args.into_iter().map(|a| RedisValue::Bytes(a.into())));
         Ok(self
-            .client
+            .client()
             .custom(
                 CustomCommand::new_static("EVAL", ClusterHash::FirstKey, false),
                 argv,

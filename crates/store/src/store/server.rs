@@ -16,7 +16,7 @@ impl Store {
         let mut out = Vec::new();
         loop {
             let (next, batch): (String, Vec<String>) = self
-                .client
+                .client()
                 .custom(
                     CustomCommand::new_static("SCAN", ClusterHash::Random, false),
                     vec![cursor.as_str(), "MATCH", pattern.as_str(), "COUNT", "1000"],
@@ -82,7 +82,7 @@ impl Store {
 
     /// [`Store::key_summaries`] without a script: two pipelined round trips.
     async fn key_summaries_piped(&self, keys: &[String]) -> Result<Vec<(KeyType, u64)>> {
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         for key in keys {
             let () = p.r#type(self.keys.key(key)).await?;
         }
@@ -92,7 +92,7 @@ impl Store {
             .into_iter()
             .map(|v| KeyType::parse(value_to_string(v).as_deref().unwrap_or("none")))
             .collect();
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         for (key, kind) in keys.iter().zip(&types) {
             let full = self.keys.key(key);
             match kind.size_command() {
@@ -138,13 +138,13 @@ impl Store {
     ) -> Result<KeyPage> {
         let full = self.keys.key(key);
         let kind = KeyType::parse(&{
-            let t: String = self.client.r#type(&full).await?;
+            let t: String = self.client().r#type(&full).await?;
             t
         });
         let size = match kind.size_command() {
             Some(cmd) => {
                 let n: RedisValue = self
-                    .client
+                    .client()
                     .custom(
                         CustomCommand::new_static(cmd, ClusterHash::FirstKey, false),
                         vec![full.clone()],
@@ -158,7 +158,7 @@ impl Store {
         let items: Vec<(String, Option<String>)> = match kind {
             KeyType::String => {
                 let v: RedisValue = self
-                    .client
+                    .client()
                     .custom(
                         CustomCommand::new_static("GETRANGE", ClusterHash::FirstKey, false),
                         vec![
@@ -171,14 +171,14 @@ impl Store {
                 vec![(value_to_string(v).unwrap_or_default(), None)]
             }
             KeyType::List => {
-                let vs: Vec<RedisValue> = self.client.lrange(&full, s, e).await?;
+                let vs: Vec<RedisValue> = self.client().lrange(&full, s, e).await?;
                 vs.into_iter()
                     .map(|v| (value_to_string(v).unwrap_or_default(), None))
                     .collect()
             }
             KeyType::ZSet => {
                 let vs: Vec<RedisValue> = self
-                    .client
+                    .client()
                     .custom(
                         CustomCommand::new_static("ZRANGE", ClusterHash::FirstKey, false),
                         vec![
@@ -219,7 +219,7 @@ impl Store {
         let mut out = Vec::new();
         loop {
             let (next, batch): (String, Vec<RedisValue>) = self
-                .client
+                .client()
                 .custom(
                     CustomCommand::new_static(cmd, ClusterHash::FirstKey, false),
                     vec![full, cursor.as_str(), "COUNT", "500"],
@@ -250,7 +250,7 @@ impl Store {
     /// Redis `TIME` as `(seconds, microseconds)`.
     pub async fn server_time(&self) -> Result<(i64, i64)> {
         let (s, us): (String, String) = self
-            .client
+            .client()
             .custom(
                 CustomCommand::new_static("TIME", ClusterHash::Random, false),
                 Vec::<String>::new(),
@@ -261,7 +261,7 @@ impl Store {
 
     /// `INFO` as key/value pairs, in the server's order (for the web UI's Redis page).
     pub async fn server_info(&self) -> Result<Vec<(String, String)>> {
-        let text: String = self.client.info(None).await?;
+        let text: String = self.client().info(None).await?;
         Ok(text
             .lines()
             .filter(|l| !l.starts_with('#'))

@@ -11,7 +11,7 @@ use crate::Result;
 impl Store {
     /// `worker_ids`: `SMEMBERS workers`, sorted.
     pub async fn worker_ids(&self) -> Result<Vec<String>> {
-        let mut ids: Vec<String> = self.client.smembers(self.keys.workers()).await?;
+        let mut ids: Vec<String> = self.client().smembers(self.keys.workers()).await?;
         ids.sort();
         Ok(ids)
     }
@@ -22,28 +22,28 @@ impl Store {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = ids.iter().map(|id| self.keys.worker(id)).collect();
-        let vs: Vec<RedisValue> = self.client.mget(keys).await?;
+        let vs: Vec<RedisValue> = self.client().mget(keys).await?;
         Ok(vs.into_iter().map(value_to_string).collect())
     }
 
     /// `get_worker_payload`: `GET worker:<id>`.
     pub async fn worker_payload(&self, id: &str) -> Result<Option<String>> {
-        Ok(self.client.get(self.keys.worker(id)).await?)
+        Ok(self.client().get(self.keys.worker(id)).await?)
     }
 
     /// `worker_exists?`: `SISMEMBER workers <id>`.
     pub async fn worker_exists(&self, id: &str) -> Result<bool> {
-        Ok(self.client.sismember(self.keys.workers(), id).await?)
+        Ok(self.client().sismember(self.keys.workers(), id).await?)
     }
 
     /// `worker_start_time`: `GET worker:<id>:started`.
     pub async fn worker_started(&self, id: &str) -> Result<Option<String>> {
-        Ok(self.client.get(self.keys.worker_started(id)).await?)
+        Ok(self.client().get(self.keys.worker_started(id)).await?)
     }
 
     /// `all_heartbeats`: `HGETALL workers:heartbeat`.
     pub async fn heartbeats(&self) -> Result<HashMap<String, String>> {
-        Ok(self.client.hgetall(self.keys.heartbeats()).await?)
+        Ok(self.client().hgetall(self.keys.heartbeats()).await?)
     }
 
     /// `unregister_worker`'s pipeline: `SREM workers`, `DEL worker:<id>`,
@@ -53,7 +53,7 @@ impl Store {
     /// `Backend::unregister_worker`.)
     pub async fn unregister_worker(&self, id: &str) -> Result<()> {
         let k = &self.keys;
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.srem(k.workers(), id).await?;
         let () = p.del(k.worker(id)).await?;
         let () = p.del(k.worker_started(id)).await?;
@@ -69,7 +69,7 @@ impl Store {
     /// ours: `DEL resque-rs:reaped:<id>`, the mark an earlier worker under the same id (a
     /// reused pid) may have left.
     pub async fn remove_heartbeat(&self, id: &str) -> Result<()> {
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.hdel(self.keys.heartbeats(), id).await?;
         let () = p.del(self.keys.reaped(id)).await?;
         let _: Vec<RedisValue> = p.all().await?;
@@ -90,7 +90,7 @@ impl Store {
     ) -> Result<(i64, bool)> {
         let (secs, micros) = self.server_time().await?;
         let value = resque_protocol::time::heartbeat(secs, tz).unwrap_or_default();
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.hset(self.keys.heartbeats(), (id, value)).await?;
         if let Some(lease) = lease {
             let deadline = secs
@@ -108,7 +108,7 @@ impl Store {
     /// `HGETALL resque-rs:leases`: each resque-rs worker's deadline (Redis time in
     /// milliseconds) to beat again by; fields that are not numbers are left out.
     pub async fn leases(&self) -> Result<HashMap<String, i64>> {
-        let all: HashMap<String, String> = self.client.hgetall(self.keys.leases()).await?;
+        let all: HashMap<String, String> = self.client().hgetall(self.keys.leases()).await?;
         Ok(all
             .into_iter()
             .filter_map(|(id, d)| Some((id, d.trim().parse().ok()?)))
@@ -117,7 +117,7 @@ impl Store {
 
     /// `HDEL resque-rs:leases <id>`: forgets a lease whose worker is gone already.
     pub async fn forget_lease(&self, id: &str) -> Result<()> {
-        let () = self.client.hdel(self.keys.leases(), id).await?;
+        let () = self.client().hdel(self.keys.leases(), id).await?;
         Ok(())
     }
 
@@ -136,7 +136,7 @@ impl Store {
             fred::types::Expiration::PX(i64::try_from(expiry.as_millis()).unwrap_or(1).max(1))
         };
         let set: Option<String> = self
-            .client
+            .client()
             .set(
                 self.keys.pruning_lock(),
                 id,
@@ -151,7 +151,7 @@ impl Store {
     /// `register_worker`: `SADD workers <id>` and `SET worker:<id>:started <started>` in one
     /// pipeline.
     pub async fn register_worker(&self, id: &str, started: &str) -> Result<()> {
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.sadd(self.keys.workers(), id).await?;
         let () = p
             .set(self.keys.worker_started(id), started, None, None, false)
@@ -163,7 +163,7 @@ impl Store {
     /// `working_on`: `SET worker:<id> <payload>`.
     pub async fn set_working_on(&self, id: &str, working_on: &str) -> Result<()> {
         let () = self
-            .client
+            .client()
             .set(self.keys.worker(id), working_on, None, None, false)
             .await?;
         Ok(())
@@ -174,7 +174,7 @@ impl Store {
     /// `GET worker:<id>`, `SISMEMBER workers <id>` (for the web UI's worker page).
     pub async fn worker_details(&self, id: &str) -> Result<WorkerDetails> {
         let k = &self.keys;
-        let p = self.client.pipeline();
+        let p = self.client().pipeline();
         let () = p.get(k.worker_started(id)).await?;
         let () = p.hget(k.heartbeats(), id).await?;
         let () = p.get(k.stat_processed_for(id)).await?;
