@@ -56,7 +56,7 @@ macro_rules! forward {
 
 impl Client {
     /// Connects with a connection string and the defaults
-    /// [`ClientBuilder`](crate::ClientBuilder) lists; [`Client::builder`] for other settings.
+    /// [`ClientBuilder`] lists; [`Client::builder`] for other settings.
     pub fn connect(connection: &str) -> Result<Self> {
         Self::builder(connection).connect()
     }

@@ -126,7 +126,7 @@ pub struct Args {
         hide_env_values = true
     )]
     pub airbrake_project_key: Option<String>,
-    /// Airbrake (or Errbit...) URL with its scheme; default https://api.airbrake.io.
+    /// Airbrake (or Errbit...) URL with its scheme; default <https://api.airbrake.io>.
     #[arg(long = "airbrake-host", env = "AIRBRAKE_HOST")]
     pub airbrake_host: Option<String>,
     /// Environment name reported to Airbrake.

@@ -69,7 +69,7 @@ pub struct Working {
 pub type PeekItem = std::result::Result<Payload, (String, String)>;
 
 impl Client {
-    /// Connects with a connection string (any form [`Connection`] accepts) and the
+    /// Connects with a connection string (any form [`Connection`](crate::Connection) accepts) and the
     /// defaults [`ClientBuilder`] lists; [`Client::builder`] for other settings.
     pub async fn connect(connection: &str) -> Result<Self> {
         Self::builder(connection).connect().await

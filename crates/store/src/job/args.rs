@@ -11,7 +11,7 @@
 //! | `serde_json::Value`, an untagged enum | the whole array | as it is |
 //!
 //! The shape comes from the type, not the value: it is what the type's `Deserialize` asks
-//! for first, found once by [`shape_of`]. So a struct is always one hash argument, even one
+//! for first, found once by `shape_of`. So a struct is always one hash argument, even one
 //! whose fields happen to look like a list, and reading back takes the same path.
 
 use std::fmt;

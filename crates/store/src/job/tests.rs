@@ -5,12 +5,26 @@ use std::sync::Mutex;
 
 type Result<T, E = JobError> = std::result::Result<T, E>;
 
-static LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// What the hooks did, in order: one per test, since tests may run side by side.
+struct Log(Mutex<Vec<String>>);
+impl Log {
+    const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+    fn push(&self, s: impl Into<String>) {
+        self.0.lock().expect("log").push(s.into());
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("log"))
+    }
+}
+
+static LOG: Log = Log::new();
 fn log(s: impl Into<String>) {
-    LOG.lock().expect("log").push(s.into());
+    LOG.push(s);
 }
 fn take() -> Vec<String> {
-    std::mem::take(&mut *LOG.lock().expect("log"))
+    LOG.take()
 }
 
 struct Hooked;
@@ -134,12 +148,12 @@ fn registry_runs_what_it_knows() {
     assert_eq!(e.exception(), "ArgumentError");
 }
 
-static ASYNC_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static ASYNC_LOG: Log = Log::new();
 fn alog(s: impl Into<String>) {
-    ASYNC_LOG.lock().expect("log").push(s.into());
+    ASYNC_LOG.push(s);
 }
 fn atake() -> Vec<String> {
-    std::mem::take(&mut *ASYNC_LOG.lock().expect("log"))
+    ASYNC_LOG.take()
 }
 
 struct Awaited;
