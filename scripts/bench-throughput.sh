@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Throughput in Sidekiq's load shape (its bin/sidekiqload): JOBS no-op jobs pushed, then one
+# worker process drains them, timed from start to empty; at 0 ms and 1 ms added to every
+# round trip to Redis (resque-delay-proxy), each beside redis-benchmark through the same
+# proxy at -c 1, 10 and 30 (the round trips per second that proxy and server allow).
+#   - resque-rs: FORK_PER_JOB=false, one job at a time (jobs in parallel in one process are
+#     not built yet, so its 10 and 30 rows are absent);
+#   - Ruby Resque 3.0, FORK_PER_JOB=false (its fastest), with RESQUE_RB_SRC set and the
+#     peer harness beside this checkout;
+#   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_load.rb, 1, 10 and 30 threads.
+# Usage: scripts/bench-throughput.sh [JOBS] [SLOW_JOBS]   (defaults 100000 and 20000: SLOW_JOBS
+# is used where one job costs round trips at 1 ms, one job at a time, and Ruby, so a run
+# stays in minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --demo
+JOBS=${1:-100000}; SLOW_JOBS=${2:-20000}
+cargo build --quiet --profile bench-opt -p resque-e2e --bin resque-test-worker --bin resque-delay-proxy
+bin="${CARGO_TARGET_DIR:-target}/bench-opt"
+work_rb=../shared/peers/ruby/work.rb
+ruby_ok() { [ -n "${RESQUE_RB_SRC:-}" ] && [ -f "$work_rb" ] && command -v ruby >/dev/null; }
+sidekiq_ok() { command -v ruby >/dev/null && ruby -e 'require "sidekiq"' 2>/dev/null; }
+
+dir=$(mktemp -d /tmp/resque-bench-throughput.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+proxy_pid=
+cleanup() {
+  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
+  kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+
+seed() { # n: NoopJob items into resque:queue:noop, pipelined straight to the server
+  python3 - "$port" "$1" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
+def cmd(*a):
+    out = b"*%d\r\n" % len(a)
+    for x in a:
+        out += b"$%d\r\n%s\r\n" % (len(x), x)
+    return out
+s.sendall(cmd(b"DEL", b"resque:queue:noop") + cmd(b"SADD", b"resque:queues", b"noop")); f.readline(); f.readline()
+item, i = b'{"class":"NoopJob","args":[]}', 0
+while i < n:
+    k = min(1000, n - i); s.sendall(cmd(b"RPUSH", b"resque:queue:noop", *([item] * k))); f.readline(); i += k
+PY
+}
+
+rate() { # n seconds -> jobs/s
+  python3 -c "import sys; n, t = int(sys.argv[1]), float(sys.argv[2]); print(f'{n / t:,.0f}')" "$1" "$2"
+}
+
+drain() { # label n command...: seeds n jobs, runs the command until it exits, prints jobs/s
+  local label=$1 n=$2; shift 2
+  seed "$n"
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$dir/worker.log" 2>&1
+  t1=$(date +%s.%N)
+  local left
+  left=$(redis-cli -p "$port" llen resque:queue:noop)
+  printf '%-44s %9s jobs/s  (%s jobs, %s left)\n' "$label" \
+    "$(rate "$n" "$(python3 -c "print($t1 - $t0)")")" "$n" "$left"
+}
+
+for delay in 0 1; do
+  # 0 ms is the server itself: the proxy's own thread hops would add latency.
+  pport=$port
+  if [ "$delay" != 0 ]; then
+    "$bin/resque-delay-proxy" --upstream "127.0.0.1:$port" --delay-ms "$delay" >"$dir/proxy.port" &
+    proxy_pid=$!
+    for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.05; done
+    pport=$(head -1 "$dir/proxy.port")
+  fi
+  url="redis://127.0.0.1:$pport/0"
+  n=$JOBS; [ "$delay" = 1 ] && n=$SLOW_JOBS
+  echo "== $delay ms added per round trip"
+  for c in 1 10 30; do
+    printf 'redis-benchmark -c %-2s on the same path: PING %s/s\n' "$c" \
+      "$(redis-benchmark -h 127.0.0.1 -p "$pport" -n $((c * 2000)) -t ping_mbulk -P 1 -c "$c" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')"
+  done
+  drain "resque-rs, one job at a time" "$n" \
+    env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false "$bin/resque-test-worker"
+  if ruby_ok; then
+    drain "Ruby Resque 3.0, FORK_PER_JOB=false" "$SLOW_JOBS" \
+      env RESQUE_RB_SRC="$RESQUE_RB_SRC" REDIS_URL="$url" INTERVAL=0 FORK_PER_JOB=false \
+      ruby -I"$RESQUE_RB_SRC/lib" "$work_rb" noop
+  fi
+  if sidekiq_ok; then
+    for c in 1 10 30; do
+      sn=$n; [ "$c" = 1 ] && sn=$SLOW_JOBS
+      out=$(REDIS_URL="$url" JOBS="$sn" CONCURRENCY="$c" ruby scripts/ruby/sidekiq_load.rb 2>"$dir/sidekiq.err" | tail -1) ||
+        { echo "sidekiq_load.rb failed:"; tail -5 "$dir/sidekiq.err"; exit 1; }
+      printf '%-44s %9s jobs/s  (%s jobs)\n' "Sidekiq 6.4, $c threads" \
+        "$(python3 -c "import json, sys; print(f\"{json.loads(sys.argv[1])['jobs_per_s']:,}\")" "$out")" "$sn"
+    done
+  fi
+  if [ -n "$proxy_pid" ]; then
+    kill "$proxy_pid" 2>/dev/null || true
+    wait "$proxy_pid" 2>/dev/null || true
+    proxy_pid=
+  fi
+done
