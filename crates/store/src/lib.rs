@@ -33,6 +33,6 @@ pub use connection::Connection;
 pub use error::{Error, Result};
 pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry};
 pub use store::{
-    ConnectOptions, ConnectionNews, Finished, InFlight, KeyPage, KeyType, RecordTo, Recovered,
-    Reserved, Store, WorkerDetails,
+    ConnectOptions, ConnectionNews, Finished, InFlight, KeyPage, KeyType, QueueWaiter, RecordTo,
+    Recovered, Reserved, Store, WorkerDetails,
 };

@@ -208,6 +208,8 @@ impl Builder {
         reliable(bool) => "reliable", |v| flag(v);
         /// Reliable mode's recoveries before a poison job (`RESQUE_MAX_RECOVERIES`).
         max_recoveries(u32) => "max_recoveries", |v| v.to_string();
+        /// Poll every INTERVAL as Ruby does instead of blocking pickup (`RESQUE_POLLING`).
+        polling(bool) => "polling", |v| flag(v);
         /// Prefix of the process title (`RESQUE_PROCLINE_PREFIX`).
         procline_prefix(&str) => "procline_prefix", |v| v.to_owned();
         /// Failure backends: `redis`, `redis_multi_queue`, `airbrake`, or a comma list

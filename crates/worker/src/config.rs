@@ -96,6 +96,10 @@ pub struct Args {
         default_value = "3"
     )]
     pub max_recoveries: String,
+    /// Poll every INTERVAL as Ruby does, instead of waiting in Redis for a job (blocking
+    /// pickup needs Redis 6.2's BLMOVE and a connection per queue).
+    #[arg(long, env = "RESQUE_POLLING", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub polling: Option<bool>,
     /// Prefix for the process title.
     #[arg(
         long = "procline-prefix",
@@ -186,6 +190,8 @@ pub struct Config {
     pub reliable: bool,
     /// Reliable mode: recoveries of one job before it is a poison job.
     pub max_recoveries: u32,
+    /// Ruby's polling instead of blocking pickup (`--polling` / `RESQUE_POLLING`).
+    pub polling: bool,
     /// Process title prefix.
     pub procline_prefix: String,
     /// Failure backend names.
@@ -224,6 +230,7 @@ impl Default for Config {
             heartbeat_interval: Duration::from_secs(60),
             reliable: false,
             max_recoveries: 3,
+            polling: false,
             procline_prefix: String::new(),
             failure_backend: "redis".to_owned(),
             redis: "localhost:6379".to_owned(),
@@ -365,6 +372,7 @@ impl TryFrom<Args> for Config {
                 .trim()
                 .parse()
                 .map_err(|_| ConfigError::BadMaxRecoveries(a.max_recoveries.clone()))?,
+            polling: a.polling.unwrap_or(false),
             procline_prefix: a.procline_prefix,
             failure_backend: a.failure_backend,
             redis: a.redis,

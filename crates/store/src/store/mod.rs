@@ -5,7 +5,8 @@
 //! (taking a job and a finished job's bookkeeping), `inflight` (reliable mode's in-flight
 //! records), `news` (the connection lost and back, for logs), `stats`, `lists` (generic lists and
 //! sets, the Failure API's compare-and-swap scripts), `server` (SCAN, the key viewer,
-//! `TIME`, `INFO`) and `scripts` (EVALSHA with load on demand). This file holds the
+//! `TIME`, `INFO`), `waiter` (an idle worker's blocking wait for a job, on a connection of
+//! its own) and `scripts` (EVALSHA with load on demand). This file holds the
 //! connection and the helpers they share.
 
 mod inflight;
@@ -16,6 +17,7 @@ mod reserve;
 mod scripts;
 mod server;
 mod stats;
+mod waiter;
 mod workers;
 
 use std::collections::HashMap;
@@ -32,6 +34,7 @@ pub use news::ConnectionNews;
 use reserve::ReserveArgs;
 pub use reserve::{Finished, Reserved};
 pub use server::{KeyPage, KeyType};
+pub use waiter::QueueWaiter;
 pub use workers::WorkerDetails;
 
 /// How a [`Store`] connects.

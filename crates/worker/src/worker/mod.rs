@@ -19,6 +19,7 @@ mod child;
 mod exec;
 mod hooks;
 mod outcome;
+mod pickup;
 mod prune;
 mod signals;
 
@@ -204,6 +205,7 @@ impl Worker {
             report: None,
             started: String::new(),
             working_on: None,
+            pickup: pickup::Pickup::new(),
         };
         let result = run.work();
         handle.close();
@@ -256,6 +258,8 @@ struct Run<'a> {
     /// The running job's `worker:<id>` value, to write again if the registration vanishes
     /// while it runs.
     working_on: Option<String>,
+    /// Blocking pickup's waiters (unused with `--polling`).
+    pickup: pickup::Pickup,
 }
 
 /// How long a heartbeat's lease lasts (`resque-rs:leases`): one and a half heartbeat
@@ -354,6 +358,20 @@ impl Run<'_> {
                     } else {
                         titles::waiting(&c.procline_prefix, c.queues.configured())
                     });
+                    if !paused && !c.polling && self.pickup.usable() {
+                        match self.queues_now() {
+                            Ok(queues)
+                                if !queues.is_empty() && queues.len() <= pickup::MAX_WAITERS =>
+                            {
+                                if let Err(e) = self.wait_for_job(&queues, interval) {
+                                    break Err(e);
+                                }
+                                continue;
+                            }
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "reading the queue list"),
+                        }
+                    }
                     if let Err(e) = self.sleep(interval) {
                         break Err(e);
                     }
@@ -425,6 +443,16 @@ impl Run<'_> {
             self.store.pop_first(&queues).await
         })?
         .map(|(q, raw)| (q, raw, None)))
+    }
+
+    /// The queues this worker takes jobs from now, in order (a dynamic list read afresh).
+    fn queues_now(&mut self) -> Result<Vec<String>, Error> {
+        let spec = &self.cfg.queues;
+        if spec.is_dynamic() {
+            let names = block_on(self.rt, || self.store.queue_names())?;
+            return Ok(spec.resolve(&names));
+        }
+        Ok(spec.resolve(&[]))
     }
 
     fn reserve_scripted(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
