@@ -3,14 +3,12 @@
 # worker process drains them, timed from start to empty; at 0 ms and 1 ms added to every
 # round trip to Redis (resque-delay-proxy), each beside redis-benchmark through the same
 # proxy at -c 1, 10 and 30 (the round trips per second that proxy and server allow).
-#   - resque-rs: FORK_PER_JOB=false, one job at a time (jobs in parallel in one process are
-#     not built yet, so its 10 and 30 rows are absent);
+#   - resque-rs: FORK_PER_JOB=false with CONCURRENCY 1, 10 and 30 (job slots in one process);
 #   - Ruby Resque 3.0, FORK_PER_JOB=false (its fastest), with RESQUE_RB_SRC set and the
 #     peer harness beside this checkout;
 #   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_load.rb, 1, 10 and 30 threads.
 # Usage: scripts/bench-throughput.sh [JOBS] [SLOW_JOBS]   (defaults 100000 and 20000: SLOW_JOBS
-# is used where one job costs round trips at 1 ms, one job at a time, and Ruby, so a run
-# stays in minutes)
+# is used at 1 ms for one job at a time, and for Ruby, so a run stays in minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --demo
@@ -84,8 +82,12 @@ for delay in 0 1; do
     printf 'redis-benchmark -c %-2s on the same path: PING %s/s\n' "$c" \
       "$(redis-benchmark -h 127.0.0.1 -p "$pport" -n $((c * 2000)) -t ping_mbulk -P 1 -c "$c" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')"
   done
-  drain "resque-rs, one job at a time" "$n" \
-    env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false "$bin/resque-test-worker"
+  for c in 1 10 30; do
+    rn=$n; [ "$delay" = 1 ] && [ "$c" = 1 ] && rn=$SLOW_JOBS
+    drain "resque-rs, CONCURRENCY=$c" "$rn" \
+      env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
+      "$bin/resque-test-worker"
+  done
   if ruby_ok; then
     drain "Ruby Resque 3.0, FORK_PER_JOB=false" "$SLOW_JOBS" \
       env RESQUE_RB_SRC="$RESQUE_RB_SRC" REDIS_URL="$url" INTERVAL=0 FORK_PER_JOB=false \

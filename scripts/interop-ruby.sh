@@ -167,6 +167,32 @@ INTERVAL=0 rb work.rb sleep > /dev/null
 echo "   a Ruby worker started with the same queue pruned a dead worker and left ours alone"
 kill -QUIT "$rspid"; wait "$rspid" || fail "our worker's exit status"
 [ "$("$resque" list)" = "None" ] || fail "our worker did not unregister"
+echo "== 6b. job slots (CONCURRENCY=3): three workers to Ruby, busy together, none pruned"
+for _ in 1 2 3; do "$resque" enqueue slots SleepJob 20 >/dev/null; done
+QUEUES=slots INTERVAL=0.2 FORK_PER_JOB=false CONCURRENCY=3 "$rsworker" &
+slotpid=$!
+for _ in $(seq 100); do [ "$("$resque" list | grep -c ":$slotpid:slots.*(working)")" = 3 ] && break; sleep 0.1; done
+rb inspect.rb > "$dir/inspect_slots.json" || fail "Ruby cannot read our job slots"
+python3 - "$dir/inspect_slots.json" "$slotpid" <<'PY' || fail "Ruby's view of our job slots"
+import json, sys
+d, pid = json.load(open(sys.argv[1])), sys.argv[2]
+w = [w for w in d["workers"] if w["id"].split(":")[1] == pid]
+assert len(w) == 3 and all(x["state"] == "working" for x in w), w
+assert all(x["job"]["payload"]["class"] == "SleepJob" for x in w), w
+print("   Ruby sees 3 workers of pid", pid, "all working:", ", ".join(sorted(x["id"] for x in w)))
+PY
+# Ruby workers on the same host, with the same queue and with `*`, prune before they start.
+for qs in slots '*'; do
+  redis-cli -p "$port" del resque:pruning_dead_workers_in_progress >/dev/null
+  redis-cli -p "$port" sadd resque:workers "$host:999998:slots" >/dev/null
+  INTERVAL=0 rb work.rb "$qs" > /dev/null
+  [ "$("$resque" list | grep -c ":$slotpid:slots")" = 3 ] || fail "a Ruby '$qs' worker pruned a live job slot"
+  "$resque" list | grep -q ":999998:slots" && fail "control: Ruby ('$qs') did not prune the dead worker"
+done
+echo "   Ruby workers (queue slots, and *) pruned a dead worker and left all 3 slots alone"
+kill -QUIT "$slotpid"; wait "$slotpid" || fail "our slotted worker's exit status"
+[ "$("$resque" list | grep -c ":$slotpid:")" = 0 ] || fail "our slots left registrations behind"
+
 echo "== 7. Ruby's resque-web and ours, side by side on the same Redis"
 # State written by both: a busy Ruby worker and a busy resque-rs worker, queues from both,
 # failure records from both.
@@ -207,12 +233,25 @@ qs() { grep -o 'href="[^"]*/queues/[^"?]*"' | sed 's/.*\/queues\///; s/"$//' | s
 qs < "$dir/rb_queues" > "$dir/q_rb"; qs < "$dir/rs_queues" > "$dir/q_rs"
 cmp -s "$dir/q_rb" "$dir/q_rs" || { diff "$dir/q_rb" "$dir/q_rs"; fail "/queues lists different queues"; }
 echo "   /queues: both list $(tr '\n' ' ' < "$dir/q_rs")"
-for f in rb rs; do facts < "$dir/${f}_failed" | grep -o 'Showing [0-9]* to [0-9]*\|Showing [0-9]*-[0-9]* of [0-9]*\|Showing 1 \|No jobs' | head -1 > "$dir/fc_$f"; done
+# The totals. Ruby writes "Showing 0 to 3 jobs" for four (counting from 0, no total) and
+# "Showing 0-19 of 57 jobs" past a page; ours "Showing 1 to 4 of 4 jobs".
+total() { facts | python3 -c '
+import re, sys
+t = sys.stdin.read()
+m = re.search(r"of (\d+) jobs", t) or re.search(r"Showing \d+ to (\d+) jobs", t)
+if m:
+    n = int(m.group(1)) + (0 if "of" in m.group(0) else 1)
+elif "Showing 1 job" in t:
+    n = 1
+else:
+    n = 0
+print(n)'; }
+for f in rb rs; do total < "$dir/${f}_failed" > "$dir/fc_$f"; done
 cmp -s "$dir/fc_rb" "$dir/fc_rs" || fail "/failed counts: Ruby '$(cat "$dir/fc_rb")', ours '$(cat "$dir/fc_rs")'"
 for c in $(grep -o '<code>[A-Za-z:]*</code>' "$dir/rb_failed" | sort -u | sed 's/<[^>]*>//g'); do
   grep -q "<code>$c</code>" "$dir/rs_failed" || fail "/failed: class $c shown by Ruby, not by us"
 done
-echo "   /failed: both say '$(cat "$dir/fc_rs")', same job classes and exceptions"
+echo "   /failed: both count $(cat "$dir/fc_rs") records, with the same job classes and exceptions"
 kill -INT "$rbweb" "$rsweb_pid" 2>/dev/null; wait "$rbweb" "$rsweb_pid" 2>/dev/null || true
 kill -TERM "$rs2" 2>/dev/null; kill -TERM "$rb2" 2>/dev/null; wait "$rs2" "$rb2" 2>/dev/null || true
 echo "interop: all checks passed"

@@ -186,6 +186,9 @@ impl Builder {
         backoff_interval(Duration) => "backoff_interval", |v| seconds(v);
         /// Worker processes to run (`COUNT`; [`Builder::main`] only).
         count(u32) => "count", |v| v.to_string();
+        /// Jobs at once in this process, each slot a worker of its own (`CONCURRENCY`;
+        /// needs `fork_per_job(false)`).
+        concurrency(u32) => "concurrency", |v| v.to_string();
         /// Detach and run in the background (`BACKGROUND`; [`Builder::main`] only).
         background(bool) => "background", |v| flag(v);
         /// `*** message` logging (`VERBOSE`).

@@ -37,6 +37,10 @@ pub struct Args {
     /// Run this many worker processes (Ctrl-C stops them all).
     #[arg(long, env = "COUNT")]
     pub count: Option<String>,
+    /// With FORK_PER_JOB=false: run this many jobs at once in this process, each slot a
+    /// worker of its own (registered, heartbeating, counted) as Ruby sees it.
+    #[arg(long, env = "CONCURRENCY", default_value = "1")]
+    pub concurrency: String,
     /// Write the worker's pid to this file.
     #[arg(long, env = "PIDFILE")]
     pub pidfile: Option<PathBuf>,
@@ -166,6 +170,8 @@ pub struct Config {
     pub backoff_interval: Duration,
     /// Worker processes to run.
     pub count: u32,
+    /// Job slots in this process (`FORK_PER_JOB=false` only).
+    pub concurrency: u32,
     /// Pid file.
     pub pidfile: Option<PathBuf>,
     /// Daemonize.
@@ -218,6 +224,7 @@ impl Default for Config {
             max_interval: interval,
             backoff_interval: Duration::from_millis(100),
             count: 1,
+            concurrency: 1,
             pidfile: None,
             background: false,
             verbose: false,
@@ -266,6 +273,9 @@ pub enum ConfigError {
         "FORK_PER_JOB (--fork-per-job) must be true or false, got {0:?} (Ruby forks for anything but \"false\")"
     )]
     BadForkPerJob(String),
+    /// A bad CONCURRENCY, or one with fork per job.
+    #[error("CONCURRENCY (--concurrency) {0}")]
+    BadConcurrency(String),
     /// A bad RESQUE_MAX_RECOVERIES.
     #[error("RESQUE_MAX_RECOVERIES (--max-recoveries) must be a whole number, got {0:?}")]
     BadMaxRecoveries(String),
@@ -324,6 +334,25 @@ impl TryFrom<Args> for Config {
             "false" => false,
             _ => return Err(ConfigError::BadForkPerJob(a.fork_per_job)),
         };
+        let concurrency = a
+            .concurrency
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(|| {
+                ConfigError::BadConcurrency(format!(
+                    "must be a whole number from 1 to 1000, got {:?}",
+                    a.concurrency
+                ))
+            })?;
+        if concurrency > 1 && fork_per_job {
+            // Each job of a forking worker has its own process already: COUNT runs more.
+            return Err(ConfigError::BadConcurrency(
+                "needs FORK_PER_JOB=false (with fork per job, run more processes with COUNT)"
+                    .to_owned(),
+            ));
+        }
         let exec = a
             .exec
             .iter()
@@ -351,6 +380,7 @@ impl TryFrom<Args> for Config {
             max_interval,
             backoff_interval: seconds("BACKOFF_INTERVAL", &a.backoff_interval)?,
             count,
+            concurrency,
             pidfile: a.pidfile,
             background: a.background.unwrap_or(false),
             verbose: a.logging.unwrap_or(false) || a.verbose.unwrap_or(false),

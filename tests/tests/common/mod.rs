@@ -37,6 +37,8 @@ pub(crate) fn worker(server: &RedisServer, queues: &str, env: &[(&str, &str)]) -
         "QUEUES",
         "INTERVAL",
         "FORK_PER_JOB",
+        "CONCURRENCY",
+        "RESQUE_POLLING",
         "TERM_CHILD",
         "GRACEFUL_TERM",
         "FAILURE_BACKEND",

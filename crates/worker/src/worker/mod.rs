@@ -78,6 +78,20 @@ pub enum Error {
     Config(#[from] crate::ConfigError),
 }
 
+/// The id of job slot `slot`: Ruby's `host:pid:queues` for the first; for the others, the
+/// same with an inert `!slot-<n>` (skip a queue no one has) after the queues. Ids must
+/// differ, and this keeps each one Ruby's shape with the real host and pid: Ruby's pruner
+/// skips a worker whose queue set is not its own, and one with `*` finds the pid alive.
+fn slot_id(hostname: &str, slot: u32, queues: &[String]) -> WorkerId {
+    if slot == 0 {
+        return WorkerId::new(hostname, std::process::id(), queues);
+    }
+    let mut with_mark: Vec<&str> = queues.iter().map(String::as_str).collect();
+    let mark = format!("!slot-{slot}");
+    with_mark.push(&mark);
+    WorkerId::new(hostname, std::process::id(), &with_mark)
+}
+
 fn sys(what: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Sys { what, source }
 }
@@ -90,6 +104,9 @@ pub struct Worker {
     /// fork per job).
     jobs: Arc<JobRuntime>,
     hooks: Arc<Hooks>,
+    /// Which job slot this is (0, the first, also owns the process title): see
+    /// [`Config::concurrency`].
+    slot: u32,
 }
 
 impl std::fmt::Debug for Worker {
@@ -116,15 +133,60 @@ impl Worker {
             config,
             registry: Arc::new(registry),
             hooks: Arc::new(hooks),
+            slot: 0,
         }
     }
 
-    /// Runs until QUIT/TERM/INT, or until the queues are empty with `INTERVAL=0`.
+    /// Runs until QUIT/TERM/INT, or until the queues are empty with `INTERVAL=0`. With
+    /// [`Config::concurrency`] above 1, each further slot runs the same loop on a thread of
+    /// its own, as a worker of its own; this returns when every slot has stopped.
     pub fn run(&self) -> Result<(), Error> {
         if self.config.queues.configured().is_empty() {
             return Err(crate::ConfigError::NoQueues(crate::NoQueues).into());
         }
-        crate::fork::use_one_malloc_arena();
+        if self.config.concurrency <= 1 || self.slot != 0 {
+            return self.run_slot();
+        }
+        let slots: Vec<_> = (1..self.config.concurrency)
+            .map(|slot| {
+                let w = Worker {
+                    config: self.config.clone(),
+                    registry: Arc::clone(&self.registry),
+                    // Its own runtime and connection for its jobs: a current-thread
+                    // runtime runs one thread's work at a time.
+                    jobs: Arc::new(JobRuntime::connecting_to(
+                        self.config.redis.clone(),
+                        self.config.namespace.clone(),
+                    )),
+                    hooks: Arc::clone(&self.hooks),
+                    slot,
+                };
+                std::thread::Builder::new()
+                    .name(format!("slot-{slot}"))
+                    .spawn(move || w.run_slot())
+            })
+            .collect::<Result<_, _>>()
+            .map_err(sys("starting the job slots"))?;
+        let mut result = self.run_slot();
+        for slot in slots {
+            let r = slot
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if let Err(e) = r {
+                tracing::error!(error = %e, "a job slot stopped with an error");
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    /// One slot's life: what a worker with one job at a time does.
+    fn run_slot(&self) -> Result<(), Error> {
+        if self.config.fork_per_job {
+            crate::fork::use_one_malloc_arena();
+        }
         // Before the first fork, so every child inherits it.
         child::panic_site::install();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -149,11 +211,7 @@ impl Worker {
             })?
             .to_string_lossy()
             .into_owned();
-        let id = WorkerId::new(
-            &hostname,
-            std::process::id(),
-            self.config.queues.configured(),
-        );
+        let id = slot_id(&hostname, self.slot, self.config.queues.configured());
         // SIGCHLD only wakes the wait for a child (`Wake`): in the runtime's stream too, it
         // cost every job a socket write in the handler and a read and a reactor turn after.
         let mut signals = rt
@@ -206,6 +264,7 @@ impl Worker {
             started: String::new(),
             working_on: None,
             pickup: pickup::Pickup::new(),
+            slot: self.slot,
         };
         let result = run.work();
         handle.close();
@@ -260,6 +319,8 @@ struct Run<'a> {
     working_on: Option<String>,
     /// Blocking pickup's waiters (unused with `--polling`).
     pickup: pickup::Pickup,
+    /// This job slot's number (see `Worker::slot`).
+    slot: u32,
 }
 
 /// How long a heartbeat's lease lasts (`resque-rs:leases`): one and a half heartbeat
@@ -276,7 +337,10 @@ impl Run<'_> {
     }
 
     fn title(&self, t: &str) {
-        proctitle::set(t);
+        // One process, one title: the first slot's.
+        if self.slot == 0 {
+            proctitle::set(t);
+        }
     }
 
     fn work(&mut self) -> Result<(), Error> {

@@ -207,11 +207,11 @@ impl Run<'_> {
                         return Ok(());
                     }
                     if self.cfg.queues.is_dynamic() {
-                        let names = block_on(self.rt, || self.store.queue_names())?;
-                        let now = self.cfg.queues.resolve(&names);
-                        if now.as_slice() != queues {
-                            // A queue appeared (or went): reserve over the new list.
-                            return Ok(());
+                        // A queue appeared (or went), or Redis did not answer: back to the
+                        // reservation, which reads the list again (and retries on errors).
+                        match block_on(self.rt, || self.store.queue_names()) {
+                            Ok(names) if self.cfg.queues.resolve(&names).as_slice() == queues => {}
+                            _ => return Ok(()),
                         }
                     }
                 }
