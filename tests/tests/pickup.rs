@@ -78,17 +78,20 @@ fn an_idle_worker_takes_each_job_at_once_not_after_an_interval() -> Result<()> {
 fn priorities_hold_when_jobs_arrive_in_several_queues_at_once() -> Result<()> {
     let server = RedisServer::start();
     let (mut w, log) = idle_worker(&server, "high,low", &[("INTERVAL", "5")])?;
-    // Both arrive in one transaction: the worker wakes once and must take high first.
-    server.cmd(&["MULTI"])?;
-    for (q, n) in [("low", 1), ("low", 2), ("high", 3), ("high", 4)] {
-        server.cmd(&["SADD", "resque:queues", q])?;
-        server.cmd(&[
-            "RPUSH",
-            &format!("resque:queue:{q}"),
-            &format!(r#"{{"class":"RecordJob","args":[{n}]}}"#),
-        ])?;
-    }
-    server.cmd(&["EXEC"])?;
+    // All four arrive in one step (one script; `cmd` opens a connection per command, so a
+    // MULTI there would not hold): the worker must take high's first.
+    server.cmd(&[
+        "EVAL",
+        r#"for i, q in ipairs({"low", "low", "high", "high"}) do
+             redis.call("SADD", "resque:queues", q)
+             redis.call("RPUSH", "resque:queue:" .. q, '{"class":"RecordJob","args":[' .. ARGV[i] .. ']}')
+           end"#,
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+    ])?;
     assert!(logged_within(&log, "ran", 4, Duration::from_secs(5)).is_some());
     let ran: Vec<String> = lines(&log)
         .into_iter()
@@ -196,17 +199,17 @@ fn a_waiting_worker_rides_out_a_redis_restart() -> Result<()> {
 fn a_queue_created_after_a_star_worker_started_is_worked() -> Result<()> {
     let server = RedisServer::start();
     job(&server, "existing", "RecordJob", "[0]")?;
-    let (mut w, log) = idle_worker(&server, "*", &[("INTERVAL", "1")])?;
-    assert!(logged_within(&log, "ran", 1, Duration::from_secs(3)).is_some());
-    // A new queue: seen at the next INTERVAL check, then waited on.
+    let (mut w, log) = idle_worker(&server, "*", &[("INTERVAL", "3")])?;
+    assert!(logged_within(&log, "ran", 1, Duration::from_secs(5)).is_some());
+    // A new queue: seen at the next INTERVAL check (3 s), then waited on.
     job(&server, "brand_new", "RecordJob", "[1]")?;
-    assert!(logged_within(&log, "ran", 2, Duration::from_secs(4)).is_some());
+    assert!(logged_within(&log, "ran", 2, Duration::from_secs(8)).is_some());
     std::thread::sleep(Duration::from_millis(300));
     job(&server, "brand_new", "RecordJob", "[2]")?;
-    let took = logged_within(&log, "ran", 3, Duration::from_secs(3));
+    let took = logged_within(&log, "ran", 3, Duration::from_secs(5));
     assert!(
-        took.is_some_and(|t| t < Duration::from_millis(800)),
-        "waited on: {took:?}"
+        took.is_some_and(|t| t < Duration::from_millis(1500)),
+        "waited on, not found at the next 3 s check: {took:?}"
     );
     quit_all(&mut [&mut w])?;
     Ok(())
