@@ -6,7 +6,10 @@
 #   - resque-rs: FORK_PER_JOB=false with CONCURRENCY 1, 10 and 30 (job slots in one process);
 #   - Ruby Resque 3.0, FORK_PER_JOB=false (its fastest), with RESQUE_RB_SRC set and the
 #     peer harness beside this checkout;
-#   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_load.rb, 1, 10 and 30 threads.
+#   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_load.rb, 1, 10 and 30 threads;
+# then, at 0 ms, the scaling curve: 1, 2, 4 and 8 resque-rs worker processes (COUNT), fork
+# per job (SLOW_JOBS jobs) and FORK_PER_JOB=false (JOBS), beside redis-benchmark -c N.
+# BENCH_PARTS="throughput" or "scaling" runs one part.
 # Usage: scripts/bench-throughput.sh [JOBS] [SLOW_JOBS]   (defaults 100000 and 20000: SLOW_JOBS
 # is used at 1 ms for one job at a time, and for Ruby, so a run stays in minutes)
 set -euo pipefail
@@ -66,7 +69,9 @@ drain() { # label n command...: seeds n jobs, runs the command until it exits, p
     "$(rate "$n" "$(python3 -c "print($t1 - $t0)")")" "$n" "$left"
 }
 
+parts=" ${BENCH_PARTS:-throughput scaling} "
 for delay in 0 1; do
+  [[ $parts == *" throughput "* ]] || break
   # 0 ms is the server itself: the proxy's own thread hops would add latency.
   pport=$port
   if [ "$delay" != 0 ]; then
@@ -107,4 +112,16 @@ for delay in 0 1; do
     wait "$proxy_pid" 2>/dev/null || true
     proxy_pid=
   fi
+done
+
+[[ $parts == *" scaling "* ]] || exit 0
+echo "== scaling: worker processes (COUNT) on the same server, 0 ms"
+for p in 1 2 4 8; do
+  printf 'redis-benchmark -c %-2s on the same path: PING %s/s\n' "$p" \
+    "$(redis-benchmark -h 127.0.0.1 -p "$port" -n $((p * 20000)) -t ping_mbulk -P 1 -c "$p" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')"
+  drain "resque-rs fork per job, $p process(es)" "$SLOW_JOBS" \
+    env REDIS_URL="redis://127.0.0.1:$port/0" QUEUES=noop INTERVAL=0 COUNT="$p" "$bin/resque-test-worker"
+  drain "resque-rs FORK_PER_JOB=false, $p process(es)" "$JOBS" \
+    env REDIS_URL="redis://127.0.0.1:$port/0" QUEUES=noop INTERVAL=0 COUNT="$p" FORK_PER_JOB=false \
+    "$bin/resque-test-worker"
 done
