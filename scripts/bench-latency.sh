@@ -113,5 +113,5 @@ for kind in ours polling ruby; do
 done
 if sidekiq_ok; then
   echo "== Sidekiq 6.4 (10 threads): pickup latency, jobs enqueued one by one"
-  REDIS_URL="$url" JOBS="$FAST_N" ruby scripts/ruby/sidekiq_pickup.rb 2>/dev/null | tail -1
+  REDIS_URL="$url" JOBS="$FAST_N" ruby scripts/ruby/sidekiq_bench.rb pickup 2>/dev/null | tail -1
 fi

@@ -6,7 +6,7 @@
 #   - resque-rs: FORK_PER_JOB=false with CONCURRENCY 1, 10 and 30 (job slots in one process);
 #   - Ruby Resque 3.0, FORK_PER_JOB=false (its fastest), with RESQUE_RB_SRC set and the
 #     peer harness beside this checkout;
-#   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_load.rb, 1, 10 and 30 threads;
+#   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_bench.rb load, 1, 10 and 30 threads;
 # then, at 0 ms, the scaling curve: 1, 2, 4 and 8 resque-rs worker processes (COUNT), fork
 # per job (SLOW_JOBS jobs) and FORK_PER_JOB=false (JOBS), beside redis-benchmark -c N.
 # BENCH_PARTS="throughput" or "scaling" runs one part.
@@ -101,8 +101,8 @@ for delay in 0 1; do
   if sidekiq_ok; then
     for c in 1 10 30; do
       sn=$n; [ "$c" = 1 ] && sn=$SLOW_JOBS
-      out=$(REDIS_URL="$url" JOBS="$sn" CONCURRENCY="$c" ruby scripts/ruby/sidekiq_load.rb 2>"$dir/sidekiq.err" | tail -1) ||
-        { echo "sidekiq_load.rb failed:"; tail -5 "$dir/sidekiq.err"; exit 1; }
+      out=$(REDIS_URL="$url" JOBS="$sn" CONCURRENCY="$c" ruby scripts/ruby/sidekiq_bench.rb load 2>"$dir/sidekiq.err" | tail -1) ||
+        { echo "sidekiq_bench.rb load failed:"; tail -5 "$dir/sidekiq.err"; exit 1; }
       printf '%-44s %9s jobs/s  (%s jobs)\n' "Sidekiq 6.4, $c threads" \
         "$(python3 -c "import json, sys; print(f\"{json.loads(sys.argv[1])['jobs_per_s']:,}\")" "$out")" "$sn"
     done
