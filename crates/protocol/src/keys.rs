@@ -202,6 +202,75 @@ impl Keys {
     pub fn failure_list(&self, name: &str) -> String {
         self.key(name)
     }
+
+    // ---- resque-scheduler 5.0 (SCHEDULER.md's key table) --------------------------------
+
+    /// `delayed_queue_schedule`: the sorted set of timestamps that have delayed jobs
+    /// (member and score are both the integer Unix second).
+    pub fn delayed_queue_schedule(&self) -> String {
+        self.key("delayed_queue_schedule")
+    }
+
+    /// `delayed:<ts>`: the list of delayed items due at Unix second `ts`.
+    pub fn delayed(&self, ts: i64) -> String {
+        self.key(&delayed_member(ts))
+    }
+
+    /// `timestamps:<item>`: the set of `delayed:<ts>` names (without the namespace) holding
+    /// `item`; the key embeds the item's JSON byte for byte.
+    pub fn timestamps(&self, item: &str) -> String {
+        let mut s = self.key("timestamps:");
+        s.push_str(item);
+        s
+    }
+
+    /// `persistent_schedules`: schedule name to its JSON config (`set_schedule` with
+    /// `persist`).
+    pub fn persistent_schedules(&self) -> String {
+        self.key("persistent_schedules")
+    }
+
+    /// `schedules_changed`: names whose schedule changed, for dynamic schedulers.
+    pub fn schedules_changed(&self) -> String {
+        self.key("schedules_changed")
+    }
+
+    /// `delayed:last_enqueued_at`: schedule name to the time it last fired.
+    pub fn last_enqueued_at(&self) -> String {
+        self.key("delayed:last_enqueued_at")
+    }
+
+    /// The scheduler's master lock. Ruby names it `"<ns>:<prefix>resque_scheduler_master_lock"`
+    /// and then namespaces that again, so the namespace appears twice
+    /// (`resque:resque:resque_scheduler_master_lock`); `prefix` is
+    /// `RESQUE_SCHEDULER_MASTER_LOCK_PREFIX`, to which Ruby appends `:`.
+    pub fn scheduler_master_lock(&self, prefix: Option<&str>) -> String {
+        let prefix = prefix.filter(|p| !p.is_empty());
+        let inner = match prefix {
+            Some(p) => format!("{}:{p}:resque_scheduler_master_lock", self.namespace),
+            None => format!("{}:resque_scheduler_master_lock", self.namespace),
+        };
+        self.key(&inner)
+    }
+
+    /// resque-rs's record of the last slot each recurring schedule fired for (name to Unix
+    /// second; a hash Ruby never reads), so a fire is never repeated across a failover or a
+    /// clock step.
+    pub fn schedule_fired(&self) -> String {
+        self.key("resque-rs:schedule-fired")
+    }
+}
+
+/// `delayed:<ts>` without the namespace: a `delayed_queue_schedule` timestamp's list, as
+/// stored in the `timestamps:<item>` sets.
+pub fn delayed_member(ts: i64) -> String {
+    format!("delayed:{ts}")
+}
+
+/// The timestamp of a `timestamps:<item>` member (`delayed:<ts>`). Ruby strips the prefix
+/// with `String#tr` and calls `to_i`; anything else is `None` here.
+pub fn parse_delayed_member(member: &str) -> Option<i64> {
+    member.strip_prefix("delayed:")?.parse().ok()
 }
 
 /// `Failure.failure_queue_name(q)`: the per-queue failure list name, `<q>_failed`.
@@ -257,6 +326,29 @@ mod tests {
             assert_eq!(got, want);
         }
         assert_eq!(job_queue_name("low_failed"), "low");
+        Ok(())
+    }
+
+    #[test]
+    fn scheduler_keys() -> std::result::Result<(), Error> {
+        let k = Keys::new("resque")?;
+        let item = r#"{"class":"Archive","args":[1],"queue":"file_serve"}"#;
+        assert_eq!(k.delayed_queue_schedule(), "resque:delayed_queue_schedule");
+        assert_eq!(k.delayed(1796112481), "resque:delayed:1796112481");
+        assert_eq!(k.timestamps(item), format!("resque:timestamps:{item}"));
+        assert_eq!(k.persistent_schedules(), "resque:persistent_schedules");
+        assert_eq!(k.schedules_changed(), "resque:schedules_changed");
+        assert_eq!(k.last_enqueued_at(), "resque:delayed:last_enqueued_at");
+        assert_eq!(
+            k.scheduler_master_lock(None),
+            "resque:resque:resque_scheduler_master_lock"
+        );
+        assert_eq!(
+            k.scheduler_master_lock(Some("MyApp:")),
+            "resque:resque:MyApp::resque_scheduler_master_lock"
+        );
+        assert_eq!(parse_delayed_member("delayed:17"), Some(17));
+        assert_eq!(parse_delayed_member("17"), None);
         Ok(())
     }
 

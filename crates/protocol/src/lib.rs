@@ -17,16 +17,20 @@
 //! # Ok::<(), resque_protocol::Error>(())
 //! ```
 
+pub mod delayed;
 pub mod failure;
 pub mod json;
 pub mod keys;
 pub mod payload;
+pub mod schedule;
 pub mod time;
 pub mod worker;
 
+pub use delayed::DelayedItem;
 pub use failure::Failure;
 pub use keys::{DEFAULT_NAMESPACE, Keys};
 pub use payload::Payload;
+pub use schedule::{Interval, ScheduleConfig};
 pub use serde_json::{Map, Value};
 pub use worker::{WorkerId, WorkingOn};
 
@@ -55,6 +59,9 @@ pub enum Error {
     /// A worker id without `host:pid:` in front.
     #[error("malformed worker id {0:?}: expected host:pid:queues")]
     BadWorkerId(String),
+    /// A schedule entry that cannot be used (a bad cron line, duration or option).
+    #[error("{0}")]
+    Schedule(String),
     /// An empty namespace.
     #[error("the Redis namespace must not be empty")]
     EmptyNamespace,
