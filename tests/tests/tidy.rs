@@ -131,7 +131,17 @@ fn key_names_and_redis_live_in_their_crates() {
         let text = fs::read_to_string(&f).unwrap_or_default();
         let in_tests = path.contains("/tests/") || path.contains("test-support");
         if !path.contains("crates/protocol/") && !in_tests {
-            for needle in ["format!(\"resque:", "\"queue:{", "\"stat:{", "\"worker:{"] {
+            // Rust format strings, and key names inside Lua scripts.
+            for needle in [
+                "format!(\"resque:",
+                "\"queue:{",
+                "\"stat:{",
+                "\"worker:{",
+                "'queue:'",
+                "'delayed:",
+                "'timestamps:",
+                "'delayed_queue_schedule'",
+            ] {
                 assert!(
                     !text.contains(needle),
                     "{path} spells a key ({needle}); key names live in resque-protocol"

@@ -216,10 +216,26 @@ impl Keys {
         self.key(&delayed_member(ts))
     }
 
+    /// `<ns>:delayed:`, the part of [`Keys::delayed`] before the timestamp (for scripts that
+    /// build the key inside Redis).
+    pub fn delayed_prefix(&self) -> String {
+        self.key(DELAYED_MEMBER_PREFIX)
+    }
+
+    /// `<ns>:timestamps:`, the part of [`Keys::timestamps`] before the item.
+    pub fn timestamps_prefix(&self) -> String {
+        self.key("timestamps:")
+    }
+
+    /// `<ns>:queue:`, the part of [`Keys::queue`] before the queue name.
+    pub fn queue_prefix(&self) -> String {
+        self.key("queue:")
+    }
+
     /// `timestamps:<item>`: the set of `delayed:<ts>` names (without the namespace) holding
     /// `item`; the key embeds the item's JSON byte for byte.
     pub fn timestamps(&self, item: &str) -> String {
-        let mut s = self.key("timestamps:");
+        let mut s = self.timestamps_prefix();
         s.push_str(item);
         s
     }
@@ -264,13 +280,16 @@ impl Keys {
 /// `delayed:<ts>` without the namespace: a `delayed_queue_schedule` timestamp's list, as
 /// stored in the `timestamps:<item>` sets.
 pub fn delayed_member(ts: i64) -> String {
-    format!("delayed:{ts}")
+    format!("{DELAYED_MEMBER_PREFIX}{ts}")
 }
+
+/// What a `timestamps:<item>` member starts with: `delayed:` (then the timestamp).
+pub const DELAYED_MEMBER_PREFIX: &str = "delayed:";
 
 /// The timestamp of a `timestamps:<item>` member (`delayed:<ts>`). Ruby strips the prefix
 /// with `String#tr` and calls `to_i`; anything else is `None` here.
 pub fn parse_delayed_member(member: &str) -> Option<i64> {
-    member.strip_prefix("delayed:")?.parse().ok()
+    member.strip_prefix(DELAYED_MEMBER_PREFIX)?.parse().ok()
 }
 
 /// `Failure.failure_queue_name(q)`: the per-queue failure list name, `<q>_failed`.
@@ -349,6 +368,8 @@ mod tests {
         );
         assert_eq!(parse_delayed_member("delayed:17"), Some(17));
         assert_eq!(parse_delayed_member("17"), None);
+        assert_eq!(k.delayed_prefix() + "17", k.delayed(17));
+        assert_eq!(k.queue_prefix() + "q", k.queue("q"));
         Ok(())
     }
 

@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
-use resque_protocol::{Payload, Value};
+use std::time::SystemTime;
 
-use crate::client::{ClientBuilder, Info, PeekItem, Working};
+use resque_protocol::{DelayedItem, Payload, ScheduleConfig, Value};
+
+use crate::client::{ClientBuilder, DelayedPeek, Info, PeekItem, Working};
 use crate::job::{Job, Registry};
 use crate::{Error, Result};
 
@@ -171,5 +173,74 @@ impl Client {
         fn worker_state(&self, id: &str) -> Result<&'static str>;
         /// Whether `id` is a registered worker.
         fn worker_exists(&self, id: &str) -> Result<bool>;
+    }
+}
+
+/// resque-scheduler's API (see [`crate::Client::enqueue_at`] and the methods after it).
+impl Client {
+    /// `Resque.enqueue_at` for a typed job.
+    pub fn enqueue_at<J: Job>(&self, at: SystemTime, args: J::Args) -> Result<bool> {
+        self.rt.block_on(self.inner.enqueue_at::<J>(at, args))
+    }
+
+    /// `Resque.enqueue_in` for a typed job.
+    pub fn enqueue_in<J: Job>(&self, delay: Duration, args: J::Args) -> Result<bool> {
+        self.rt.block_on(self.inner.enqueue_in::<J>(delay, args))
+    }
+
+    /// `Resque.remove_delayed` for a typed job.
+    pub fn remove_delayed<J: Job>(&self, args: &J::Args) -> Result<u64> {
+        self.rt.block_on(self.inner.remove_delayed::<J>(args))
+    }
+
+    forward! {
+        /// `Resque.enqueue_at_with_queue(queue, time, "Class", *args)` (no hooks).
+        fn enqueue_at_to(&self, queue: &str, at: SystemTime, class: &str, args: Vec<Value>) -> Result<()>;
+        /// `Resque.enqueue_in_with_queue(queue, seconds, "Class", *args)` (no hooks).
+        fn enqueue_in_to(&self, queue: &str, delay: Duration, class: &str, args: Vec<Value>) -> Result<()>;
+        /// `remove_delayed_in_queue` for a class name.
+        fn remove_delayed_class(&self, queue: &str, class: &str, args: Vec<Value>) -> Result<u64>;
+        /// `remove_delayed_job_from_timestamp` for a class name.
+        fn remove_delayed_class_from_timestamp(&self, ts: i64, queue: &str, class: &str, args: Vec<Value>) -> Result<u64>;
+        /// `enqueue_delayed_with_queue` for a class name.
+        fn enqueue_delayed_class(&self, queue: &str, class: &str, args: Vec<Value>) -> Result<u64>;
+        /// `scheduled_at` for a class name.
+        fn scheduled_at_class(&self, queue: &str, class: &str, args: Vec<Value>) -> Result<Vec<i64>>;
+        /// `Resque.reset_delayed_queue`.
+        fn reset_delayed_queue(&self) -> Result<()>;
+        /// `Resque::Scheduler.enqueue_next_item(ts)`.
+        fn enqueue_next_item(&self, ts: i64) -> Result<Option<DelayedItem>>;
+        /// `Resque.delayed_queue_peek`.
+        fn delayed_queue_peek(&self, start: i64, count: i64) -> Result<Vec<i64>>;
+        /// `Resque.delayed_queue_schedule_size`.
+        fn delayed_queue_schedule_size(&self) -> Result<u64>;
+        /// `Resque.delayed_timestamp_size`.
+        fn delayed_timestamp_size(&self, ts: i64) -> Result<u64>;
+        /// `Resque.delayed_timestamp_peek`.
+        fn delayed_timestamp_peek(&self, ts: i64, start: i64, count: i64) -> Result<Vec<DelayedPeek>>;
+        /// `Resque.count_all_scheduled_jobs`.
+        fn count_all_scheduled_jobs(&self) -> Result<u64>;
+        /// `Resque.next_delayed_timestamp`.
+        fn next_delayed_timestamp(&self, at: Option<SystemTime>) -> Result<Option<i64>>;
+        /// `Resque.set_schedule(name, config, persist: true)`.
+        fn set_schedule(&self, name: &str, config: &ScheduleConfig) -> Result<()>;
+        /// `Resque.remove_schedule`.
+        fn remove_schedule(&self, name: &str) -> Result<bool>;
+        /// `Resque.fetch_schedule`.
+        fn fetch_schedule(&self, name: &str) -> Result<Option<ScheduleConfig>>;
+        /// When a schedule last fired.
+        fn last_enqueued_at(&self, name: &str) -> Result<Option<String>>;
+    }
+
+    /// Every stored schedule (see [`crate::Client::all_schedules`]).
+    pub fn all_schedules(
+        &self,
+    ) -> Result<
+        Vec<(
+            String,
+            std::result::Result<ScheduleConfig, resque_protocol::Error>,
+        )>,
+    > {
+        self.rt.block_on(self.inner.all_schedules())
     }
 }

@@ -9,6 +9,9 @@
 //! - [`Store`]: async data operations (`push`, `pop`, `queue_sizes`, `unregister_worker`...).
 //! - [`Client`]: the `Resque` module (`enqueue`, `dequeue`, `info`, `working`...), with hooks
 //!   and inline mode; [`blocking::Client`] for synchronous callers.
+//! - resque-scheduler's delayed jobs ([`Client::enqueue_at`], [`Client::enqueue_in`]...) and
+//!   stored schedules ([`Client::set_schedule`]), and the scheduler's side in [`Store`]
+//!   ([`Store::due_batch`], [`Store::commit_moves`], the master lock, recurring fires).
 //! - [`Job`] and [`AsyncJob`]: jobs written in Rust, their hooks, [`Registry`] (job types
 //!   and the shared state jobs reach through [`Context`]).
 //!
@@ -28,11 +31,12 @@ mod error;
 pub mod job;
 mod store;
 
-pub use client::{Client, ClientBuilder, Info, PeekItem, Working};
+pub use client::{Client, ClientBuilder, DelayedPeek, Info, PeekItem, Working};
 pub use connection::Connection;
 pub use error::{Error, Result};
 pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry};
 pub use store::{
-    ConnectOptions, ConnectionNews, Finished, InFlight, KeyPage, KeyType, QueueWaiter, RecordTo,
-    Recovered, Reserved, Store, WorkerDetails,
+    Committed, ConnectOptions, ConnectionNews, DueBatch, Finished, Fired, InFlight, KeyPage,
+    KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo, Recovered, Reserved, Store,
+    WorkerDetails,
 };

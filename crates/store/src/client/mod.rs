@@ -2,8 +2,11 @@
 //! with enqueue/dequeue hooks and inline mode; [`ClientBuilder`] for connecting with settings.
 
 mod builder;
+mod delayed;
+mod schedules;
 
 pub use builder::ClientBuilder;
+pub use delayed::DelayedPeek;
 
 use std::sync::Arc;
 
@@ -144,23 +147,32 @@ impl Client {
 
     /// `Resque.enqueue_to(queue, Klass, *args)` for a typed job, with hooks.
     pub async fn enqueue_job_to<J: Job>(&self, queue: &str, args: J::Args) -> Result<bool> {
-        if !J::before_enqueue(&args) {
+        self.enqueue_job_ref::<J>(queue, &args).await
+    }
+
+    /// [`Client::enqueue_job_to`] with borrowed args.
+    pub(crate) async fn enqueue_job_ref<J: Job>(
+        &self,
+        queue: &str,
+        args: &J::Args,
+    ) -> Result<bool> {
+        if !J::before_enqueue(args) {
             return Ok(false);
         }
         job::validate(J::CLASS, queue)?;
         if self.inline {
             let mut ctx = self.inline_context();
-            J::run_awaiting(&args, &mut ctx)
+            J::run_awaiting(args, &mut ctx)
                 .await
                 .map_err(|error| Error::Job {
                     class: J::CLASS.to_owned(),
                     error,
                 })?;
         } else {
-            let payload = job::payload_for::<J>(&args)?;
+            let payload = job::payload_for::<J>(args)?;
             self.store()?.push(queue, &encode(&payload)?).await?;
         }
-        J::after_enqueue(&args);
+        J::after_enqueue(args);
         Ok(true)
     }
 

@@ -147,6 +147,20 @@ pub trait Job: 'static {
     /// Runs once when the job fails, before the failure is recorded.
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
 
+    /// resque-scheduler's `before_schedule`: runs before `enqueue_at`/`enqueue_in` writes
+    /// the delayed job (or enqueues it at once), and again when the scheduler moves it to its
+    /// queue or fires it from a schedule; `false` cancels (a moved item is then dropped, as
+    /// in Ruby).
+    fn before_schedule(_args: &Self::Args) -> bool {
+        true
+    }
+    /// resque-scheduler's `after_schedule`: after the delayed write, and after the
+    /// scheduler's enqueue.
+    fn after_schedule(_args: &Self::Args) {}
+    /// resque-scheduler's `before_delayed_enqueue`: in the scheduler, when the job leaves
+    /// the delayed queue, before the enqueue hooks.
+    fn before_delayed_enqueue(_args: &Self::Args) {}
+
     /// Whether this is an [`AsyncJob`]. Not meant to be overridden.
     #[doc(hidden)]
     const IS_ASYNC: bool = false;
@@ -237,6 +251,14 @@ pub trait AsyncJob: 'static {
     }
     /// As [`Job::on_failure`].
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
+    /// As [`Job::before_schedule`].
+    fn before_schedule(_args: &Self::Args) -> bool {
+        true
+    }
+    /// As [`Job::after_schedule`].
+    fn after_schedule(_args: &Self::Args) {}
+    /// As [`Job::before_delayed_enqueue`].
+    fn before_delayed_enqueue(_args: &Self::Args) {}
 }
 
 /// An async job run from sync code (the worker, the blocking client): each async hook is
@@ -273,6 +295,15 @@ impl<J: AsyncJob> Job for J {
     }
     fn on_failure(error: &JobError, args: &Self::Args) {
         J::on_failure(error, args)
+    }
+    fn before_schedule(args: &Self::Args) -> bool {
+        J::before_schedule(args)
+    }
+    fn after_schedule(args: &Self::Args) {
+        J::after_schedule(args)
+    }
+    fn before_delayed_enqueue(args: &Self::Args) {
+        J::before_delayed_enqueue(args)
     }
     fn run_awaiting<'a>(args: &'a Self::Args, ctx: &'a mut Context) -> BoxRun<'a> {
         Box::pin(run_async::<J>(args, ctx))

@@ -12,6 +12,8 @@ use super::{BoxRun, Context, Job, JobError, JobRuntime, Performed, args_from_jso
 type Runner = fn(&[Value], &mut Context) -> std::result::Result<Performed, JobError>;
 type AwaitingRunner = for<'a> fn(&'a [Value], &'a mut Context) -> BoxRun<'a>;
 type FailureHook = fn(&JobError, &[Value]);
+type ScheduleHook = fn(&[Value]) -> std::result::Result<bool, JobError>;
+type AfterScheduleHook = fn(&[Value]);
 
 type Shared = Arc<dyn Any + Send + Sync>;
 type Make = Box<dyn Fn() -> std::result::Result<Shared, JobError> + Send + Sync>;
@@ -28,6 +30,9 @@ struct Entry {
     run: Runner,
     run_awaiting: AwaitingRunner,
     on_failure: FailureHook,
+    queue: &'static str,
+    before_scheduled_enqueue: ScheduleHook,
+    after_scheduled_enqueue: AfterScheduleHook,
 }
 
 /// Job types by class name (the Rust side of Ruby's `constantize`), and the application's
@@ -78,12 +83,32 @@ impl Registry {
                 J::on_failure(error, &args);
             }
         }
+        // The scheduler's enqueue of a delayed or recurring job, in resque-scheduler's
+        // order: before_schedule (false cancels), before_delayed_enqueue, then the core
+        // before_enqueue (false cancels); after the push, after_enqueue, after_schedule.
+        fn before_scheduled<J: Job>(args: &[Value]) -> std::result::Result<bool, JobError> {
+            let args = args_from_json::<J>(args)?;
+            if !J::before_schedule(&args) {
+                return Ok(false);
+            }
+            J::before_delayed_enqueue(&args);
+            Ok(J::before_enqueue(&args))
+        }
+        fn after_scheduled<J: Job>(args: &[Value]) {
+            if let Ok(args) = args_from_json::<J>(args) {
+                J::after_enqueue(&args);
+                J::after_schedule(&args);
+            }
+        }
         self.jobs.insert(
             J::CLASS.to_owned(),
             Entry {
                 run: runner::<J>,
                 run_awaiting: awaiting::<J>,
                 on_failure: failure_hook::<J>,
+                queue: J::QUEUE,
+                before_scheduled_enqueue: before_scheduled::<J>,
+                after_scheduled_enqueue: after_scheduled::<J>,
             },
         );
         self
@@ -197,6 +222,32 @@ impl Registry {
     pub fn on_failure(&self, class: &str, error: &JobError, args: &[Value]) {
         if let Some(entry) = self.jobs.get(class) {
             (entry.on_failure)(error, args);
+        }
+    }
+
+    /// A registered class's default queue (Ruby's `@queue`).
+    pub fn queue_of(&self, class: &str) -> Option<&'static str> {
+        self.jobs.get(class).map(|e| e.queue)
+    }
+
+    /// The scheduler's hooks before it enqueues a job of `class` (a delayed item coming
+    /// due, or a recurring fire): `before_schedule`, `before_delayed_enqueue` and
+    /// `before_enqueue`. `None` for a class not registered (no hooks, as Ruby for a class
+    /// it cannot load); `Some(Ok(false))` when a hook cancelled; an error when the args do
+    /// not fit the job's `Args`.
+    pub fn before_scheduled_enqueue(
+        &self,
+        class: &str,
+        args: &[Value],
+    ) -> Option<std::result::Result<bool, JobError>> {
+        let entry = self.jobs.get(class)?;
+        Some((entry.before_scheduled_enqueue)(args))
+    }
+
+    /// The hooks after the scheduler's enqueue: `after_enqueue`, then `after_schedule`.
+    pub fn after_scheduled_enqueue(&self, class: &str, args: &[Value]) {
+        if let Some(entry) = self.jobs.get(class) {
+            (entry.after_scheduled_enqueue)(args);
         }
     }
 }

@@ -1,7 +1,9 @@
 //! [`Store`]: Resque's data operations on Redis, one method per `Resque::DataStore` call,
 //! each sending what Ruby sends (same commands, same pipelines).
 //!
-//! One file per family of operations: `queues`, `workers` (the registry), `reserve`
+//! One file per family of operations: `queues`, `workers` (the registry), `delayed`
+//! (resque-scheduler's delayed queue), `due` (the scheduler's move, master lock and
+//! recurring fires), `schedules` (stored recurring schedules), `reserve`
 //! (taking a job and a finished job's bookkeeping), `inflight` (reliable mode's in-flight
 //! records), `news` (the connection lost and back, for logs), `stats`, `lists` (generic lists and
 //! sets, the Failure API's compare-and-swap scripts), `server` (SCAN, the key viewer,
@@ -9,11 +11,14 @@
 //! its own) and `scripts` (EVALSHA with load on demand). This file holds the
 //! connection and the helpers they share.
 
+mod delayed;
+mod due;
 mod inflight;
 mod lists;
 mod news;
 mod queues;
 mod reserve;
+mod schedules;
 mod scripts;
 mod server;
 mod stats;
@@ -29,6 +34,7 @@ use resque_protocol::{Keys, Payload, json};
 
 use crate::{Connection, Error, Result};
 
+pub use due::{Committed, DueBatch, Fired, LockHeld, MoveAction, MoveGroup};
 pub use inflight::{InFlight, RecordTo, Recovered};
 pub use news::ConnectionNews;
 use reserve::ReserveArgs;
