@@ -77,12 +77,22 @@ fn dependency_direction_is_kept() -> Result<()> {
             &["resque-protocol", "resque-store", "resque-failure"][..],
         ),
         (
+            "resque-scheduler",
+            &[
+                "resque-protocol",
+                "resque-store",
+                "resque-failure",
+                "resque-worker",
+            ][..],
+        ),
+        (
             "resque",
             &[
                 "resque-protocol",
                 "resque-store",
                 "resque-failure",
                 "resque-worker",
+                "resque-scheduler",
                 "resque-web",
             ][..],
         ),

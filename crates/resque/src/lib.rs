@@ -5,6 +5,8 @@ pub use resque_failure as failure;
 #[doc(inline)]
 pub use resque_protocol as protocol;
 #[doc(inline)]
+pub use resque_scheduler as scheduler;
+#[doc(inline)]
 pub use resque_store as store;
 /// The resque-web dashboard (feature `web`): `resque::web::router(..)` to mount.
 #[cfg(feature = "web")]
@@ -13,7 +15,9 @@ pub use resque_web as web;
 pub use resque_worker as worker;
 
 #[doc(inline)]
-pub use resque_protocol::{Failure, Keys, Payload, Value, WorkerId, WorkingOn};
+pub use resque_protocol::{
+    DelayedItem, Failure, Keys, Payload, ScheduleConfig, Value, WorkerId, WorkingOn,
+};
 #[doc(inline)]
 pub use resque_store::{
     AsyncJob, Client, ClientBuilder, ConnectOptions, Connection, Context, Error, Info, Job,

@@ -4,6 +4,9 @@
 //! resque [-r REDIS] [-N NAMESPACE] [--failure-backend NAMES] COMMAND
 //!   list | remove WORKER | kill WORKER
 //!   enqueue QUEUE CLASS [ARG...] [--args JSON] | queues | info | stats
+//!   enqueue-at TIME QUEUE CLASS [ARG...] | enqueue-in SECONDS QUEUE CLASS [ARG...]
+//!   delayed [list | show TS | remove [--at TS] QUEUE CLASS [ARG...] | queue-now TS | clear]
+//!   schedule [list | set NAME (--cron EXPR | --every DURATION) --class C ... | remove NAME]
 //!   failures [--backend NAMES] list | show N | count | requeue | remove N | clear | clear-retried
 //! ```
 //!
@@ -16,6 +19,11 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 use resque::blocking::Client;
 use resque::{Value, WorkerId};
+
+mod failures;
+mod scheduled;
+
+use failures::{FailuresCommand, failures};
 
 /// Manage Resque queues and workers (compatible with Ruby Resque 3.0).
 #[derive(Debug, Parser)]
@@ -105,6 +113,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Delays a job until TIME (Unix seconds or RFC 3339); a time not in the future
+    /// enqueues it now, as Ruby's enqueue_at.
+    EnqueueAt {
+        /// When: Unix seconds (`1796112481`) or RFC 3339 (`2026-12-01T18:00:00Z`).
+        time: String,
+        #[command(flatten)]
+        job: scheduled::JobArgs,
+    },
+    /// Delays a job by SECONDS (fractions allowed); 0 or less enqueues it now.
+    EnqueueIn {
+        /// How long to wait, in seconds.
+        #[arg(allow_hyphen_values = true)]
+        seconds: String,
+        #[command(flatten)]
+        job: scheduled::JobArgs,
+    },
+    /// Lists, shows, removes and clears delayed jobs (resque-scheduler's delayed queue).
+    Delayed {
+        #[command(subcommand)]
+        command: Option<scheduled::DelayedCommand>,
+    },
+    /// Lists, sets and removes recurring schedules stored in Redis (for DYNAMIC_SCHEDULE).
+    Schedule {
+        #[command(subcommand)]
+        command: Option<scheduled::ScheduleCommand>,
+    },
     /// Lists, shows, requeues and removes failed jobs.
     Failures {
         /// The failure backend whose lists to read (default: --failure-backend).
@@ -113,109 +147,6 @@ enum Command {
         #[command(subcommand)]
         command: FailuresCommand,
     },
-}
-
-/// Which records: filters shared by several `failures` subcommands.
-#[derive(Debug, clap::Args)]
-struct FilterArgs {
-    /// Only jobs of this class.
-    #[arg(long)]
-    class: Option<String>,
-    /// Only jobs from this queue.
-    #[arg(long)]
-    queue: Option<String>,
-    /// Only this exception class (RuntimeError, Resque::DirtyExit).
-    #[arg(long)]
-    exception: Option<String>,
-    /// Only records whose message or arguments contain this text (any case).
-    #[arg(long)]
-    text: Option<String>,
-}
-
-impl FilterArgs {
-    fn filter(&self) -> resque::failure::Filter {
-        resque::failure::Filter {
-            class: self.class.clone(),
-            queue: self.queue.clone(),
-            exception: self.exception.clone(),
-            text: self.text.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum FailuresCommand {
-    /// Lists failed jobs, newest first.
-    List {
-        #[command(flatten)]
-        filter: FilterArgs,
-        /// The failure list (`failed`; `<queue>_failed` for redis_multi_queue).
-        #[arg(long)]
-        list: Option<String>,
-        /// Oldest first.
-        #[arg(long)]
-        asc: bool,
-        /// Skip this many matching records.
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
-        /// Show at most this many.
-        #[arg(long, default_value_t = 20)]
-        limit: u64,
-        /// Print JSON lines (index, list, record).
-        #[arg(long)]
-        json: bool,
-    },
-    /// Shows one record in full.
-    Show {
-        /// Its index in the list.
-        index: u64,
-        /// The failure list.
-        #[arg(long)]
-        list: Option<String>,
-        /// Print the stored JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Counts records (all, or those matching the filters).
-    Count {
-        #[command(flatten)]
-        filter: FilterArgs,
-        /// The failure list.
-        #[arg(long)]
-        list: Option<String>,
-    },
-    /// Requeues failed jobs: one by index, or --all, or those matching filters.
-    Requeue {
-        /// Index of the record to requeue.
-        index: Option<u64>,
-        /// Every record.
-        #[arg(long, conflicts_with = "index")]
-        all: bool,
-        #[command(flatten)]
-        filter: FilterArgs,
-        /// Also remove each record once its job is requeued.
-        #[arg(long)]
-        remove: bool,
-        /// The failure list.
-        #[arg(long)]
-        list: Option<String>,
-    },
-    /// Removes one record.
-    Remove {
-        /// Its index in the list.
-        index: u64,
-        /// The failure list.
-        #[arg(long)]
-        list: Option<String>,
-    },
-    /// Deletes every record (of one list with --list).
-    Clear {
-        /// The failure list.
-        #[arg(long)]
-        list: Option<String>,
-    },
-    /// Removes every record that has been requeued.
-    ClearRetried,
 }
 
 fn main() -> ExitCode {
@@ -240,6 +171,12 @@ fn run(args: Args) -> Result<ExitCode> {
         .connect()?;
     let mut out = std::io::stdout().lock();
     match args.command {
+        Command::EnqueueAt { time, job } => scheduled::enqueue_at(&client, &time, job, &mut out)?,
+        Command::EnqueueIn { seconds, job } => {
+            scheduled::enqueue_in(&client, &seconds, job, &mut out)?
+        }
+        Command::Delayed { command } => scheduled::delayed(&client, command, &mut out)?,
+        Command::Schedule { command } => scheduled::schedule(&client, command, &mut out)?,
         Command::Failures { backend, command } => {
             let backend = backend.as_deref().unwrap_or(&args.failure_backend);
             failures(&client, backend, command, &mut out)?
@@ -280,14 +217,7 @@ fn run(args: Args) -> Result<ExitCode> {
             args_json,
             json,
         } => {
-            let args = match args_json {
-                Some(text) => match serde_json::from_str::<Value>(&text) {
-                    Ok(Value::Array(a)) => a,
-                    Ok(_) => bail!("--args must be a JSON array, e.g. '[44,\"masterbrew\"]'"),
-                    Err(e) => bail!("--args is not valid JSON: {e}"),
-                },
-                None => args.iter().map(|a| parse_arg(a)).collect(),
-            };
+            let args = job_args(&args, args_json.as_deref())?;
             let payload = resque::Payload::new(class.as_str(), args.clone());
             client.enqueue_to(&queue, &class, args)?;
             if json {
@@ -352,178 +282,16 @@ fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn failures(
-    client: &Client,
-    backend: &str,
-    command: FailuresCommand,
-    out: &mut impl Write,
-) -> Result<()> {
-    use resque::failure::{Backend, Order};
-    let backend = Backend::for_reading(backend)?;
-    let f = backend.failures(client.async_client().store()?.clone());
-    macro_rules! rt {
-        ($fut:expr) => {
-            client.block_on($fut)
-        };
-    }
-    match command {
-        FailuresCommand::List {
-            filter,
-            list,
-            asc,
-            offset,
-            limit,
-            json,
-        } => {
-            let order = if asc { Order::Asc } else { Order::Desc };
-            let lists = match (&list, f.is_multi_queue()) {
-                (None, true) => rt!(f.queues())?,
-                _ => vec![
-                    list.clone()
-                        .unwrap_or_else(|| resque::protocol::failure::FAILED_LIST.to_owned()),
-                ],
-            };
-            for name in lists {
-                let page = rt!(f.page(Some(&name), &filter.filter(), order, offset, limit))?;
-                for e in &page.entries {
-                    if json {
-                        let record = e.record.clone().map(Value::Object).unwrap_or(Value::Null);
-                        let line = serde_json::json!({"index": e.index, "list": e.list, "corrupt": e.is_corrupt(), "raw": if e.is_corrupt() { Value::String(e.raw.clone()) } else { Value::Null }, "record": record});
-                        writeln!(out, "{line}")?;
-                    } else {
-                        writeln!(out, "{}", summary(e))?;
-                    }
-                }
-                if !json && page.more {
-                    writeln!(out, "... more: --offset {}", offset + limit)?;
-                }
-            }
-        }
-        FailuresCommand::Show { index, list, json } => {
-            need_list(client, &f, list.as_deref())?;
-            let e = rt!(f.get(index, list.as_deref()))?;
-            if json {
-                writeln!(out, "{}", e.raw)?;
-            } else {
-                writeln!(out, "{}", summary(&e))?;
-                if e.record.is_ok() {
-                    writeln!(out, "worker:    {}", e.worker().unwrap_or("?"))?;
-                    writeln!(
-                        out,
-                        "args:      {}",
-                        e.args()
-                            .map(|a| Value::Array(a.clone()).to_string())
-                            .unwrap_or_default()
-                    )?;
-                    for frame in e.backtrace() {
-                        writeln!(out, "  {frame}")?;
-                    }
-                }
-            }
-        }
-        FailuresCommand::Count { filter, list } => {
-            let filter = filter.filter();
-            let n = if filter.is_empty() {
-                rt!(f.count(list.as_deref(), None))?
-            } else {
-                rt!(f.search_count(list.as_deref(), &filter))?
-            };
-            writeln!(out, "{n}")?;
-        }
-        FailuresCommand::Requeue {
-            index,
-            all,
-            filter,
-            remove,
-            list,
-        } => {
-            let filter = filter.filter();
-            if index.is_some() {
-                need_list(client, &f, list.as_deref())?;
-            }
-            let n = match index {
-                Some(i) if remove => rt!(f.requeue_and_remove(i, list.as_deref())).map(|()| 1)?,
-                Some(i) => rt!(f.requeue(i, list.as_deref())).map(|()| 1)?,
-                None if !all && filter.is_empty() => bail!(
-                    "say which: an INDEX, --all, or a filter (--class, --queue, --exception, --text)"
-                ),
-                None if f.is_multi_queue() && list.is_none() => {
-                    let mut n = 0;
-                    for l in rt!(f.queues())? {
-                        n += rt!(f.requeue_matching(Some(&l), &filter, remove))?;
-                    }
-                    n
-                }
-                None => rt!(f.requeue_matching(list.as_deref(), &filter, remove))?,
-            };
-            let verb = if remove {
-                "requeued and removed"
-            } else {
-                "requeued"
-            };
-            writeln!(out, "** {verb} {n} job{}", if n == 1 { "" } else { "s" })?;
-        }
-        FailuresCommand::Remove { index, list } => {
-            need_list(client, &f, list.as_deref())?;
-            rt!(f.remove(index, list.as_deref()))?;
-            writeln!(out, "** removed failure {index}")?;
-        }
-        FailuresCommand::Clear { list } => {
-            rt!(f.clear(list.as_deref()))?;
-            writeln!(out, "** cleared")?;
-        }
-        FailuresCommand::ClearRetried => {
-            let n = rt!(f.clear_retried())?;
-            writeln!(
-                out,
-                "** removed {n} retried failure{}",
-                if n == 1 { "" } else { "s" }
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// An index names a record in one list: under redis_multi_queue, without `--list`, an
-/// error that names the lists holding records (rather than looking in `failed`).
-fn need_list(client: &Client, f: &resque::failure::Failures, list: Option<&str>) -> Result<()> {
-    if !f.is_multi_queue() || list.is_some() {
-        return Ok(());
-    }
-    let mut held = Vec::new();
-    for l in client.block_on(f.queues())? {
-        let n = client.block_on(f.count(Some(&l), None))?;
-        if n > 0 {
-            held.push(format!("{l} ({n})"));
-        }
-    }
-    let which = if held.is_empty() {
-        "no list holds records".to_owned()
-    } else {
-        format!("records are in {}", held.join(", "))
-    };
-    bail!("redis_multi_queue keeps a failure list per queue: say which with --list ({which})")
-}
-
-/// One line for a record: index, time, queue, class, exception and message.
-fn summary(e: &resque::failure::Entry) -> String {
-    if let Err(why) = &e.record {
-        let raw: String = e.raw.chars().take(80).collect();
-        return format!("#{:<5} (corrupt record: {why}) {raw}", e.index);
-    }
-    let error = e.error().unwrap_or("").lines().next().unwrap_or("");
-    let retried = e
-        .retried_at()
-        .map(|r| format!("  [retried {r}]"))
-        .unwrap_or_default();
-    format!(
-        "#{:<5} {}  {}  {}  {}: {error}{retried}",
-        e.index,
-        e.failed_at().unwrap_or("?"),
-        e.queue().unwrap_or("?"),
-        e.class().unwrap_or("?"),
-        e.exception().unwrap_or("?"),
-    )
+/// A job's arguments from the command line: `--args JSON_ARRAY`, else each ARG.
+pub(crate) fn job_args(args: &[String], args_json: Option<&str>) -> Result<Vec<Value>> {
+    Ok(match args_json {
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(a)) => a,
+            Ok(_) => bail!("--args must be a JSON array, e.g. '[44,\"masterbrew\"]'"),
+            Err(e) => bail!("--args is not valid JSON: {e}"),
+        },
+        None => args.iter().map(|a| parse_arg(a)).collect(),
+    })
 }
 
 /// An ARG is JSON if it parses as JSON (`44`, `true`, `{"a":1}`), else a plain string.
