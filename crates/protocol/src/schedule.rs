@@ -21,6 +21,7 @@
 
 mod cron;
 mod every;
+mod file;
 
 use serde_json::{Map, Value};
 
@@ -28,6 +29,7 @@ use crate::{Error, Result, json};
 
 pub use cron::Cron;
 pub use every::{Every, parse_duration};
+pub use file::parse_file;
 
 /// One schedule entry's config.
 #[derive(Debug, Clone, PartialEq)]

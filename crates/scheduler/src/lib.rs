@@ -7,7 +7,7 @@
 //! lock with Ruby's schedulers, so one Redis may run both and exactly one moves and fires.
 //!
 //! Layout: [`config`] (Ruby's flags and variables), `lock` (the master lock and its value),
-//! `schedule_file` (the YAML format), `recurring` (the loaded schedule and its fires),
+//! `schedule_file` (reading the YAML file), `recurring` (the loaded schedule and its fires),
 //! `mover` (due items to their queues), `scheduler` (the loop and signals), `logging`.
 //!
 //! ```no_run
@@ -29,7 +29,7 @@ mod lock;
 mod logging;
 mod mover;
 mod recurring;
-pub mod schedule_file;
+mod schedule_file;
 mod scheduler;
 
 use std::process::ExitCode;
