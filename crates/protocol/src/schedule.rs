@@ -89,6 +89,16 @@ impl ScheduleConfig {
         self.string("class").unwrap_or(name)
     }
 
+    /// The class a fire enqueues: a `custom_job_class` other than `Resque::Job` when set
+    /// (what Ruby's `enqueue_from_config` enqueues when it cannot load that class, which a
+    /// process without the Ruby code never can), else [`ScheduleConfig::class`].
+    pub fn enqueued_class<'a>(&'a self, name: &'a str) -> &'a str {
+        match self.custom_job_class() {
+            Some(custom) if custom != "Resque::Job" => custom,
+            _ => self.class(name),
+        }
+    }
+
     /// The `queue`, if given.
     pub fn queue(&self) -> Option<&str> {
         self.string("queue")

@@ -165,10 +165,7 @@ impl Entry {
     /// loaded, which a Rust scheduler never can; the queue is the config's, else a
     /// registered class's.
     fn job(&self, registry: &Registry) -> Option<(String, String, Vec<Value>)> {
-        let class = match self.config.custom_job_class() {
-            Some(custom) if custom != "Resque::Job" => custom.to_owned(),
-            _ => self.config.class(&self.name).to_owned(),
-        };
+        let class = self.config.enqueued_class(&self.name).to_owned();
         let queue = self
             .config
             .queue()

@@ -66,6 +66,13 @@ struct Args {
     /// State directory [default: ~/resque_web].
     #[arg(long = "app-dir")]
     app_dir: Option<PathBuf>,
+    /// A resque-scheduler schedule file, shown on the Schedule tab beside the schedules
+    /// stored in Redis.
+    #[arg(long = "schedule", env = "RESQUE_SCHEDULE")]
+    schedule: Option<PathBuf>,
+    /// The scheduler's master lock prefix, for "Current master".
+    #[arg(long = "lock-prefix", env = "RESQUE_SCHEDULER_MASTER_LOCK_PREFIX")]
+    lock_prefix: Option<String>,
     /// Stop the running instance (from its pid file) and exit.
     #[arg(short = 'K', long)]
     kill: bool,
@@ -355,6 +362,16 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     let backend = Backend::for_reading(&backend_name)?;
     let open = args.auth.is_none() && file.auth.is_none();
     let mut config = crate::Config::new(redis).failure_backend(backend);
+    if let Some(path) = &args.schedule {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read schedule file {}", path.display()))?;
+        let entries = resque_protocol::schedule::parse_file(&text)
+            .map_err(|e| anyhow::anyhow!("schedule file {}: {e}", path.display()))?;
+        config = config.schedule(entries);
+    }
+    if let Some(prefix) = &args.lock_prefix {
+        config = config.scheduler_lock_prefix(prefix.clone());
+    }
     if let Some(ns) = args.namespace.clone().or(file.namespace) {
         config = config.namespace(ns);
     }

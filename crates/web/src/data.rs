@@ -49,10 +49,11 @@ fn label(v: &str) -> String {
 /// `GET /metrics`: queue sizes, workers, working, processed and failed.
 pub(crate) async fn metrics(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let (info, sizes, failed_stat) = tokio::try_join!(
+    let (info, sizes, failed_stat, delayed_ts) = tokio::try_join!(
         c.client.info(),
         c.client.queue_sizes(),
-        c.client.stat("failed")
+        c.client.stat("failed"),
+        c.client.delayed_queue_schedule_size()
     )?;
     let mut o = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: String| {
@@ -85,6 +86,20 @@ pub(crate) async fn metrics(State(web): State<Web>) -> Data {
         "Records in the failed list.",
         info.failed.to_string(),
     );
+    metric(
+        "resque_delayed_timestamps",
+        "gauge",
+        "Times with delayed jobs (resque-scheduler's delayed_queue_schedule).",
+        delayed_ts.to_string(),
+    );
+    if let crate::pages::Delayed::Jobs(n) = web.delayed_count(&c).await? {
+        metric(
+            "resque_delayed_jobs",
+            "gauge",
+            "Delayed jobs at every time (omitted past 10,000 times).",
+            n.to_string(),
+        );
+    }
     metric(
         "resque_workers",
         "gauge",
@@ -150,6 +165,11 @@ struct ApiInfo {
     namespace: String,
     redis: String,
     version: &'static str,
+    /// Times with delayed jobs.
+    delayed_timestamps: u64,
+    /// Delayed jobs (absent past 10,000 times).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delayed: Option<u64>,
     #[serde(flatten)]
     info: resque_store::Info,
 }
@@ -157,10 +177,17 @@ struct ApiInfo {
 pub(crate) async fn api_info(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
     let info = c.client.info().await?;
+    let delayed_timestamps = c.client.delayed_queue_schedule_size().await?;
+    let delayed = match web.delayed_count(&c).await? {
+        crate::pages::Delayed::Jobs(n) => Some(n),
+        crate::pages::Delayed::Timestamps(_) => None,
+    };
     Ok(Json(ApiInfo {
         namespace: web.namespace().to_owned(),
         redis: web.redis_id().to_owned(),
         version: resque_protocol::RESQUE_VERSION,
+        delayed_timestamps,
+        delayed,
         info,
     })
     .into_response())

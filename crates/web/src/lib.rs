@@ -52,6 +52,8 @@ pub struct Config {
     pub(crate) connect: ConnectOptions,
     pub(crate) poll_interval: Duration,
     pub(crate) tabs: Vec<(String, String)>,
+    pub(crate) schedule: Vec<(String, resque_protocol::ScheduleConfig)>,
+    pub(crate) scheduler_lock_prefix: Option<String>,
 }
 
 impl Config {
@@ -75,6 +77,8 @@ impl Config {
             },
             poll_interval: Duration::from_secs(2),
             tabs: Vec::new(),
+            schedule: Vec::new(),
+            scheduler_lock_prefix: None,
         }
     }
 
@@ -125,6 +129,20 @@ impl Config {
     /// How often live polling refreshes a page (default 2 s, as Ruby's).
     pub fn poll_interval(mut self, every: Duration) -> Self {
         self.poll_interval = every;
+        self
+    }
+
+    /// The static schedule the Schedule tab shows beside the schedules stored in Redis
+    /// (the scheduler's `--schedule` file, read with `resque_protocol::schedule::parse_file`).
+    pub fn schedule(mut self, entries: Vec<(String, resque_protocol::ScheduleConfig)>) -> Self {
+        self.schedule = entries;
+        self
+    }
+
+    /// The scheduler's `RESQUE_SCHEDULER_MASTER_LOCK_PREFIX`, for "Current master".
+    pub fn scheduler_lock_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let p = prefix.into();
+        self.scheduler_lock_prefix = (!p.is_empty()).then_some(p);
         self
     }
 
@@ -180,6 +198,22 @@ fn routes() -> Router<Web> {
         .route("/failed/{queue}/requeue/{index}", post(failed_requeue_in))
         .route("/failed/remove/{index}", post(failed_remove))
         .route("/failed/{queue}/remove/{index}", post(failed_remove_in))
+        .route(
+            "/schedule",
+            get(schedule).post(schedule_delete).delete(schedule_delete),
+        )
+        .route("/schedule/requeue", post(schedule_requeue))
+        .route(
+            "/schedule/requeue_with_params",
+            post(schedule_requeue_with_params),
+        )
+        .route("/delayed", get(delayed))
+        .route("/delayed/search", post(delayed_search))
+        .route("/delayed/queue_now", post(delayed_queue_now))
+        .route("/delayed/cancel_now", post(delayed_cancel_now))
+        .route("/delayed/clear", post(delayed_clear))
+        .route("/delayed/jobs/{klass}", get(delayed_jobs))
+        .route("/delayed/{timestamp}", get(delayed_timestamp))
         .route("/stats", get(stats_redirect))
         .route("/stats/{id}", get(stats))
         .route("/stats/keys/{key}", get(stats_key))

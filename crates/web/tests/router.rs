@@ -1,83 +1,13 @@
 //! Router tests: every route of the dashboard against a real redis-server (one per test,
 //! on a unix socket), requests served in-process through the axum router.
 
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use common::*;
 use resque_test_support::RedisServer;
-use tower::ServiceExt;
-
-type R<T = ()> = anyhow::Result<T>;
-
-const CSRF: &str = "test-token";
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-}
-
-async fn send(app: &Router, req: Request<Body>) -> R<Reply> {
-    let res = app.clone().oneshot(req).await?;
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await?.to_bytes();
-    Ok(Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    })
-}
-
-async fn get(app: &Router, path: &str) -> R<Reply> {
-    send(app, Request::get(path).body(Body::empty())?).await
-}
-
-async fn post(app: &Router, path: &str, form: &[(&str, &str)]) -> R<Reply> {
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    send(
-        app,
-        Request::post(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))?,
-    )
-    .await
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn app(server: &RedisServer) -> Router {
-    resque_web::router(resque_web::Config::new(server.url()).csrf_secret(CSRF))
-}
-
-fn cmd(server: &RedisServer, argv: &[&str]) -> R {
-    server.cmd(argv)?;
-    Ok(())
-}
 
 fn failure(class: &str, queue: &str, error: &str) -> String {
     format!(

@@ -96,6 +96,28 @@ end
 return n
 ";
 
+/// resque-web's delayed search, a slice at a time inside Redis: items of timestamps
+/// ARGV[7]..ARGV[7]+ARGV[8]-1 whose class contains ARGV[9] (lower-cased, any case), at most
+/// ARGV[10]. Returns `{next start or -1, ts, item, ts, item...}`.
+const SEARCH_SLICE: &str = r"
+local D, T, Z, QS, Q, M = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local start, count, needle, limit = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
+local tss = redis.call('ZRANGE', Z, start, start + count - 1)
+local out = {#tss < count and -1 or start + count}
+for _, ts in ipairs(tss) do
+  for _, item in ipairs(redis.call('LRANGE', D .. ts, 0, -1)) do
+    local ok, job = pcall(cjson.decode, item)
+    if ok and type(job) == 'table' and type(job['class']) == 'string'
+       and string.find(string.lower(job['class']), needle, 1, true) then
+      out[#out + 1] = ts
+      out[#out + 1] = item
+      if (#out - 1) / 2 >= limit then return out end
+    end
+  end
+end
+return out
+";
+
 /// Timestamps per slice when walking the whole delayed queue (Ruby's slice size).
 const SLICE: i64 = 100;
 
@@ -288,6 +310,94 @@ impl Store {
         }
     }
 
+    /// Delayed items whose class contains `needle` (any case), oldest first, at most
+    /// `limit`: resque-web's search, run inside Redis a slice of timestamps per call, so only
+    /// matches cross the network.
+    pub async fn delayed_search(&self, needle: &str, limit: usize) -> Result<Vec<(i64, Vec<u8>)>> {
+        let needle = needle.to_lowercase();
+        let mut found = Vec::new();
+        let mut start: i64 = 0;
+        while start >= 0 && found.len() < limit {
+            let left = (limit - found.len()) as i64;
+            let reply = self
+                .run_script(SEARCH_SLICE, || {
+                    self.delayed_argv([
+                        start.into(),
+                        SLICE.into(),
+                        needle.as_str().into(),
+                        left.into(),
+                    ])
+                })
+                .await?;
+            let RedisValue::Array(v) = reply else { break };
+            let mut it = v.into_iter();
+            let next = it.next().and_then(|n| n.as_i64()).unwrap_or(-1);
+            while let (Some(ts), Some(item)) = (it.next(), it.next()) {
+                let ts = value_to_string(ts).and_then(|t| t.parse().ok());
+                if let (Some(ts), Some(item)) = (ts, value_to_bytes(item)) {
+                    found.push((ts, item));
+                }
+            }
+            start = next;
+        }
+        Ok(found)
+    }
+
+    /// The timestamps of every delayed copy of `class` with `args_json` (the args array's
+    /// JSON) in any queue, found by `SCAN`ning the `timestamps:` keys of that class and
+    /// args: how resque-web's "All schedules" page finds a job without knowing its class's
+    /// queue. Returns (queue, timestamps) per queue found.
+    pub async fn delayed_timestamps_any_queue(
+        &self,
+        class: &str,
+        args_json: &str,
+    ) -> Result<Vec<(String, Vec<i64>)>> {
+        let prefix = DelayedItemPrefix::new(class, args_json);
+        let pattern = format!(
+            "{}{}*",
+            glob_escape(&self.keys.timestamps_prefix()),
+            glob_escape(&prefix.text)
+        );
+        let mut cursor = "0".to_owned();
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (String, Vec<String>) = self
+                .client()
+                .custom(
+                    fred::types::CustomCommand::new_static(
+                        "SCAN",
+                        fred::types::ClusterHash::Random,
+                        false,
+                    ),
+                    vec![cursor.as_str(), "MATCH", pattern.as_str(), "COUNT", "1000"],
+                )
+                .await?;
+            keys.extend(batch);
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
+        let mut out = Vec::new();
+        let tprefix = self.keys.timestamps_prefix();
+        for key in keys {
+            let Some(item) = key.strip_prefix(tprefix.as_str()) else {
+                continue;
+            };
+            let Ok(decoded) = resque_protocol::DelayedItem::decode(item.as_bytes()) else {
+                continue;
+            };
+            let Some(queue) = decoded.queue else { continue };
+            let tss = self.delayed_timestamps_of(item).await?;
+            if !tss.is_empty() {
+                out.push((queue, tss));
+            }
+        }
+        Ok(out)
+    }
+
     /// Walks the whole delayed queue, `SLICE` timestamps a round trip (as Ruby's
     /// `find_delayed_selection`): calls `visit(ts, raw_items)` per timestamp, oldest first.
     pub async fn delayed_walk(&self, mut visit: impl FnMut(i64, Vec<Vec<u8>>)) -> Result<()> {
@@ -311,4 +421,31 @@ impl Store {
             start += SLICE;
         }
     }
+}
+
+/// What a delayed item's bytes start with for a class and args, up to its queue.
+struct DelayedItemPrefix {
+    text: String,
+}
+
+impl DelayedItemPrefix {
+    /// `{"class":<class>,"args":<args>,"queue":`, the class written as every item writes it.
+    fn new(class: &str, args_json: &str) -> Self {
+        let class = resque_protocol::json::to_string(class).unwrap_or_default();
+        Self {
+            text: format!("{{\"class\":{class},\"args\":{args_json},\"queue\":"),
+        }
+    }
+}
+
+/// Escapes `SCAN MATCH` glob characters.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }

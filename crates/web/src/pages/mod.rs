@@ -2,17 +2,21 @@
 //! with its handlers and the template structs of its pages (the shared pieces, the page
 //! frame and the tables two tabs show, stay here and in `views`).
 
+mod delayed;
 mod failed;
 mod failed_actions;
 mod overview;
 mod queues;
+mod schedule;
 mod stats;
 mod workers;
 
+pub(crate) use delayed::*;
 pub(crate) use failed::*;
 pub(crate) use failed_actions::*;
 pub(crate) use overview::*;
 pub(crate) use queues::*;
+pub(crate) use schedule::*;
 pub(crate) use stats::*;
 pub(crate) use workers::*;
 
@@ -25,9 +29,9 @@ use crate::views::*;
 
 pub(crate) type Page = Result<Response, Error>;
 
-/// The six tabs, as `Resque::Server.tabs`.
-const TABS: [&str; 6] = [
-    "Overview", "Working", "Failed", "Queues", "Workers", "Stats",
+/// The tabs, as `Resque::Server.tabs` with resque-scheduler's two after Stats.
+const TABS: [&str; 8] = [
+    "Overview", "Working", "Failed", "Queues", "Workers", "Stats", "Schedule", "Delayed",
 ];
 
 impl Web {

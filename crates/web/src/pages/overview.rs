@@ -18,11 +18,12 @@ async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) 
     // Every read goes out together (fred pipelines them on one connection).
     let stat =
         |name: &'static str| async { Ok::<_, crate::error::Error>(c.client.stat(name).await?) };
-    let (qt, wt, processed, failed) = tokio::try_join!(
+    let (qt, wt, processed, failed, delayed) = tokio::try_join!(
         web.queues_table(&c, &root),
         web.working_table(&c),
         stat("processed"),
-        stat("failed")
+        stat("failed"),
+        web.delayed_count(&c)
     )?;
     let counts = Counts {
         processed,
@@ -30,6 +31,8 @@ async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) 
         working: wt.working.len(),
         workers: wt.total_workers,
         pending: qt.queues.iter().map(|q| q.size).sum(),
+        delayed,
+        delayed_href: format!("{}/delayed", root.0),
     };
     Ok(OverviewPage {
         l: web.chrome(&root, "overview", fragment),
@@ -118,6 +121,33 @@ pub(crate) struct Counts {
     pub(crate) workers: usize,
     /// Jobs waiting in every queue.
     pub(crate) pending: u64,
+    /// Delayed jobs (resque-scheduler's), see [`Delayed`].
+    pub(crate) delayed: Delayed,
+    pub(crate) delayed_href: String,
+}
+
+/// How many jobs are delayed: counted exactly up to [`EXACT_UP_TO`] timestamps (one
+/// script, a length per timestamp), else told as a number of timestamps, so a huge backlog
+/// does not slow every overview poll.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Delayed {
+    Jobs(u64),
+    Timestamps(u64),
+}
+
+const EXACT_UP_TO: u64 = 10_000;
+
+impl Web {
+    pub(crate) async fn delayed_count(
+        &self,
+        c: &crate::app::Conn,
+    ) -> Result<Delayed, crate::error::Error> {
+        let timestamps = c.client.delayed_queue_schedule_size().await?;
+        if timestamps > EXACT_UP_TO {
+            return Ok(Delayed::Timestamps(timestamps));
+        }
+        Ok(Delayed::Jobs(c.client.count_all_scheduled_jobs().await?))
+    }
 }
 
 #[derive(Template, WebTemplate)]
