@@ -29,6 +29,8 @@ pub struct Moved {
     pub more: bool,
     /// Whether the lock turned out not to be ours.
     pub lost_lock: bool,
+    /// How long (by Redis's clock) until the first timestamp that is not yet due.
+    pub next_due_in: Option<std::time::Duration>,
 }
 
 /// The mover's settings and the records it already wrote.
@@ -66,7 +68,13 @@ impl Mover {
         lock: Option<&MasterLock>,
     ) -> crate::Result<Moved> {
         let batch = store.due_batch(self.batch, TIMESTAMPS_PER_BATCH).await?;
-        let mut moved = Moved::default();
+        let mut moved = Moved {
+            next_due_in: batch.next_due.map(|t| {
+                let micros = (t - batch.now) * 1_000_000 - batch.now_micros;
+                std::time::Duration::from_micros(micros.max(0) as u64)
+            }),
+            ..Moved::default()
+        };
         if batch.groups.is_empty() {
             return Ok(moved);
         }

@@ -6,8 +6,8 @@
 //! role, set the title and reload the schedule; as master, move what is due and, with
 //! `DYNAMIC_SCHEDULE`, apply changed schedules. Unlike Ruby, a large backlog is moved in
 //! bounded slices (each commit refreshes the lock) with the recurring fires and signals
-//! seen between slices, and the loop wakes at the next recurring fire instead of polling for
-//! it.
+//! seen between slices, and the loop wakes at the next recurring fire and at the next
+//! delayed timestamp it knows of instead of waiting for the next poll.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,6 +131,9 @@ impl Scheduler {
                         .await;
                 }
                 let mut more = false;
+                // When the next delayed timestamp comes due (by Redis's clock), if sooner
+                // than the next poll: the loop wakes for it.
+                let mut next_due: Option<Instant> = None;
                 if is_master {
                     let started = Instant::now();
                     loop {
@@ -145,6 +148,7 @@ impl Scheduler {
                                     );
                                 }
                                 more = m.more && !m.lost_lock;
+                                next_due = m.next_due_in.map(|d| Instant::now() + d);
                             }
                             Err(e) => {
                                 tracing::error!("moving delayed items: {e}");
@@ -192,6 +196,9 @@ impl Scheduler {
                 } else {
                     self.config.interval
                 };
+                if let Some(at) = next_due {
+                    wait = wait.min(at.saturating_duration_since(Instant::now()));
+                }
                 if let Some(next) = schedule.next_fire() {
                     let until = next.duration_since(Timestamp::now());
                     let until = Duration::try_from(until).unwrap_or(Duration::ZERO);

@@ -455,3 +455,31 @@ fn items_pushed_while_a_timestamp_is_moved_all_arrive_once() -> Result<()> {
     assert!(left.is_empty(), "no stale timestamps: sets: {left:?}");
     Ok(())
 }
+
+/// With a 5 s poll, a job delayed to a later second is moved at that second: the loop
+/// wakes for the first timestamp not yet due (by Redis's clock) that it saw at its last
+/// look, not at the next poll.
+#[test]
+fn a_delayed_job_is_moved_at_its_second_not_at_the_next_poll() -> Result<()> {
+    let server = RedisServer::start();
+    let client = Client::connect(&server.url())?;
+    let due = now() + 3;
+    delay(&client, due, "soon", 1)?;
+    let s = Sched::start(&server, &["-i", "5"], &[])?;
+    assert!(
+        eventually(Duration::from_secs(10), || llen(
+            &server,
+            "resque:queue:soon"
+        ) == 1),
+        "{}",
+        s.log_text()
+    );
+    let landed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)?
+        .as_secs_f64();
+    let late = landed - due as f64;
+    // Polling every 5 s from start-up would move it 2 s late; waking at its second, within
+    // the test's 10 ms polling and a loaded machine's slack.
+    assert!(late < 0.5, "{late:.3} s late");
+    Ok(())
+}

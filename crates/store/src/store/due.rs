@@ -19,12 +19,15 @@ use super::{Store, value_to_bytes, value_to_string};
 use crate::Result;
 
 /// Reads up to ARGV[7] due items across up to ARGV[8] due timestamps, oldest first, by
-/// Redis's clock. Returns `{now, ts1, n1, items1..., ts2, n2, ...}`.
+/// Redis's clock. Returns `{now, its microseconds, first timestamp after now or -1, ts1,
+/// n1, items1..., ts2, n2, ...}`.
 const DUE: &str = r"
 local D, T, Z, QS, Q, M = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local left = tonumber(ARGV[7])
-local now = redis.call('TIME')[1]
-local out = {now}
+local time = redis.call('TIME')
+local now = time[1]
+local later = redis.call('ZRANGEBYSCORE', Z, '(' .. now, '+inf', 'LIMIT', 0, 1)
+local out = {now, time[2], later[1] or -1}
 local tss = redis.call('ZRANGEBYSCORE', Z, '-inf', now, 'LIMIT', 0, tonumber(ARGV[8]))
 for _, ts in ipairs(tss) do
   if left <= 0 then break end
@@ -122,8 +125,12 @@ return 1
 /// Due items read by [`Store::due_batch`].
 #[derive(Debug, Clone, Default)]
 pub struct DueBatch {
-    /// Redis's clock (`TIME`, seconds) when read.
+    /// Redis's clock (`TIME`, whole seconds) when read.
     pub now: i64,
+    /// The microseconds part of that clock.
+    pub now_micros: i64,
+    /// The first timestamp not yet due, if any: when the scheduler needs to look next.
+    pub next_due: Option<i64>,
     /// Each due timestamp read, oldest first, with its first items' exact bytes (a
     /// timestamp with no items is an orphan: committing it with no items removes it).
     pub groups: Vec<(i64, Vec<Vec<u8>>)>,
@@ -219,6 +226,8 @@ impl Store {
         let int = |v: Option<RedisValue>| int_of(v?);
         let mut batch = DueBatch {
             now: int(values.next()).unwrap_or(0),
+            now_micros: int(values.next()).unwrap_or(0),
+            next_due: int(values.next()).filter(|t| *t >= 0),
             groups: Vec::new(),
         };
         while let Some(ts) = int(values.next()) {
