@@ -103,6 +103,18 @@ t1=$(date +%s.%N)
 echo "   after TERM on the $first master, the other took the lock in $(python3 -c "print(f'{$t1-$t0:.2f}')") s: $(rcli get resque:resque:resque_scheduler_master_lock)"
 push 40 40
 wait_for 15 llen_is resque:queue:both "$total" || fail "$(rcli llen resque:queue:both) of $total arrived after the handover"
+# And back: the stopped side starts again as a child, the master stops, it takes over.
+if [ "$first" = ruby ]; then
+  INTERVAL=0.5 rbsched > "$dir/rb3b.log" 2>&1 & rbs=$!; newer=$rbs; other=$rs; second=rust
+else
+  "$rssched" --redis "$REDIS_URL" -i 0.2 -v > "$dir/rs3b.log" 2>&1 & rs=$!; newer=$rs; other=$rbs; second=ruby
+fi
+sleep 2
+kill -TERM "$other"; wait "$other" 2>/dev/null || true
+wait_for 10 bash -c "[ \"\$(redis-cli -p $port get resque:resque:resque_scheduler_master_lock)\" != '' ] && redis-cli -p $port get resque:resque:resque_scheduler_master_lock | grep -q ':$newer\$'" || fail "the restarted scheduler did not take over"
+echo "   after TERM on the $second master, the restarted $first scheduler took the lock: $(rcli get resque:resque:resque_scheduler_master_lock)"
+push 80 40
+wait_for 15 llen_is resque:queue:both "$total" || fail "$(rcli llen resque:queue:both) of $total arrived after the second handover"
 sleep 1.5
 n=$(rcli llen resque:queue:both); u=$(rcli lrange resque:queue:both 0 -1 | sort -u | wc -l)
 [ "$n" = "$total" ] && [ "$u" = "$total" ] || fail "$n jobs, $u distinct, of $total"
@@ -196,4 +208,18 @@ ruby $rbi -e "require '$peers/ruby/peer_common.rb'; Peer.connect!
   abort \"schedule: #{s.status}\" unless s.status == 200 && s.body.include?('rs_hourly') && s.body.include?('set by resque-rs') && s.body.include?('WebScheduledJob')
   puts '   Ruby /delayed lists WebDelayedJob at ' + Time.at($later).strftime('%Y-%m-%d %H:%M:%S %z') + '; /schedule lists rs_hourly (every: 1h, WebScheduledJob)'
 " || fail "Ruby's tabs do not show what we wrote"
+echo "== 6. our resque-web's Delayed and Schedule tabs list what Ruby wrote"
+ruby $rbi -e "require '$peers/ruby/peer_common.rb'; Peer.connect!; require 'resque-scheduler'
+  Resque.enqueue_at_with_queue('rb_q', Time.at($later + 60), 'RubyDelayedJob', 7, 'x')
+  Resque.set_schedule('rb_nightly', {'class' => 'RubyNightly', 'cron' => '0 3 * * *', 'queue' => 'rb_q', 'description' => 'set by Ruby', 'persist' => true})" > /dev/null 2>&1
+cargo build --quiet -p resque-web --bin resque-web
+wport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$target/resque-web" -p "$wport" -o 127.0.0.1 -r "$REDIS_URL" --app-dir "$dir" > "$dir/web.log" 2>&1 & web=$!
+wait_for 20 curl -sf "http://127.0.0.1:$wport/overview" -o /dev/null || fail "our resque-web did not start"
+curl -sf "http://127.0.0.1:$wport/delayed" > "$dir/our_delayed.html" || fail "GET /delayed"
+curl -sf "http://127.0.0.1:$wport/schedule" > "$dir/our_schedule.html" || fail "GET /schedule"
+kill "$web" 2>/dev/null || true
+grep -q "RubyDelayedJob" "$dir/our_delayed.html" && grep -q "WebDelayedJob" "$dir/our_delayed.html" || fail "our /delayed does not list Ruby's job"
+grep -q "rb_nightly" "$dir/our_schedule.html" && grep -q "set by Ruby" "$dir/our_schedule.html" && grep -q "cron: 0 3 \* \* \*" "$dir/our_schedule.html" || fail "our /schedule does not list Ruby's schedule"
+echo "   our /delayed lists Ruby's RubyDelayedJob (and ours); /schedule lists Ruby's rb_nightly (cron: 0 3 * * *, set by Ruby)"
 echo "interop-scheduler: all checks passed"

@@ -188,9 +188,104 @@ impl Client {
         self.rt.block_on(self.inner.enqueue_in::<J>(delay, args))
     }
 
+    /// `Resque.enqueue_at_with_queue` for a typed job.
+    pub fn enqueue_at_with_queue<J: Job>(
+        &self,
+        queue: &str,
+        at: SystemTime,
+        args: J::Args,
+    ) -> Result<bool> {
+        self.rt
+            .block_on(self.inner.enqueue_at_with_queue::<J>(queue, at, args))
+    }
+
+    /// `Resque.enqueue_in_with_queue` for a typed job.
+    pub fn enqueue_in_with_queue<J: Job>(
+        &self,
+        queue: &str,
+        delay: Duration,
+        args: J::Args,
+    ) -> Result<bool> {
+        self.rt
+            .block_on(self.inner.enqueue_in_with_queue::<J>(queue, delay, args))
+    }
+
     /// `Resque.remove_delayed` for a typed job.
     pub fn remove_delayed<J: Job>(&self, args: &J::Args) -> Result<u64> {
         self.rt.block_on(self.inner.remove_delayed::<J>(args))
+    }
+
+    /// `Resque.remove_delayed_in_queue` for a typed job.
+    pub fn remove_delayed_in_queue<J: Job>(&self, queue: &str, args: &J::Args) -> Result<u64> {
+        self.rt
+            .block_on(self.inner.remove_delayed_in_queue::<J>(queue, args))
+    }
+
+    /// `Resque.remove_delayed_job_from_timestamp` for a typed job.
+    pub fn remove_delayed_job_from_timestamp<J: Job>(
+        &self,
+        ts: i64,
+        args: &J::Args,
+    ) -> Result<u64> {
+        self.rt
+            .block_on(self.inner.remove_delayed_job_from_timestamp::<J>(ts, args))
+    }
+
+    /// `Resque.enqueue_delayed` for a typed job.
+    pub fn enqueue_delayed<J: Job>(&self, args: &J::Args) -> Result<u64> {
+        self.rt.block_on(self.inner.enqueue_delayed::<J>(args))
+    }
+
+    /// `Resque.delay_or_enqueue_at` for a typed job.
+    pub fn delay_or_enqueue_at<J: Job>(&self, at: SystemTime, args: J::Args) -> Result<u64> {
+        self.rt
+            .block_on(self.inner.delay_or_enqueue_at::<J>(at, args))
+    }
+
+    /// `Resque.delay_or_enqueue_in` for a typed job.
+    pub fn delay_or_enqueue_in<J: Job>(&self, delay: Duration, args: J::Args) -> Result<u64> {
+        self.rt
+            .block_on(self.inner.delay_or_enqueue_in::<J>(delay, args))
+    }
+
+    /// `Resque.scheduled_at` for a typed job.
+    pub fn scheduled_at<J: Job>(&self, args: &J::Args) -> Result<Vec<i64>> {
+        self.rt.block_on(self.inner.scheduled_at::<J>(args))
+    }
+
+    /// `Resque.delayed?` for a typed job.
+    pub fn is_delayed<J: Job>(&self, args: &J::Args) -> Result<bool> {
+        self.rt.block_on(self.inner.is_delayed::<J>(args))
+    }
+
+    /// `Resque.find_delayed_selection` (see [`crate::Client::find_delayed_selection`]).
+    pub fn find_delayed_selection(
+        &self,
+        class: Option<&str>,
+        select: impl FnMut(&[Value]) -> bool,
+    ) -> Result<Vec<String>> {
+        self.rt
+            .block_on(self.inner.find_delayed_selection(class, select))
+    }
+
+    /// `Resque.remove_delayed_selection`.
+    pub fn remove_delayed_selection(
+        &self,
+        class: Option<&str>,
+        select: impl FnMut(&[Value]) -> bool,
+    ) -> Result<u64> {
+        self.rt
+            .block_on(self.inner.remove_delayed_selection(class, select))
+    }
+
+    /// `Resque.enqueue_delayed_selection`.
+    pub fn enqueue_delayed_selection(
+        &self,
+        class: Option<&str>,
+        select: impl FnMut(&[Value]) -> bool,
+    ) -> Result<u64> {
+        self.rt
+            .block_on(self.inner.enqueue_delayed_selection(class, select))
     }
 
     forward! {
