@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The Quick start demo: a private redis-server (unless REDIS_URL is set), example jobs
 # enqueued with the library and with the `resque` command, a worker that runs them, then
-# what Resque sees (stats, failures), and resque-web serving it all with a worker busy.
+# what Resque sees (stats, failures), delayed and recurring jobs with resque-scheduler, and
+# resque-web serving it all with a worker busy.
 # DEMO_SERVE=check (CI) checks the dashboard answers and exits instead of serving until
 # Ctrl-C; RESQUE_WEB_PORT picks the port (default 5678, or the next free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --demo
-echo "== building resque-rs (resque, resque-web and the example jobs; the first build takes several minutes)"
-# Every binary the demo runs: the `resque` command, resque-web, and the examples `enqueue`
-# and `worker`. Cargo's own progress lines show while it builds.
-cargo build -p resque -p resque-web --bin resque --bin resque-web --example enqueue --example worker
+echo "== building resque-rs (resque, resque-web, resque-scheduler and the example jobs; the first build takes several minutes)"
+# Every binary the demo runs: the `resque` command, resque-web, resque-scheduler, and the
+# examples `enqueue` and `worker`. Cargo's own progress lines show while it builds.
+cargo build -p resque -p resque-web -p resque-scheduler --bin resque --bin resque-web \
+  --bin resque-scheduler --example enqueue --example worker
 bin="${CARGO_TARGET_DIR:-target}/debug"
 
 # A GET over bash's /dev/tcp (no curl on a fresh machine): prints the body.
@@ -23,6 +25,7 @@ http_get() {
   exec 3<&-
 }
 
+dir_log=$(mktemp /tmp/resque-scheduler-demo.XXXXXX.log)
 if [ -z "${REDIS_URL:-}" ]; then
   dir=$(mktemp -d /tmp/resque-demo.XXXXXX)
   redis-server --port 0 --unixsocket "$dir/redis.sock" --save '' --appendonly no \
@@ -31,8 +34,9 @@ if [ -z "${REDIS_URL:-}" ]; then
   cleanup() {
     [ -n "${web_pid:-}" ] && kill "$web_pid" 2>/dev/null && wait "$web_pid" 2>/dev/null
     [ -n "${worker_pid:-}" ] && kill -TERM "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null
+    [ -n "${sched_pid:-}" ] && kill -TERM "$sched_pid" 2>/dev/null && wait "$sched_pid" 2>/dev/null
     kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
-    rm -rf "$dir"
+    rm -rf "$dir" "$dir_log"
   }
   trap cleanup EXIT
   export REDIS_URL="unix://$dir/redis.sock"
@@ -57,6 +61,19 @@ QUEUES='*' INTERVAL=0 VERBOSE=1 "$bin/examples/worker"
 echo "== resque stats";   "$bin/resque" stats
 echo "== resque failures list (FailJob and UnicodeFailJob fail on purpose)"
 "$bin/resque" failures list
+
+echo "== delayed and recurring jobs: resque enqueue-in, resque schedule set, and resque-scheduler"
+"$bin/resque" enqueue-in 1 file_serve Archive 99 delayed
+"$bin/resque" enqueue-in 3600 file_serve Archive 100 "in an hour"
+"$bin/resque" schedule set nightly --cron "0 3 * * *" --class Archive --queue file_serve \
+  --args '[1,"nightly"]' --description "the nightly archive"
+"$bin/resque-scheduler" --redis "$REDIS_URL" -i 1 >"$dir_log" 2>&1 &
+sched_pid=$!
+for _ in $(seq 100); do "$bin/resque" queues | grep -q 'file_serve *1$' && break; sleep 0.1; done
+echo "== resque-scheduler moved the job delayed by 1 s; the one delayed by an hour waits:"
+"$bin/resque" queues
+"$bin/resque" delayed
+"$bin/resque" schedule
 
 echo "== a busy worker and resque-web"
 "$bin/resque" enqueue slow SleepJob 600
@@ -83,6 +100,12 @@ if http_get "${url}overview" | grep -q "1 of 1 Workers Working"; then
   echo "== the overview shows the busy worker and its SleepJob"
 else
   echo "demo: resque-web's overview does not show the busy worker" >&2
+  exit 1
+fi
+if http_get "${url}delayed" | grep -q "in an hour"; then
+  echo "== the Delayed tab shows the job delayed by an hour; the Schedule tab shows nightly"
+else
+  echo "demo: resque-web's Delayed tab does not show the delayed job" >&2
   exit 1
 fi
 if [ "${DEMO_SERVE:-}" = check ]; then
