@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::payload::json_type;
 use crate::{Error, Payload, Result, json};
 
 /// A delayed job as resque-scheduler stores it.
@@ -105,17 +106,6 @@ pub fn timestamp(unix_seconds: f64) -> Option<i64> {
         return None;
     }
     Some(floored as i64)
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -1,33 +1,11 @@
 //! Golden tests: every byte format against the captures recorded from Ruby Resque 3.0
 //! (copied from `shared/spec/fixtures` into `tests/fixtures`).
 
+mod common;
+
 use anyhow::{Context, Result, bail};
+use common::{commands, fixture, step};
 use resque_protocol::{Failure, Keys, Payload, Value, WorkerId, WorkingOn, json};
-
-fn fixture(name: &str) -> Result<Value> {
-    Ok(serde_json::from_str(&resque_test_support::fixture(name))?)
-}
-
-fn step(fx: &Value, i: usize) -> Result<&Value> {
-    fx["steps"]
-        .get(i)
-        .with_context(|| format!("step {i} missing"))
-}
-
-/// Every RPUSH/LREM argument that carries a job payload in a fixture's command log.
-fn commands(step: &Value) -> Vec<Vec<String>> {
-    step["commands"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get(2)?.as_array())
-        .map(|argv| {
-            argv.iter()
-                .filter_map(|a| a.as_str().map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
 
 #[test]
 fn enqueue_payload_bytes_01() -> Result<()> {

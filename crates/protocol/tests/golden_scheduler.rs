@@ -2,28 +2,13 @@
 //! config in the captures (fixtures 12-17, copied from `shared/spec/fixtures`) is what our
 //! types write.
 
+mod common;
+
 use anyhow::{Context, Result, bail};
+use common::{commands, fixture};
 use resque_protocol::delayed::timestamp;
 use resque_protocol::keys::delayed_member;
 use resque_protocol::{DelayedItem, Keys, ScheduleConfig, Value, json};
-
-fn fixture(name: &str) -> Result<Value> {
-    Ok(serde_json::from_str(&resque_test_support::fixture(name))?)
-}
-
-fn commands(step: &Value) -> Vec<Vec<String>> {
-    step["commands"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get(2)?.as_array())
-        .map(|argv| {
-            argv.iter()
-                .filter_map(|a| a.as_str().map(str::to_owned))
-                .collect()
-        })
-        .collect()
-}
 
 /// Every `RPUSH delayed:<ts> <item>` in fixture 12 is an item we encode byte for byte from
 /// its decoded parts, with the `timestamps:` and `delayed_queue_schedule` writes beside it.

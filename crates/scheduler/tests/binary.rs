@@ -483,3 +483,54 @@ fn a_delayed_job_is_moved_at_its_second_not_at_the_next_poll() -> Result<()> {
     assert!(late < 0.5, "{late:.3} s late");
     Ok(())
 }
+
+/// `-B -P FILE -l FILE -F json`: it detaches, writes its pid, logs JSON lines to the file;
+/// TERM (by that pid) stops it, removes the pid file and gives the lock up.
+#[test]
+fn background_with_a_pidfile_and_json_logs() -> Result<()> {
+    let server = RedisServer::start();
+    let dir = tempfile::tempdir()?;
+    let (pidfile, logfile) = (dir.path().join("sched.pid"), dir.path().join("sched.log"));
+    let mut s = Sched::start(
+        &server,
+        &[
+            "-B",
+            "-v",
+            "-i",
+            "0.2",
+            "-P",
+            pidfile.to_str().context("path")?,
+            "-l",
+            logfile.to_str().context("path")?,
+            "-F",
+            "json",
+        ],
+        &[],
+    )?;
+    assert_eq!(
+        s.wait(Duration::from_secs(10))?,
+        0,
+        "the foreground process returns at once"
+    );
+    assert!(eventually(Duration::from_secs(5), || {
+        std::fs::read_to_string(&pidfile).is_ok_and(|p| !p.trim().is_empty())
+    }));
+    let pid: i32 = std::fs::read_to_string(&pidfile)?.trim().parse()?;
+    assert!(eventually(Duration::from_secs(5), || lock_holder(&server)
+        .is_some_and(|h| h.ends_with(&format!(":{pid}")))));
+    let log = std::fs::read_to_string(&logfile)?;
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().context("a log line")?)?;
+    assert_eq!(first["progname"], "resque-scheduler");
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["msg"], "Starting");
+    let _ = Command::new("kill")
+        .arg("-15")
+        .arg(pid.to_string())
+        .status();
+    assert!(
+        eventually(Duration::from_secs(5), || !pidfile.exists()),
+        "the pid file is removed at exit"
+    );
+    assert!(eventually(Duration::from_secs(5), || lock_holder(&server).is_none()));
+    Ok(())
+}

@@ -336,6 +336,18 @@ fn jiff_now() -> String {
         .unwrap_or_default()
 }
 
+/// Whether every table's header cells sit over their columns: each table's header cells and
+/// its first body row's cells start at the same x (they did not while thead and tbody were
+/// laid out as two tables of their own).
+const COLUMNS: &str = "JSON.stringify([...document.querySelectorAll('#main table')]
+    .filter(t => t.tHead && t.tBodies[0] && t.tBodies[0].rows[0]
+        && t.tBodies[0].rows[0].cells.length === t.tHead.rows[0].cells.length)
+    .map(t => {
+        const x = r => [...r.cells].map(c => Math.round(c.getBoundingClientRect().left));
+        const h = x(t.tHead.rows[0]), b = x(t.tBodies[0].rows[0]);
+        return JSON.stringify(h) === JSON.stringify(b) ? 'ok' : `${t.className}: ${h} / ${b}`;
+    }))";
+
 #[test]
 fn the_dashboard_works_in_headless_chromium() -> R {
     let redis = RedisServer::start();
@@ -409,17 +421,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     b.goto(&format!("{base}/workers/box1:100:high,low"))?;
     shots.push(b.screenshot("worker")?);
 
-    // Header cells sit over their columns: every table's header cells and its first body
-    // row's cells start at the same x (they did not while thead and tbody were laid out
-    // as two tables of their own).
-    const COLUMNS: &str = "JSON.stringify([...document.querySelectorAll('#main table')]
-        .filter(t => t.tHead && t.tBodies[0] && t.tBodies[0].rows[0]
-            && t.tBodies[0].rows[0].cells.length === t.tHead.rows[0].cells.length)
-        .map(t => {
-            const x = r => [...r.cells].map(c => Math.round(c.getBoundingClientRect().left));
-            const h = x(t.tHead.rows[0]), b = x(t.tBodies[0].rows[0]);
-            return JSON.stringify(h) === JSON.stringify(b) ? 'ok' : `${t.className}: ${h} / ${b}`;
-        }))";
+    // Header cells sit over their columns.
     for page in [
         "/workers/box1:100:high,low",
         "/queues/high",
@@ -528,6 +530,19 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     Ok(())
 }
 
+/// Presses the button of the first form posting to `action`, and waits for the redirect to
+/// `landing` to load.
+fn submit_and_land(b: &mut Browser, action: &str, landing: &str) -> R {
+    b.eval(&format!(
+        "document.querySelector('form[action$=\"{action}\"] button').click()"
+    ))?;
+    b.wait_for(
+        &format!("location.pathname === '{landing}' && document.readyState === 'complete'"),
+        Duration::from_secs(20),
+    )?;
+    b.wait_loaded()
+}
+
 #[test]
 fn the_scheduler_tabs_work_in_headless_chromium() -> R {
     let redis = RedisServer::start();
@@ -595,12 +610,7 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
         json!(0)
     );
     // Queue now on the first timestamp: one job moves to its queue.
-    b.eval("document.querySelector('form[action$=\"/delayed/queue_now\"] button').click()")?;
-    b.wait_for(
-        "location.pathname === '/delayed' && document.readyState === 'complete'",
-        Duration::from_secs(20),
-    )?;
-    b.wait_loaded()?;
+    submit_and_land(&mut b, "/delayed/queue_now", "/delayed")?;
     assert_eq!(
         redis
             .get_str(&["LLEN", "resque:queue:file_serve"])
@@ -610,12 +620,7 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
     // One timestamp's page, and Cancel through its button (confirm accepted).
     b.goto(&format!("{base}/delayed/{a}"))?;
     b.eval("window.confirm = () => true")?;
-    b.eval("document.querySelector('form[action$=\"/delayed/cancel_now\"] button').click()")?;
-    b.wait_for(
-        "location.pathname === '/delayed' && document.readyState === 'complete'",
-        Duration::from_secs(20),
-    )?;
-    b.wait_loaded()?;
+    submit_and_land(&mut b, "/delayed/cancel_now", "/delayed")?;
     assert_eq!(
         redis
             .get_str(&["ZCARD", "resque:delayed_queue_schedule"])
@@ -623,14 +628,6 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
         Some("1")
     );
     // Header cells over their columns, as on the other tabs.
-    const COLUMNS: &str = "JSON.stringify([...document.querySelectorAll('#main table')]
-        .filter(t => t.tHead && t.tBodies[0] && t.tBodies[0].rows[0]
-            && t.tBodies[0].rows[0].cells.length === t.tHead.rows[0].cells.length)
-        .map(t => {
-            const x = r => [...r.cells].map(c => Math.round(c.getBoundingClientRect().left));
-            const h = x(t.tHead.rows[0]), b = x(t.tBodies[0].rows[0]);
-            return JSON.stringify(h) === JSON.stringify(b) ? 'ok' : `${t.className}: ${h} / ${b}`;
-        }))";
     for page in ["/schedule", "/delayed"] {
         b.goto(&format!("{base}{page}"))?;
         let got: Vec<String> = serde_json::from_str(b.eval(COLUMNS)?.as_str().unwrap_or("[]"))?;

@@ -196,6 +196,19 @@ impl Client {
         Ok(found)
     }
 
+    /// Each distinct item [`Client::find_delayed_selection`] finds once (one removal takes
+    /// every copy).
+    async fn distinct_selection(
+        &self,
+        class: Option<&str>,
+        select: impl FnMut(&[Value]) -> bool,
+    ) -> Result<Vec<String>> {
+        let mut found = self.find_delayed_selection(class, select).await?;
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
+
     /// `Resque.remove_delayed_selection(Klass) { |args| ... }`: removes what
     /// [`Client::find_delayed_selection`] finds; returns how many copies went.
     pub async fn remove_delayed_selection(
@@ -203,11 +216,8 @@ impl Client {
         class: Option<&str>,
         select: impl FnMut(&[Value]) -> bool,
     ) -> Result<u64> {
-        let mut found = self.find_delayed_selection(class, select).await?;
-        found.sort_unstable();
-        found.dedup();
         let mut n = 0;
-        for item in found {
+        for item in self.distinct_selection(class, select).await? {
             n += self.store()?.delayed_remove(&item, None).await?;
         }
         Ok(n)
@@ -254,11 +264,8 @@ impl Client {
         class: Option<&str>,
         select: impl FnMut(&[Value]) -> bool,
     ) -> Result<u64> {
-        let mut found = self.find_delayed_selection(class, select).await?;
-        found.sort_unstable();
-        found.dedup();
         let mut n = 0;
-        for raw in found {
+        for raw in self.distinct_selection(class, select).await? {
             let Ok(item) = DelayedItem::decode(raw.as_bytes()) else {
                 continue;
             };
