@@ -231,6 +231,11 @@ impl Client {
             return self.store()?.delayed_remove(&item, None).await;
         }
         J::before_delayed_enqueue(args);
+        // Ruby's enqueue_from_config goes through Resque.enqueue_to: before_enqueue may
+        // still cancel (the copies are removed, as Ruby's remove_delayed ran first).
+        if !J::before_enqueue(args) {
+            return self.store()?.delayed_remove(&item, None).await;
+        }
         let payload = job::payload_for::<J>(args)?.encode()?;
         let n = self
             .store()?
