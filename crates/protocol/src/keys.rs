@@ -269,6 +269,21 @@ impl Keys {
         self.key(&inner)
     }
 
+    /// resque-retry's attempt counter of a job: `resque-retry:<Class>[:<identifier>]`
+    /// (see [`crate::retry`]).
+    pub fn retry_counter(&self, class: &str, identifier: Option<&str>) -> String {
+        self.key(&crate::retry::key_name(class, identifier))
+    }
+
+    /// `MultipleWithRetrySuppression`'s record of a failure whose retry is pending:
+    /// `failure-` then the counter's key without the namespace.
+    pub fn retry_failure(&self, class: &str, identifier: Option<&str>) -> String {
+        self.key(&format!(
+            "failure-{}",
+            crate::retry::key_name(class, identifier)
+        ))
+    }
+
     /// resque-rs's record of the last slot each recurring schedule fired for (name to Unix
     /// second; a hash Ruby never reads), so a fire is never repeated across a failover or a
     /// clock step.

@@ -22,6 +22,7 @@ pub mod failure;
 pub mod json;
 pub mod keys;
 pub mod payload;
+pub mod retry;
 pub mod schedule;
 pub mod time;
 pub mod worker;
