@@ -166,13 +166,16 @@ pub fn ruby_inspect(v: &Value) -> String {
         Value::String(s) => {
             let mut out = String::with_capacity(s.len() + 2);
             out.push('"');
-            for c in s.chars() {
+            let mut chars = s.chars().peekable();
+            while let Some(c) = chars.next() {
                 match c {
                     '"' => out.push_str("\\\""),
                     '\\' => out.push_str("\\\\"),
                     '\n' => out.push_str("\\n"),
                     '\t' => out.push_str("\\t"),
                     '\r' => out.push_str("\\r"),
+                    // `"#{"`, `"#$"`, `"#@"` would interpolate: Ruby escapes the `#`.
+                    '#' if matches!(chars.peek(), Some('{' | '$' | '@')) => out.push_str("\\#"),
                     '#' => out.push('#'),
                     c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02X}", c as u32)),
                     c => out.push(c),
@@ -276,6 +279,11 @@ mod tests {
             r#"[44, "masterbrew", nil, 1.5, {"a"=>[true]}, "q\"x"]"#
         );
         assert_eq!(ruby_inspect(&serde_json::json!(["x"])), r#"["x"]"#);
+        // Checked with `ruby -e 'p "a#{1}"'`-style literals: only #{, #$ and #@ are escaped.
+        assert_eq!(
+            ruby_inspect(&serde_json::json!("#{x} #$y #@z #a #")),
+            r#""\#{x} \#$y \#@z #a #""#
+        );
     }
 
     #[test]
