@@ -265,6 +265,82 @@ fn hook_log(line: String) {
     }
 }
 
+/// How many times the file at `args[0]` has been appended to, after appending once more:
+/// the run number of a retried job (1 the first).
+fn run_number(a: &[Value]) -> usize {
+    let path = a.first().and_then(Value::as_str).unwrap_or("/dev/null");
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(b"run\n");
+    }
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// resque-retry jobs: each `Args` is `[path of a run counter file, ...]`.
+macro_rules! retry_job {
+    ($name:ident, $policy:expr, |$args:ident, $run:ident| $body:expr) => {
+        struct $name;
+        impl Job for $name {
+            const CLASS: &'static str = stringify!($name);
+            const QUEUE: &'static str = "retry";
+            type Args = Vec<Value>;
+            fn perform($args: &Self::Args, _: &mut Context) -> Result<(), JobError> {
+                let $run = run_number($args);
+                $body
+            }
+            fn retry_policy() -> Option<resque::RetryPolicy> {
+                Some($policy)
+            }
+        }
+    };
+}
+// Fails twice, then passes: three runs with a limit of 3.
+retry_job!(
+    FlakyJob,
+    resque::RetryPolicy::limit(3),
+    |_a, run| if run <= 2 {
+        Err(JobError::msg(format!("flaky run {run}")))
+    } else {
+        Ok(())
+    }
+);
+// Always fails: runs limit + 1 = 3 times, then one failure record.
+retry_job!(ExhaustJob, resque::RetryPolicy::limit(2), |_a, run| Err(
+    JobError::msg(format!("run {run}"))
+));
+// A fatal exception is never retried.
+retry_job!(
+    FatalJob,
+    resque::RetryPolicy::limit(5).fatal_exceptions(["Fatal"]),
+    |_a, _run| Err(JobError::new("Fatal", "no point retrying"))
+);
+// An ignored exception does not count: three `Blip`s with a limit of 1, then a pass.
+retry_job!(
+    IgnoredJob,
+    resque::RetryPolicy::limit(1).ignore_exceptions(["Blip"]),
+    |_a, run| if run <= 3 {
+        Err(JobError::new("Blip", format!("blip {run}")))
+    } else {
+        Ok(())
+    }
+);
+// Always passes: the cost of a retrying class that succeeds.
+retry_job!(RetryOkJob, resque::RetryPolicy::limit(1), |_a, _run| Ok(()));
+// Retried through the delayed queue, a minute later.
+retry_job!(
+    LaterJob,
+    resque::RetryPolicy::limit(2)
+        .delay(60.0)
+        .queue("retry_later"),
+    |_a, run| Err(JobError::msg(format!("later {run}")))
+);
+
 fn main() -> std::process::ExitCode {
     let pid = || std::process::id();
     resque::worker::Builder::cli()
@@ -304,6 +380,12 @@ fn main() -> std::process::ExitCode {
         .job::<ScribbleJob>()
         .job::<StateJob>()
         .job::<AsyncStateJob>()
+        .job::<FlakyJob>()
+        .job::<ExhaustJob>()
+        .job::<FatalJob>()
+        .job::<IgnoredJob>()
+        .job::<LaterJob>()
+        .job::<RetryOkJob>()
         .state(|| Made {
             pid: std::process::id(),
             number: MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,

@@ -31,6 +31,8 @@ pub struct Backend {
     members: Vec<Member>,
     url: Option<String>,
     max_recoveries: u32,
+    /// resque-retry's `MultipleWithRetrySuppression` around the members.
+    suppress_retries: bool,
 }
 
 impl Default for Backend {
@@ -46,6 +48,7 @@ impl Backend {
             members: vec![Member::Redis],
             url: None,
             max_recoveries: crate::unregister::DEFAULT_MAX_RECOVERIES,
+            suppress_retries: false,
         }
     }
 
@@ -55,6 +58,7 @@ impl Backend {
             members: vec![Member::RedisMultiQueue],
             url: None,
             max_recoveries: crate::unregister::DEFAULT_MAX_RECOVERIES,
+            suppress_retries: false,
         }
     }
 
@@ -78,6 +82,19 @@ impl Backend {
         self.max_recoveries
     }
 
+    /// resque-retry's `MultipleWithRetrySuppression` around this backend: while a job's
+    /// retry is pending, its failure is kept only as `failure-<retry key>` (for twice the
+    /// delay) instead of going to the members; its last failure goes to them as usual.
+    pub fn with_retry_suppression(mut self, on: bool) -> Self {
+        self.suppress_retries = on;
+        self
+    }
+
+    /// Whether retries' failures are suppressed (see [`Backend::with_retry_suppression`]).
+    pub fn suppresses_retries(&self) -> bool {
+        self.suppress_retries
+    }
+
     /// `Failure.url`, if set.
     pub fn url(&self) -> Option<&str> {
         self.url.as_deref()
@@ -92,6 +109,7 @@ impl Backend {
             members,
             url: None,
             max_recoveries: crate::unregister::DEFAULT_MAX_RECOVERIES,
+            suppress_retries: false,
         }
     }
 
@@ -99,6 +117,7 @@ impl Backend {
     /// `redis_multi_queue`, `airbrake`, or a comma list meaning Multiple in that order
     /// (`redis,airbrake`). `airbrake` needs its configuration.
     pub fn from_names(names: &str, airbrake: Option<AirbrakeConfigArg>) -> Result<Self> {
+        let (suppress, names) = suppression(names);
         let mut members = Vec::new();
         for name in parse_names(names)? {
             members.push(match name {
@@ -115,7 +134,7 @@ impl Backend {
         }
         #[cfg(not(feature = "airbrake"))]
         let _ = airbrake;
-        Ok(Self::multiple(members))
+        Ok(Self::multiple(members).with_retry_suppression(suppress))
     }
 
     /// Parses `FAILURE_BACKEND` for reading failures (the dashboard, the `resque`
@@ -123,6 +142,7 @@ impl Backend {
     /// settings, since nothing here saves a failure. A notifier named first means no
     /// records to list, as Ruby's Airbrake backend (`Multiple` queries its first member).
     pub fn for_reading(names: &str) -> Result<Self> {
+        let (suppress, names) = suppression(names);
         let members = parse_names(names)?
             .into_iter()
             .map(|name| match name {
@@ -131,7 +151,7 @@ impl Backend {
                 Name::Airbrake => Member::Custom(Arc::new(ReadOnly)),
             })
             .collect();
-        Ok(Self::multiple(members))
+        Ok(Self::multiple(members).with_retry_suppression(suppress))
     }
 
     /// Whether this is exactly the default Redis backend (the worker then writes the record
@@ -237,6 +257,20 @@ enum Name {
 
 /// The one parser of `FAILURE_BACKEND`: comma-separated names, blanks ignored; none at
 /// all is `redis`.
+/// resque-retry's backend name: `multiple_with_retry_suppression` first in the list wraps the
+/// names after it (`redis` when none), as its `classes = [...]`.
+const RETRY_SUPPRESSION: &str = "multiple_with_retry_suppression";
+
+fn suppression(names: &str) -> (bool, &str) {
+    let trimmed = names.trim_start();
+    match trimmed.strip_prefix(RETRY_SUPPRESSION) {
+        Some(rest) if rest.is_empty() || rest.trim_start().starts_with(',') => {
+            (true, rest.trim_start().trim_start_matches(','))
+        }
+        _ => (false, names),
+    }
+}
+
 fn parse_names(names: &str) -> Result<Vec<Name>> {
     let names: Vec<Name> = names
         .split(',')
@@ -246,6 +280,9 @@ fn parse_names(names: &str) -> Result<Vec<Name>> {
             "redis" => Ok(Name::Redis),
             "redis_multi_queue" => Ok(Name::RedisMultiQueue),
             "airbrake" => Ok(Name::Airbrake),
+            RETRY_SUPPRESSION => Err(Error::UnknownBackend(format!(
+                "{RETRY_SUPPRESSION} must come first (it wraps the backends after it)"
+            ))),
             other => Err(Error::UnknownBackend(other.to_owned())),
         })
         .collect::<Result<_>>()?;
@@ -308,6 +345,18 @@ mod tests {
             Backend::from_names(" , ", None)?.members(),
             [Member::Redis]
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn retry_suppression_wraps_the_names_after_it() -> Result<()> {
+        let b = Backend::from_names("multiple_with_retry_suppression", None)?;
+        assert!(b.suppresses_retries() && matches!(b.members(), [Member::Redis]));
+        let b = Backend::for_reading("multiple_with_retry_suppression,redis_multi_queue")?;
+        assert!(b.suppresses_retries() && matches!(b.members(), [Member::RedisMultiQueue]));
+        assert!(!Backend::from_names("redis", None)?.suppresses_retries());
+        assert!(Backend::from_names("redis,multiple_with_retry_suppression", None).is_err());
+        assert!(Backend::from_names("multiple_with_retry_suppressionx", None).is_err());
         Ok(())
     }
 

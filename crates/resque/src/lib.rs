@@ -21,7 +21,7 @@ pub use resque_protocol::{
 #[doc(inline)]
 pub use resque_store::{
     AsyncJob, Client, ClientBuilder, ConnectOptions, Connection, Context, Error, Info, Job,
-    JobError, JobRuntime, Performed, Registry, Result, Store, blocking,
+    JobError, JobRuntime, Performed, Registry, Result, RetryPolicy, Store, blocking,
 };
 
 /// The tokio the library runs on (current-thread runtimes, I/O and timers), so a small

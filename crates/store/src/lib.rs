@@ -34,9 +34,9 @@ mod store;
 pub use client::{Client, ClientBuilder, DelayedPeek, Info, PeekItem, Working};
 pub use connection::Connection;
 pub use error::{Error, Result};
-pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry};
+pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry, RetryPolicy};
 pub use store::{
     Committed, ConnectOptions, ConnectionNews, DueBatch, Finished, Fired, InFlight, KeyPage,
-    KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo, Recovered, Reserved, Store,
-    WorkerDetails,
+    KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo, Recovered, Reserved,
+    RetryDecision, RetryFailure, Store, WorkerDetails,
 };

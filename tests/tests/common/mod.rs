@@ -29,6 +29,17 @@ pub(crate) fn job(server: &RedisServer, queue: &str, class: &str, args: &str) ->
 }
 
 pub(crate) fn worker(server: &RedisServer, queues: &str, env: &[(&str, &str)]) -> Result<Child> {
+    worker_at(&server.url(), queues, env, server.dir())
+}
+
+/// [`worker`] for any connection string (a proxy's), logging into `log_dir`.
+#[allow(dead_code)] // not every test file that includes this module uses it
+pub(crate) fn worker_at(
+    url: &str,
+    queues: &str,
+    env: &[(&str, &str)],
+    log_dir: &std::path::Path,
+) -> Result<Child> {
     let mut c = Command::new(WORKER);
     for v in [
         "REDIS_URL",
@@ -53,8 +64,8 @@ pub(crate) fn worker(server: &RedisServer, queues: &str, env: &[(&str, &str)]) -
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(server.dir().join("worker.log"))?;
-    c.env("REDIS_URL", server.url())
+        .open(log_dir.join("worker.log"))?;
+    c.env("REDIS_URL", url)
         .env("QUEUES", queues)
         .env("VERBOSE", "1")
         .stdout(log.try_clone()?)

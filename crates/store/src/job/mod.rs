@@ -26,6 +26,7 @@ mod context;
 mod error;
 mod finite;
 mod registry;
+mod retry;
 mod runtime;
 
 use std::future::Future;
@@ -38,6 +39,7 @@ pub use args::{args_from_json, args_to_json, payload_for};
 pub use context::Context;
 pub use error::JobError;
 pub use registry::Registry;
+pub use retry::RetryPolicy;
 pub use runtime::JobRuntime;
 
 use crate::{Error, Result};
@@ -147,6 +149,13 @@ pub trait Job: 'static {
     /// Runs once when the job fails, before the failure is recorded.
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
 
+    /// resque-retry's settings for this class: `None` (the default) means failures are not
+    /// retried and the job costs what it always did; `Some` retries it as resque-retry would
+    /// (see [`RetryPolicy`]), sharing the attempt counter with Ruby jobs of the same class.
+    fn retry_policy() -> Option<RetryPolicy> {
+        None
+    }
+
     /// resque-scheduler's `before_schedule`: runs before `enqueue_at`/`enqueue_in` writes
     /// the delayed job (or enqueues it at once), and again when the scheduler moves it to its
     /// queue or fires it from a schedule; `false` cancels (a moved item is then dropped, as
@@ -251,6 +260,10 @@ pub trait AsyncJob: 'static {
     }
     /// As [`Job::on_failure`].
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
+    /// As [`Job::retry_policy`].
+    fn retry_policy() -> Option<RetryPolicy> {
+        None
+    }
     /// As [`Job::before_schedule`].
     fn before_schedule(_args: &Self::Args) -> bool {
         true
@@ -295,6 +308,9 @@ impl<J: AsyncJob> Job for J {
     }
     fn on_failure(error: &JobError, args: &Self::Args) {
         J::on_failure(error, args)
+    }
+    fn retry_policy() -> Option<RetryPolicy> {
+        J::retry_policy()
     }
     fn before_schedule(args: &Self::Args) -> bool {
         J::before_schedule(args)

@@ -33,6 +33,7 @@ struct Entry {
     queue: &'static str,
     before_scheduled_enqueue: ScheduleHook,
     after_scheduled_enqueue: AfterScheduleHook,
+    retry_policy: fn() -> Option<super::RetryPolicy>,
 }
 
 /// Job types by class name (the Rust side of Ruby's `constantize`), and the application's
@@ -109,6 +110,7 @@ impl Registry {
                 queue: J::QUEUE,
                 before_scheduled_enqueue: before_scheduled::<J>,
                 after_scheduled_enqueue: after_scheduled::<J>,
+                retry_policy: J::retry_policy,
             },
         );
         self
@@ -249,5 +251,10 @@ impl Registry {
         if let Some(entry) = self.jobs.get(class) {
             (entry.after_scheduled_enqueue)(args);
         }
+    }
+
+    /// A registered class's resque-retry settings ([`super::Job::retry_policy`]).
+    pub fn retry_policy(&self, class: &str) -> Option<super::RetryPolicy> {
+        self.jobs.get(class).and_then(|e| (e.retry_policy)())
     }
 }

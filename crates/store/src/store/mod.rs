@@ -3,7 +3,8 @@
 //!
 //! One file per family of operations: `queues`, `workers` (the registry), `delayed`
 //! (resque-scheduler's delayed queue), `due` (the scheduler's move, master lock and
-//! recurring fires), `schedules` (stored recurring schedules), `reserve`
+//! recurring fires), `schedules` (stored recurring schedules), `retry` (resque-retry's
+//! counter and retries), `reserve`
 //! (taking a job and a finished job's bookkeeping), `inflight` (reliable mode's in-flight
 //! records), `news` (the connection lost and back, for logs), `stats`, `lists` (generic lists and
 //! sets, the Failure API's compare-and-swap scripts), `server` (SCAN, the key viewer,
@@ -18,6 +19,7 @@ mod lists;
 mod news;
 mod queues;
 mod reserve;
+mod retry;
 mod schedules;
 mod scripts;
 mod server;
@@ -39,6 +41,7 @@ pub use inflight::{InFlight, RecordTo, Recovered};
 pub use news::ConnectionNews;
 use reserve::ReserveArgs;
 pub use reserve::{Finished, Reserved};
+pub use retry::{RetryDecision, RetryFailure};
 pub use server::{KeyPage, KeyType};
 pub use waiter::QueueWaiter;
 pub use workers::WorkerDetails;

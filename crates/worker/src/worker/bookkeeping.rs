@@ -43,6 +43,11 @@ impl Run<'_> {
         outcome: Outcome,
         registered: bool,
     ) -> Result<(), Error> {
+        // resque-retry's counter after a success (only a class with a retry policy costs
+        // anything here; a failure's step is below, with its record).
+        if matches!(outcome, Outcome::Done) {
+            self.retry_step(queue, &payload, &outcome, None);
+        }
         let pending = match outcome {
             Outcome::Done => Pending {
                 record: None,
@@ -68,7 +73,19 @@ impl Run<'_> {
                     worker: self.id.as_str().to_owned(),
                     queue: queue.to_owned(),
                 };
-                let record = if self.backend.is_redis_only() {
+                let failed = Outcome::Failed {
+                    exception: new.exception.clone(),
+                    error: String::new(),
+                    backtrace: Vec::new(),
+                    count_failed,
+                };
+                let full = new.to_record(&time::now());
+                let suppressed = self.retry_step(queue, &new.payload, &failed, Some(&full));
+                let record = if suppressed {
+                    // A retry is pending: only `failure-<retry key>` holds it (resque-retry's
+                    // MultipleWithRetrySuppression); `stat:failed` still counts it.
+                    None
+                } else if self.backend.is_redis_only() {
                     Some((failure::FAILED_LIST.to_owned(), new.to_record(&time::now())))
                 } else {
                     // Saved once, here: a retried bookkeeping step must not post twice.

@@ -21,6 +21,7 @@ mod hooks;
 mod outcome;
 mod pickup;
 mod prune;
+mod retry;
 mod signals;
 
 use std::sync::Arc;

@@ -1,0 +1,136 @@
+//! resque-retry for a finished job of a class with a [`RetryPolicy`]: the counter's `DEL`
+//! after a success, the whole retry step after a failure (`Store::retry_failed`, one
+//! script), and whether the failure's record is suppressed while its retry is pending
+//! (`FAILURE_BACKEND=multiple_with_retry_suppression`). A class without a policy costs
+//! nothing here.
+
+use std::hash::{BuildHasher, Hasher};
+
+use resque_protocol::{DelayedItem, Failure, Payload, Value, retry, time};
+use resque_store::{RetryDecision, RetryFailure, RetryPolicy};
+
+use super::outcome::Outcome;
+use super::{Run, block_on};
+
+/// A number in 0..1 for the delay's jitter (no generator of our own: the standard
+/// library's random hasher keys are enough for spreading retries).
+fn random_factor() -> f64 {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl Run<'_> {
+    /// The retry step for a job that came from `queue` (see the module docs). Returns
+    /// whether its failure record must not be written now (a pending retry under the
+    /// suppressing backend).
+    pub(super) fn retry_step(
+        &self,
+        queue: &str,
+        payload: &Value,
+        outcome: &Outcome,
+        record: Option<&Failure>,
+    ) -> bool {
+        let Some(class) = payload.get("class").and_then(Value::as_str) else {
+            return false;
+        };
+        let Some(policy) = self.registry.retry_policy(class) else {
+            return false;
+        };
+        let args: Vec<Value> = match payload.get("args") {
+            Some(Value::Array(a)) => a.clone(),
+            _ => Vec::new(),
+        };
+        let keys = self.store.keys();
+        let id = retry::identifier(&args, policy.hash_style());
+        let counter = keys.retry_counter(class, id.as_deref());
+        match outcome {
+            Outcome::Done => {
+                if let Err(e) = block_on(self.rt, || self.store.retry_succeeded(&counter)) {
+                    tracing::warn!(error = %e, class, "could not delete the retry counter");
+                }
+                false
+            }
+            Outcome::Failed { exception, .. } => {
+                match self.retry_failed(
+                    queue,
+                    class,
+                    &args,
+                    &policy,
+                    exception,
+                    &counter,
+                    id.as_deref(),
+                    record,
+                ) {
+                    Ok(decision) => {
+                        match decision {
+                            RetryDecision::RetriedNow { attempt } => {
+                                tracing::info!(class, attempt, "retrying at once")
+                            }
+                            RetryDecision::RetriedAt { attempt, at } => {
+                                tracing::info!(class, attempt, at, "retrying later")
+                            }
+                            RetryDecision::GaveUp { attempt } => {
+                                tracing::info!(class, attempt, "giving up")
+                            }
+                        }
+                        decision.retrying() && self.backend.suppresses_retries()
+                    }
+                    Err(e) => {
+                        // No retry was written: the failure is recorded as any other.
+                        tracing::warn!(error = %e, class, "the retry step failed; recording the failure");
+                        false
+                    }
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn retry_failed(
+        &self,
+        queue: &str,
+        class: &str,
+        args: &[Value],
+        policy: &RetryPolicy,
+        exception: &str,
+        counter: &str,
+        id: Option<&str>,
+        record: Option<&Failure>,
+    ) -> resque_store::Result<RetryDecision> {
+        let retry_class = policy.delegate_class().unwrap_or(class);
+        let retry_queue = policy
+            .retry_queue()
+            .or_else(|| self.registry.queue_of(class))
+            .unwrap_or(queue);
+        let delays = policy.delays_for(exception, random_factor());
+        let payload = Payload::new(retry_class, args.to_vec()).encode()?;
+        let item = DelayedItem::new(retry_queue, retry_class, args.to_vec()).encode()?;
+        // resque-retry's suppressed record: no zone in failed_at, the whole backtrace.
+        let suppressed = match (self.backend.suppresses_retries(), record) {
+            (true, Some(r)) => {
+                let mut r = r.clone();
+                r.failed_at = time::retried_at_without_zone(&time::now());
+                Some(r.encode()?)
+            }
+            _ => None,
+        };
+        let failure_key = self.store.keys().retry_failure(class, id);
+        let ttl = policy.counter_ttl(&delays).as_secs();
+        let step = RetryFailure {
+            counter,
+            failure_key: &failure_key,
+            limit: policy.retry_limit(),
+            ignored: policy.ignores(exception),
+            allowed: policy.retries_on(exception),
+            delays: &delays,
+            ttl,
+            queue: retry_queue,
+            payload: &payload,
+            item: &item,
+            delegate: policy.delegate_class().is_some(),
+            suppressed_record: suppressed.as_deref(),
+        };
+        block_on(self.rt, || self.store.retry_failed(&step))
+    }
+}
