@@ -20,7 +20,7 @@ peers=$(cd "${1:-../shared/peers}" && pwd)
 command -v ruby >/dev/null || { echo "ruby is missing (see shared/peers/README.md)" >&2; exit 2; }
 cargo build --quiet -p resque --bins
 cargo build --quiet -p resque-scheduler --bins
-cargo build --quiet -p resque-e2e --bin resque-delay-proxy
+cargo build --quiet -p resque-e2e --bin resque-delay-proxy --bin resque-test-worker
 target="${CARGO_TARGET_DIR:-target}/debug"
 resque="$target/resque"
 rssched="$target/resque-scheduler"
@@ -222,4 +222,33 @@ kill "$web" 2>/dev/null || true
 grep -q "RubyDelayedJob" "$dir/our_delayed.html" && grep -q "WebDelayedJob" "$dir/our_delayed.html" || fail "our /delayed does not list Ruby's job"
 grep -q "rb_nightly" "$dir/our_schedule.html" && grep -q "set by Ruby" "$dir/our_schedule.html" && grep -q "cron: 0 3 \* \* \*" "$dir/our_schedule.html" || fail "our /schedule does not list Ruby's schedule"
 echo "   our /delayed lists Ruby's RubyDelayedJob (and ours); /schedule lists Ruby's rb_nightly (cron: 0 3 * * *, set by Ruby)"
+echo "== 7. resque-retry: one counter across a Ruby and a Rust worker"
+# RetryOnceDelayedJob (retry_limit 1, retry_delay 60) in the peer harness and in our test
+# worker, both with MultipleWithRetrySuppression. The first worker runs attempt 0 and delays
+# the retry; `resque delayed queue-now` brings it forward; the other worker runs attempt 1.
+rbwork() { PEER_RETRY_BACKEND=1 JOBS_REQUIRE="$peers/ruby/plugin_jobs.rb" INTERVAL=0 \
+  ruby $rbi "$peers/ruby/work.rb" retry > "$dir/rbwork.log" 2>&1; }
+rswork() { REDIS_URL="$REDIS_URL" QUEUES=retry INTERVAL=0 VERBOSE=1 \
+  FAILURE_BACKEND=multiple_with_retry_suppression "$target/resque-test-worker" > "$dir/rswork.log" 2>&1; }
+key=resque:resque-retry:RetryOnceDelayedJob:356a192b7913b04c54574d18c28d46e6395428ab
+fkey=resque:failure-resque-retry:RetryOnceDelayedJob:356a192b7913b04c54574d18c28d46e6395428ab
+for first in rust ruby; do
+  rcli del resque:queue:retry resque:failed "$key" "$fkey" > /dev/null
+  "$resque" delayed clear > /dev/null
+  ruby $rbi -e "require '$peers/ruby/peer_common.rb'; Peer.connect!; Resque.enqueue_to('retry', 'RetryOnceDelayedJob', 1)"
+  if [ "$first" = rust ]; then rswork; else rbwork; fi
+  [ "$(rcli get "$key")" = 0 ] || fail "after the $first worker's attempt the counter reads '$(rcli get "$key")', not 0"
+  [ "$(rcli zcard resque:delayed_queue_schedule)" = 1 ] || fail "the $first worker did not delay the retry"
+  [ "$(rcli llen resque:failed)" = 0 ] || fail "the $first worker recorded a failure for a pending retry"
+  ttl=$(rcli ttl "$fkey"); [ "$ttl" -gt 100 ] && [ "$ttl" -le 120 ] || fail "the suppressed record's TTL is $ttl"
+  "$resque" delayed queue-now "$(rcli zrange resque:delayed_queue_schedule 0 0)" > /dev/null
+  if [ "$first" = rust ]; then rbwork; else rswork; fi
+  [ "$(rcli exists "$key")" = 0 ] || fail "the counter outlived the give-up"
+  [ "$(rcli exists "$fkey")" = 0 ] || fail "the suppressed record outlived the give-up"
+  [ "$(rcli llen resque:failed)" = 1 ] || fail "no final failure record"
+  rec=$(rcli lindex resque:failed 0)
+  echo "$rec" | grep -q '"exception":"RuntimeError","error":"RetryOnceDelayedJob failed: \[1\]"' || fail "final record: $rec"
+  other=$([ "$first" = rust ] && echo ruby || echo rust)
+  echo "   the $first worker ran attempt 0 (counter 0, retry delayed 60 s, failure-<key> for ${ttl} s, nothing in failed); the $other worker ran attempt 1, gave up and recorded it"
+done
 echo "interop-scheduler: all checks passed"

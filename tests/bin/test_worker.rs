@@ -330,6 +330,15 @@ retry_job!(
         Ok(())
     }
 );
+// The peer harness's RetryOnceDelayedJob: one retry a minute later, always failing.
+retry_job!(
+    RetryOnceDelayedJob,
+    resque::RetryPolicy::limit(1).delay(60.0),
+    |a, _run| Err(JobError::msg(format!(
+        "RetryOnceDelayedJob failed: {}",
+        ruby_inspect(&Value::Array(a.clone()))
+    )))
+);
 // Always passes: the cost of a retrying class that succeeds.
 retry_job!(RetryOkJob, resque::RetryPolicy::limit(1), |_a, _run| Ok(()));
 // Retried through the delayed queue, a minute later.
@@ -386,6 +395,7 @@ fn main() -> std::process::ExitCode {
         .job::<IgnoredJob>()
         .job::<LaterJob>()
         .job::<RetryOkJob>()
+        .job::<RetryOnceDelayedJob>()
         .state(|| Made {
             pid: std::process::id(),
             number: MADE.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
