@@ -190,3 +190,58 @@ fn a_class_without_retries_costs_what_it_did_and_a_retrying_one_one_round_trip_m
     );
     Ok(())
 }
+
+/// `--retry` gives an `--exec` job (any language) retries without Rust code: three runs for
+/// a limit of two, retried to `--retry-queue`'s queue, then one `Resque::ExecError` record.
+#[test]
+fn retry_flags_retry_jobs_in_any_language() -> Result<()> {
+    let server = RedisServer::start();
+    let file = server.dir().join("shell.runs");
+    let program = format!("ShellJob=echo run >> {}; exit 3", file.display());
+    job(&server, "shell", "ShellJob", "[1]")?;
+    let mut w = std::process::Command::new(env!("CARGO_BIN_EXE_resque-test-worker"))
+        .env("REDIS_URL", server.url())
+        .env("QUEUES", "shell,shell_retries")
+        .env("INTERVAL", "0")
+        .env_remove("FAILURE_BACKEND")
+        .args([
+            "--exec",
+            &program,
+            "--retry",
+            "ShellJob=2:0",
+            "--retry-queue",
+            "ShellJob=shell_retries",
+        ])
+        .spawn()?;
+    assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
+    assert_eq!(runs(&file), 3);
+    let records = failures(&server)?;
+    assert_eq!(
+        records.len(),
+        3,
+        "the plain backend records every failed attempt"
+    );
+    assert_eq!(records[2]["exception"], "Resque::ExecError");
+    assert_eq!(
+        records[1]["queue"], "shell_retries",
+        "retried to --retry-queue's queue"
+    );
+    assert!(
+        server
+            .get_list(&["KEYS", "resque:resque-retry:*"])
+            .is_empty()
+    );
+    // A bad setting is refused with one line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_resque-test-worker"))
+        .env("REDIS_URL", server.url())
+        .env("QUEUES", "x")
+        .args(["--retry", "ShellJob=many"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--retry takes CLASS=LIMIT") && err.lines().count() == 1,
+        "{err}"
+    );
+    Ok(())
+}

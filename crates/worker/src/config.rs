@@ -144,6 +144,15 @@ pub struct Args {
     /// every other class. Repeatable.
     #[arg(long = "exec", value_name = "CLASS=PROGRAM")]
     pub exec: Vec<String>,
+    /// Retry failures of CLASS as resque-retry would: up to LIMIT times, DELAY seconds apart
+    /// (one per attempt, the last repeating; none: at once); `*=` for every class without
+    /// a setting of its own. Wins over a job type's own policy. Repeatable.
+    #[arg(long = "retry", value_name = "CLASS=LIMIT[:DELAY,...]")]
+    pub retry: Vec<String>,
+    /// Where CLASS's retries go (default: the class's own queue for a Rust job, else the
+    /// queue the job came from). Repeatable.
+    #[arg(long = "retry-queue", value_name = "CLASS=QUEUE")]
+    pub retry_queue: Vec<String>,
 }
 
 /// Ruby treats any set value as on (`ENV['TERM_CHILD']` is truthy when set); we also
@@ -208,6 +217,8 @@ pub struct Config {
     pub namespace: Option<String>,
     /// `--exec` handlers: class (or `*`) and program.
     pub exec: Vec<(String, String)>,
+    /// `--retry` policies: class (or `*`) and its policy (with `--retry-queue` applied).
+    pub retries: Vec<(String, resque_store::RetryPolicy)>,
     /// The Airbrake notifier's settings, when an id and key were given.
     pub airbrake: Option<resque_failure::airbrake::Config>,
 }
@@ -243,6 +254,7 @@ impl Default for Config {
             redis: "localhost:6379".to_owned(),
             namespace: None,
             exec: Vec::new(),
+            retries: Vec::new(),
             airbrake: None,
         }
     }
@@ -282,6 +294,9 @@ pub enum ConfigError {
     /// A bad --exec.
     #[error("--exec takes CLASS=PROGRAM (or *=PROGRAM), got {0:?}")]
     BadExec(String),
+    /// A bad --retry or --retry-queue.
+    #[error("{0}")]
+    BadRetry(String),
     /// A command line clap refused (unknown flag, missing value), in clap's words.
     #[error("{}", .0.trim_end())]
     Usage(String),
@@ -365,6 +380,7 @@ impl TryFrom<Args> for Config {
                 _ => Err(ConfigError::BadExec(e.clone())),
             })
             .collect::<Result<_, _>>()?;
+        let retries = retry_policies(&a.retry, &a.retry_queue)?;
         let airbrake = resque_failure::airbrake::Config::from_lookup(|k| match k {
             "AIRBRAKE_PROJECT_ID" => a.airbrake_project_id.clone(),
             "AIRBRAKE_PROJECT_KEY" => a.airbrake_project_key.clone(),
@@ -408,8 +424,85 @@ impl TryFrom<Args> for Config {
             redis: a.redis,
             namespace: a.namespace,
             exec,
+            retries,
         })
     }
+}
+
+impl Config {
+    /// The `--retry` policy for `class`: its own, else `*`'s.
+    pub fn retry_policy_for(&self, class: &str) -> Option<resque_store::RetryPolicy> {
+        let find = |c: &str| {
+            self.retries
+                .iter()
+                .find(|(k, _)| k == c)
+                .map(|(_, p)| p.clone())
+        };
+        find(class).or_else(|| find("*"))
+    }
+}
+
+/// `--retry CLASS=LIMIT[:DELAY,...]` and `--retry-queue CLASS=QUEUE`.
+fn retry_policies(
+    retry: &[String],
+    queues: &[String],
+) -> Result<Vec<(String, resque_store::RetryPolicy)>, ConfigError> {
+    let bad = |what: &str, got: &str| {
+        ConfigError::BadRetry(format!(
+            "--retry takes CLASS=LIMIT[:DELAY,DELAY,...] (LIMIT a whole number, DELAYs seconds), got {got:?}: {what}"
+        ))
+    };
+    let mut out: Vec<(String, resque_store::RetryPolicy)> = Vec::new();
+    for r in retry {
+        let Some((class, spec)) = r.split_once('=') else {
+            return Err(bad("no CLASS=", r));
+        };
+        let class = class.trim();
+        if class.is_empty() {
+            return Err(bad("no class", r));
+        }
+        let (limit, delays) = match spec.split_once(':') {
+            Some((l, d)) => (l, Some(d)),
+            None => (spec, None),
+        };
+        let limit: i64 = limit
+            .trim()
+            .parse()
+            .map_err(|_| bad("LIMIT is not a whole number", r))?;
+        let mut policy = resque_store::RetryPolicy::limit(limit);
+        if let Some(d) = delays {
+            let delays: Vec<f64> = d
+                .split(',')
+                .map(|x| {
+                    x.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0)
+                })
+                .collect::<Option<_>>()
+                .ok_or_else(|| bad("a DELAY is not a number of seconds", r))?;
+            policy = policy.backoff(delays).with_limit(limit);
+        }
+        out.push((class.to_owned(), policy));
+    }
+    for q in queues {
+        let Some((class, queue)) = q
+            .split_once('=')
+            .filter(|(c, q)| !c.trim().is_empty() && !q.trim().is_empty())
+        else {
+            return Err(ConfigError::BadRetry(format!(
+                "--retry-queue takes CLASS=QUEUE, got {q:?}"
+            )));
+        };
+        let Some(entry) = out.iter_mut().find(|(c, _)| c == class.trim()) else {
+            return Err(ConfigError::BadRetry(format!(
+                "--retry-queue {q:?}: no --retry for {}",
+                class.trim()
+            )));
+        };
+        entry.1 = entry.1.clone().queue(queue.trim());
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

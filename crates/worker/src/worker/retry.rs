@@ -34,7 +34,13 @@ impl Run<'_> {
         let Some(class) = payload.get("class").and_then(Value::as_str) else {
             return false;
         };
-        let Some(policy) = self.registry.retry_policy(class) else {
+        // `--retry` (jobs in any language, or a setting over the code's), else the job
+        // type's own.
+        let Some(policy) = self
+            .cfg
+            .retry_policy_for(class)
+            .or_else(|| self.registry.retry_policy(class))
+        else {
             return false;
         };
         let args: Vec<Value> = match payload.get("args") {
