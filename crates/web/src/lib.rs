@@ -214,6 +214,13 @@ fn routes() -> Router<Web> {
         .route("/delayed/clear", post(delayed_clear))
         .route("/delayed/jobs/{klass}", get(delayed_jobs))
         .route("/delayed/{timestamp}", get(delayed_timestamp))
+        .route("/retry", get(retry))
+        .route("/retry/{timestamp}", get(retry_timestamp))
+        .route("/retry/{timestamp}/remove", post(retry_remove_timestamp))
+        .route(
+            "/retry/{timestamp}/jobs/{id}/remove",
+            post(retry_remove_job),
+        )
         .route("/stats", get(stats_redirect))
         .route("/stats/{id}", get(stats))
         .route("/stats/keys/{key}", get(stats_key))

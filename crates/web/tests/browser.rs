@@ -588,7 +588,11 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
     )?;
     let mut shots = Vec::new();
     b.goto(&format!("{base}/overview"))?;
-    for (tab, text) in [("Schedule", "every: 1h"), ("Delayed", "Delayed Jobs")] {
+    for (tab, text) in [
+        ("Retry", "Delayed Jobs with Retry Information"),
+        ("Schedule", "every: 1h"),
+        ("Delayed", "Delayed Jobs"),
+    ] {
         b.eval(&format!(
             "[...document.querySelectorAll('.nav a')].find(a => a.textContent === '{tab}').click()"
         ))?;
@@ -628,7 +632,7 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
         Some("1")
     );
     // Header cells over their columns, as on the other tabs.
-    for page in ["/schedule", "/delayed"] {
+    for page in ["/schedule", "/delayed", "/retry"] {
         b.goto(&format!("{base}{page}"))?;
         let got: Vec<String> = serde_json::from_str(b.eval(COLUMNS)?.as_str().unwrap_or("[]"))?;
         assert!(

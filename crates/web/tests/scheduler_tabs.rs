@@ -413,3 +413,74 @@ async fn the_delayed_count_is_on_overview_metrics_and_api() -> R {
     );
     Ok(())
 }
+
+/// resque-retry's Retry tab: delayed jobs with their attempts, one timestamp's jobs with the
+/// suppressed failure, and Remove (the job, its counter, its record).
+#[tokio::test]
+async fn retry_tab_shows_attempts_and_suppressed_failures_and_removes() -> R {
+    let s = RedisServer::start();
+    let client = Client::connect(&s.url()).await?;
+    let ts = now() + 60;
+    let item = r#"{"class":"RetryDelayJob","args":[44,"masterbrew"],"queue":"retry"}"#;
+    client.store()?.delayed_push(ts, &[item.to_owned()]).await?;
+    client
+        .enqueue_at_to("q", at(ts + 10), "Plain", vec![])
+        .await?;
+    let counter = "resque:resque-retry:RetryDelayJob:1315dd4143fb7d7abe77328729da673b8bfa3313";
+    let fkey = "resque:failure-resque-retry:RetryDelayJob:1315dd4143fb7d7abe77328729da673b8bfa3313";
+    s.cmd(&["SET", counter, "0"])?;
+    s.cmd(&[
+        "SETEX",
+        fkey,
+        "120",
+        r#"{"failed_at":"2026/12/01 07:08:36","payload":{"class":"RetryDelayJob","args":[44,"masterbrew"]},"exception":"RuntimeError","error":"RetryDelayJob <b>failed</b>","backtrace":["peers/ruby/plugin_jobs.rb:66:in `perform'"],"worker":"vm:23830:retry","queue":"retry"}"#,
+    ])?;
+    let web = app(&s);
+    let r = get(&web, "/retry").await?;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Delayed Jobs with Retry Information") && r.body.contains(">Retry</a>")
+    );
+    assert!(
+        r.body.contains("RetryDelayJob") && r.body.contains(r#"<td class="attempts">0</td>"#),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(r#"<td class="attempts">n/a</td>"#),
+        "the plain delayed job"
+    );
+    let r = get(&web, &format!("/retry/{ts}")).await?;
+    assert!(
+        r.body.contains("RuntimeError")
+            && r.body
+                .contains("RetryDelayJob &#60;b&#62;failed&#60;/b&#62;"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("plugin_jobs.rb:66"));
+    // Remove one: the job, its counter and its record.
+    let path = format!("/retry/{ts}/jobs/{}/remove", enc(item));
+    let r = post(&web, &path, &[]).await?;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "CSRF");
+    let r = post(&web, &path, &[("_csrf", CSRF)]).await?;
+    assert_eq!(
+        (r.status, r.location().to_owned()),
+        (StatusCode::SEE_OTHER, format!("/retry/{ts}"))
+    );
+    assert_eq!(
+        s.cmd(&["EXISTS", counter, fkey])?,
+        resque_test_support::Resp::Integer(0)
+    );
+    assert_eq!(client.delayed_queue_schedule_size().await?, 1);
+    // Remove a whole timestamp.
+    let r = post(
+        &web,
+        &format!("/retry/{}/remove", ts + 10),
+        &[("_csrf", CSRF)],
+    )
+    .await?;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/retry"));
+    assert_eq!(client.delayed_queue_schedule_size().await?, 0);
+    Ok(())
+}

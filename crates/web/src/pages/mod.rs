@@ -7,6 +7,7 @@ mod failed;
 mod failed_actions;
 mod overview;
 mod queues;
+mod retry;
 mod schedule;
 mod stats;
 mod workers;
@@ -16,6 +17,7 @@ pub(crate) use failed::*;
 pub(crate) use failed_actions::*;
 pub(crate) use overview::*;
 pub(crate) use queues::*;
+pub(crate) use retry::*;
 pub(crate) use schedule::*;
 pub(crate) use stats::*;
 pub(crate) use workers::*;
@@ -29,9 +31,10 @@ use crate::views::*;
 
 pub(crate) type Page = Result<Response, Error>;
 
-/// The tabs, as `Resque::Server.tabs` with resque-scheduler's two after Stats.
-const TABS: [&str; 8] = [
-    "Overview", "Working", "Failed", "Queues", "Workers", "Stats", "Schedule", "Delayed",
+/// The tabs, as `Resque::Server.tabs` with resque-scheduler's two and resque-retry's one
+/// after Stats.
+const TABS: [&str; 9] = [
+    "Overview", "Working", "Failed", "Queues", "Workers", "Stats", "Schedule", "Delayed", "Retry",
 ];
 
 impl Web {
