@@ -339,6 +339,18 @@ retry_job!(
         ruby_inspect(&Value::Array(a.clone()))
     )))
 );
+/// Hangs; its own timeout (0.3 s) stops it.
+struct HangJob;
+impl Job for HangJob {
+    const CLASS: &'static str = "HangJob";
+    const QUEUE: &'static str = "sleep";
+    type Args = Vec<Value>;
+    const TIMEOUT: Option<std::time::Duration> = Some(std::time::Duration::from_millis(300));
+    fn perform(_: &Self::Args, _: &mut Context) -> Result<(), JobError> {
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        Ok(())
+    }
+}
 // Always passes: the cost of a retrying class that succeeds.
 retry_job!(RetryOkJob, resque::RetryPolicy::limit(1), |_a, _run| Ok(()));
 // Retried through the delayed queue, a minute later.
@@ -395,6 +407,7 @@ fn main() -> std::process::ExitCode {
         .job::<IgnoredJob>()
         .job::<LaterJob>()
         .job::<RetryOkJob>()
+        .job::<HangJob>()
         .job::<RetryOnceDelayedJob>()
         .state(|| Made {
             pid: std::process::id(),

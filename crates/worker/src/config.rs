@@ -153,6 +153,28 @@ pub struct Args {
     /// queue the job came from). Repeatable.
     #[arg(long = "retry-queue", value_name = "CLASS=QUEUE")]
     pub retry_queue: Vec<String>,
+    /// The signal that asks a job's process to stop (with TERM_CHILD, and at a timeout),
+    /// sent to its whole process group: TERM, INT, QUIT, USR1, USR2, HUP (KILL follows).
+    #[arg(
+        long = "child-signal",
+        env = "RESQUE_CHILD_SIGNAL",
+        default_value = "TERM"
+    )]
+    pub child_signal: String,
+    /// Stop any job that runs longer than this many seconds (fork per job): the child
+    /// signal, then KILL after --timeout-grace; recorded as a `Resque::JobTimeout` failure.
+    #[arg(long = "job-timeout", env = "RESQUE_JOB_TIMEOUT")]
+    pub job_timeout: Option<String>,
+    /// A timeout for one class, over --job-timeout and the job type's own. Repeatable.
+    #[arg(long = "timeout", value_name = "CLASS=SECONDS")]
+    pub timeout: Vec<String>,
+    /// Seconds between a timeout's child signal and KILL.
+    #[arg(
+        long = "timeout-grace",
+        env = "RESQUE_TIMEOUT_GRACE",
+        default_value = "4"
+    )]
+    pub timeout_grace: String,
 }
 
 /// Ruby treats any set value as on (`ENV['TERM_CHILD']` is truthy when set); we also
@@ -219,6 +241,14 @@ pub struct Config {
     pub exec: Vec<(String, String)>,
     /// `--retry` policies: class (or `*`) and its policy (with `--retry-queue` applied).
     pub retries: Vec<(String, resque_store::RetryPolicy)>,
+    /// `--child-signal`: what asks a job's process group to stop.
+    pub child_signal: nix::sys::signal::Signal,
+    /// `--job-timeout`: every job's timeout.
+    pub job_timeout: Option<Duration>,
+    /// `--timeout CLASS=SECONDS`.
+    pub timeouts: Vec<(String, Duration)>,
+    /// `--timeout-grace`.
+    pub timeout_grace: Duration,
     /// The Airbrake notifier's settings, when an id and key were given.
     pub airbrake: Option<resque_failure::airbrake::Config>,
 }
@@ -255,6 +285,10 @@ impl Default for Config {
             namespace: None,
             exec: Vec::new(),
             retries: Vec::new(),
+            child_signal: nix::sys::signal::Signal::SIGTERM,
+            job_timeout: None,
+            timeouts: Vec::new(),
+            timeout_grace: Duration::from_secs(4),
             airbrake: None,
         }
     }
@@ -297,6 +331,9 @@ pub enum ConfigError {
     /// A bad --retry or --retry-queue.
     #[error("{0}")]
     BadRetry(String),
+    /// A bad --child-signal, --job-timeout, --timeout or --timeout-grace.
+    #[error("{0}")]
+    BadTimeout(String),
     /// A command line clap refused (unknown flag, missing value), in clap's words.
     #[error("{}", .0.trim_end())]
     Usage(String),
@@ -381,6 +418,39 @@ impl TryFrom<Args> for Config {
             })
             .collect::<Result<_, _>>()?;
         let retries = retry_policies(&a.retry, &a.retry_queue)?;
+        let child_signal = child_signal(&a.child_signal)?;
+        let positive = |what: &str, text: &str| {
+            text.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .and_then(|v| Duration::try_from_secs_f64(v).ok())
+                .ok_or_else(|| {
+                    ConfigError::BadTimeout(format!(
+                        "{what} must be a number of seconds above 0, got {text:?}"
+                    ))
+                })
+        };
+        let job_timeout = a
+            .job_timeout
+            .as_deref()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| positive("--job-timeout (RESQUE_JOB_TIMEOUT)", t))
+            .transpose()?;
+        let timeouts = a
+            .timeout
+            .iter()
+            .map(|t| match t.split_once('=') {
+                Some((class, secs)) if !class.trim().is_empty() => Ok((
+                    class.trim().to_owned(),
+                    positive("--timeout CLASS=SECONDS", secs)?,
+                )),
+                _ => Err(ConfigError::BadTimeout(format!(
+                    "--timeout takes CLASS=SECONDS, got {t:?}"
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        let timeout_grace = positive("--timeout-grace (RESQUE_TIMEOUT_GRACE)", &a.timeout_grace)?;
         let airbrake = resque_failure::airbrake::Config::from_lookup(|k| match k {
             "AIRBRAKE_PROJECT_ID" => a.airbrake_project_id.clone(),
             "AIRBRAKE_PROJECT_KEY" => a.airbrake_project_key.clone(),
@@ -425,11 +495,26 @@ impl TryFrom<Args> for Config {
             namespace: a.namespace,
             exec,
             retries,
+            child_signal,
+            job_timeout,
+            timeouts,
+            timeout_grace,
         })
     }
 }
 
 impl Config {
+    /// The timeout of a job of `class`: `--timeout CLASS=`, else the job type's own
+    /// (`type_timeout`), else `--job-timeout`.
+    pub fn timeout_for(&self, class: &str, type_timeout: Option<Duration>) -> Option<Duration> {
+        self.timeouts
+            .iter()
+            .find(|(c, _)| c == class)
+            .map(|(_, t)| *t)
+            .or(type_timeout)
+            .or(self.job_timeout)
+    }
+
     /// The `--retry` policy for `class`: its own, else `*`'s.
     pub fn retry_policy_for(&self, class: &str) -> Option<resque_store::RetryPolicy> {
         let find = |c: &str| {
@@ -440,6 +525,28 @@ impl Config {
         };
         find(class).or_else(|| find("*"))
     }
+}
+
+/// `--child-signal`: a name (`TERM`, `SIGTERM`, any case) or a number, of the signals a job
+/// may be asked to stop with (KILL and STOP are not asks).
+fn child_signal(text: &str) -> Result<nix::sys::signal::Signal, ConfigError> {
+    use nix::sys::signal::Signal;
+    let t = text.trim().to_ascii_uppercase();
+    let name = t.strip_prefix("SIG").unwrap_or(&t);
+    let sig = match name {
+        "TERM" | "15" => Signal::SIGTERM,
+        "INT" | "2" => Signal::SIGINT,
+        "QUIT" | "3" => Signal::SIGQUIT,
+        "USR1" | "10" => Signal::SIGUSR1,
+        "USR2" | "12" => Signal::SIGUSR2,
+        "HUP" | "1" => Signal::SIGHUP,
+        _ => {
+            return Err(ConfigError::BadTimeout(format!(
+                "--child-signal (RESQUE_CHILD_SIGNAL) must be TERM, INT, QUIT, USR1, USR2 or HUP, got {text:?}"
+            )));
+        }
+    };
+    Ok(sig)
 }
 
 /// `--retry CLASS=LIMIT[:DELAY,...]` and `--retry-queue CLASS=QUEUE`.

@@ -21,6 +21,10 @@
 //!    processes share, and hang the parent.
 //! 5. Output the child wants to keep must be flushed before it returns: `_exit` does not
 //!    flush Rust's buffered stdout.
+//! 6. **The child leads a process group of its own** (`setpgid` in both processes, so
+//!    neither order of their first steps matters): the parent signals the group, so a
+//!    timeout or a kill also reaches what the job started (an `--exec` program and its
+//!    children), and a terminal's Ctrl-C reaches only the parent, which decides.
 #![allow(unsafe_code)]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -155,6 +159,7 @@ pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
     let forked = unsafe { nix::unistd::fork() };
     match forked {
         Ok(ForkResult::Child) => {
+            let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
             for s in HANDLED_SIGNALS {
                 // SAFETY: setting SIG_DFL installs no Rust handler; raw sigaction takes no lock.
                 unsafe {
@@ -167,6 +172,9 @@ pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
             unsafe { libc::_exit(code) }
         }
         Ok(ForkResult::Parent { child }) => {
+            // The child does the same; whichever runs first, the group exists before the
+            // parent signals it.
+            let _ = nix::unistd::setpgid(child, child);
             sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
             Ok(child)
         }
@@ -174,6 +182,17 @@ pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
             Err(ForkError::Sys(e))
         }
+    }
+}
+
+/// In a forked child: ignore SIGTERM from now on (and in any program it `exec`s), so a
+/// TERM a platform sends to every process (Heroku) reaches only the parent, which asks the
+/// child with the configured child signal instead (`RESQUE_CHILD_SIGNAL` other than TERM).
+pub fn ignore_term_in_child() {
+    // SAFETY: SIG_IGN installs no Rust handler; raw sigaction takes no lock. Called only in
+    // a forked child, before the job runs.
+    unsafe {
+        let _ = nix::sys::signal::signal(Signal::SIGTERM, SigHandler::SigIgn);
     }
 }
 

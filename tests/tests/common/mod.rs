@@ -57,6 +57,9 @@ pub(crate) fn worker_at(
         "VVERBOSE",
         "RUST_BACKTRACE",
         "RUST_LIB_BACKTRACE",
+        "RESQUE_CHILD_SIGNAL",
+        "RESQUE_JOB_TIMEOUT",
+        "RESQUE_TIMEOUT_GRACE",
     ] {
         c.env_remove(v);
     }

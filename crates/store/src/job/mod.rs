@@ -149,6 +149,12 @@ pub trait Job: 'static {
     /// Runs once when the job fails, before the failure is recorded.
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
 
+    /// The longest this job may run: a forking worker stops a job that runs longer (the
+    /// child signal to its process group, then KILL) and records a `Resque::JobTimeout`
+    /// failure, which retries like any other. `None` (the default): no limit, unless the
+    /// worker sets one (`--job-timeout`, `--timeout CLASS=SECONDS`).
+    const TIMEOUT: Option<std::time::Duration> = None;
+
     /// resque-retry's settings for this class: `None` (the default) means failures are not
     /// retried and the job costs what it always did; `Some` retries it as resque-retry would
     /// (see [`RetryPolicy`]), sharing the attempt counter with Ruby jobs of the same class.
@@ -260,6 +266,8 @@ pub trait AsyncJob: 'static {
     }
     /// As [`Job::on_failure`].
     fn on_failure(_error: &JobError, _args: &Self::Args) {}
+    /// As [`Job::TIMEOUT`].
+    const TIMEOUT: Option<std::time::Duration> = None;
     /// As [`Job::retry_policy`].
     fn retry_policy() -> Option<RetryPolicy> {
         None
@@ -309,6 +317,7 @@ impl<J: AsyncJob> Job for J {
     fn on_failure(error: &JobError, args: &Self::Args) {
         J::on_failure(error, args)
     }
+    const TIMEOUT: Option<std::time::Duration> = J::TIMEOUT;
     fn retry_policy() -> Option<RetryPolicy> {
         J::retry_policy()
     }

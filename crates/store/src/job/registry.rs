@@ -34,6 +34,7 @@ struct Entry {
     before_scheduled_enqueue: ScheduleHook,
     after_scheduled_enqueue: AfterScheduleHook,
     retry_policy: fn() -> Option<super::RetryPolicy>,
+    timeout: Option<std::time::Duration>,
 }
 
 /// Job types by class name (the Rust side of Ruby's `constantize`), and the application's
@@ -111,6 +112,7 @@ impl Registry {
                 before_scheduled_enqueue: before_scheduled::<J>,
                 after_scheduled_enqueue: after_scheduled::<J>,
                 retry_policy: J::retry_policy,
+                timeout: J::TIMEOUT,
             },
         );
         self
@@ -256,5 +258,10 @@ impl Registry {
     /// A registered class's resque-retry settings ([`super::Job::retry_policy`]).
     pub fn retry_policy(&self, class: &str) -> Option<super::RetryPolicy> {
         self.jobs.get(class).and_then(|e| (e.retry_policy)())
+    }
+
+    /// A registered class's own timeout ([`super::Job::TIMEOUT`]).
+    pub fn timeout_of(&self, class: &str) -> Option<std::time::Duration> {
+        self.jobs.get(class).and_then(|e| e.timeout)
     }
 }

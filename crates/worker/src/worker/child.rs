@@ -17,6 +17,9 @@ use crate::config::Config;
 use crate::fork::fork_child_patiently;
 use crate::proctitle;
 
+/// `exception` of the record of a job its timeout stopped (ours; Ruby has no timeouts).
+pub(super) const JOB_TIMEOUT: &str = "Resque::JobTimeout";
+
 /// How long a fork refused for a passing reason is retried before the worker gives up.
 const FORK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -114,6 +117,10 @@ impl Run<'_> {
         let child = || {
             move || {
                 // The child: run the job, report a failure, leave.
+                if cfg.child_signal != nix::sys::signal::Signal::SIGTERM {
+                    // resque-heroku-signals, built in: only the parent decides.
+                    crate::fork::ignore_term_in_child();
+                }
                 for h in &hooks.after_fork {
                     h(JobInfo { queue, payload });
                 }
@@ -139,7 +146,9 @@ impl Run<'_> {
             pid.as_raw(),
             Timestamp::now().as_second(),
         );
-        let status = self.wait_child(pid)?;
+        let class = payload.class().unwrap_or_default();
+        let timeout = self.cfg.timeout_for(class, self.registry.timeout_of(class));
+        let (status, timed_out) = self.wait_child(pid, timeout)?;
         // A child reports only failures: nothing to read after a success. After anything
         // else the pipe is emptied, so no part of this child's report meets the next one's.
         let report = match status {
@@ -150,6 +159,19 @@ impl Run<'_> {
                 .map(ReportPipe::drain)
                 .unwrap_or_default(),
         };
+        if timed_out {
+            let secs = timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
+            return Ok(Outcome::Failed {
+                exception: JOB_TIMEOUT.to_owned(),
+                error: format!(
+                    "the job ran past its timeout of {secs} s and was stopped ({:?}, then KILL after {} s if still running; it ended: {status:?})",
+                    self.cfg.child_signal,
+                    self.cfg.timeout_grace.as_secs_f64()
+                ),
+                backtrace: Vec::new(),
+                count_failed: true,
+            });
+        }
         Ok(match status {
             WaitStatus::Exited(_, 0) => Outcome::Done,
             WaitStatus::Exited(_, code) => parse_report(&report).unwrap_or_else(|| {

@@ -145,6 +145,21 @@ impl Worker {
         if self.config.queues.configured().is_empty() {
             return Err(crate::ConfigError::NoQueues(crate::NoQueues).into());
         }
+        if !self.config.fork_per_job && self.slot == 0 {
+            let typed = self
+                .registry
+                .classes()
+                .into_iter()
+                .filter(|c| self.registry.timeout_of(c).is_some())
+                .count();
+            if self.config.job_timeout.is_some() || !self.config.timeouts.is_empty() || typed > 0 {
+                // A thread running a blocking job cannot be stopped safely (its locks, its
+                // half-written state), so without a child to kill no timeout is enforced.
+                tracing::warn!(
+                    "job timeouts are enforced only with fork per job; with FORK_PER_JOB=false jobs run to their end"
+                );
+            }
+        }
         if self.config.concurrency <= 1 || self.slot != 0 {
             return self.run_slot();
         }

@@ -25,30 +25,56 @@ pub(super) struct Flags {
 
 impl Run<'_> {
     /// Waits for the child, reacting to signals: QUIT finishes the job; TERM and INT kill
-    /// it (KILL, or with TERM_CHILD: TERM after RESQUE_PRE_SHUTDOWN_TIMEOUT, KILL after
-    /// RESQUE_TERM_TIMEOUT); USR1 kills it and goes on; USR2/CONT pause and resume.
-    pub(super) fn wait_child(&mut self, pid: Pid) -> Result<WaitStatus, Error> {
+    /// it (KILL, or with TERM_CHILD: the child signal after RESQUE_PRE_SHUTDOWN_TIMEOUT,
+    /// KILL after RESQUE_TERM_TIMEOUT); USR1 kills it and goes on; USR2/CONT pause and
+    /// resume. With a `timeout`, a child still running then gets the child signal, and KILL
+    /// after `--timeout-grace`. Every signal goes to the child's process group (it leads
+    /// one: see `fork`), so what the job started goes too. Returns how the child ended and
+    /// whether its timeout stopped it.
+    pub(super) fn wait_child(
+        &mut self,
+        pid: Pid,
+        timeout: Option<Duration>,
+    ) -> Result<(WaitStatus, bool), Error> {
         let cfg = self.cfg;
         let mut escalation: Option<(Instant, Signal)> = None;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut timed_out = false;
         loop {
             if self.flags.kill_child && escalation.is_none() {
                 self.flags.kill_child = false;
                 escalation = if cfg.term_child {
-                    Some((Instant::now() + cfg.pre_shutdown_timeout, Signal::SIGTERM))
+                    Some((Instant::now() + cfg.pre_shutdown_timeout, cfg.child_signal))
                 } else {
-                    let _ = kill(pid, Signal::SIGKILL);
+                    signal_group(pid, Signal::SIGKILL);
                     None
                 };
+            }
+            if let Some(at) = deadline
+                && !timed_out
+                && escalation.is_none()
+                && Instant::now() >= at
+            {
+                timed_out = true;
+                escalation = Some((at, cfg.child_signal));
             }
             if let Some((at, sig)) = escalation
                 && Instant::now() >= at
             {
-                let _ = kill(pid, sig);
-                escalation = (sig == Signal::SIGTERM)
-                    .then(|| (Instant::now() + cfg.term_timeout, Signal::SIGKILL));
+                signal_group(pid, sig);
+                let grace = if timed_out {
+                    cfg.timeout_grace
+                } else {
+                    cfg.term_timeout
+                };
+                escalation =
+                    (sig != Signal::SIGKILL).then(|| (Instant::now() + grace, Signal::SIGKILL));
             }
             self.heartbeat_if_due()?;
-            let wake = escalation.map_or(self.next_duty(), |(at, _)| at.min(self.next_duty()));
+            let mut wake = escalation.map_or(self.next_duty(), |(at, _)| at.min(self.next_duty()));
+            if let Some(at) = deadline.filter(|_| !timed_out) {
+                wake = wake.min(at);
+            }
             // The wake pipe was emptied before the fork, so the child's SIGCHLD is in it by
             // the time it has exited: `waitpid` is asked after each wait, not before.
             let woke = self.wake.wait(wake);
@@ -60,7 +86,14 @@ impl Run<'_> {
                         self.take_signals();
                     }
                 }
-                Ok(s) => return Ok(s),
+                Ok(s) => {
+                    // Whatever the job left in its group (an `--exec` program's children)
+                    // goes with it when it was stopped.
+                    if timed_out || escalation.is_some() {
+                        signal_group(pid, Signal::SIGKILL);
+                    }
+                    return Ok((s, timed_out));
+                }
                 Err(e) => {
                     return Err(Error::Sys {
                         what: "waiting for the child",
@@ -238,5 +271,13 @@ impl Run<'_> {
             // Tried again at the next heartbeat.
             tracing::warn!(error = %e, "registering again failed");
         }
+    }
+}
+
+/// Sends `sig` to the child's process group, or to the child alone if the group is gone or
+/// not made yet (it leads its group from its first instruction on; see `fork`).
+fn signal_group(pid: Pid, sig: Signal) {
+    if kill(Pid::from_raw(-pid.as_raw()), sig).is_err() {
+        let _ = kill(pid, sig);
     }
 }
