@@ -339,6 +339,53 @@ retry_job!(
         ruby_inspect(&Value::Array(a.clone()))
     )))
 );
+/// resque-retry's hooks: only RuntimeErrors saying "transient" retry (a criteria check, as
+/// the exception list names another class), under a custom identifier, with new args, and
+/// the callbacks log.
+struct CriteriaJob;
+impl Job for CriteriaJob {
+    const CLASS: &'static str = "CriteriaJob";
+    const QUEUE: &'static str = "retry";
+    type Args = Vec<Value>;
+    fn perform(a: &Self::Args, _: &mut Context) -> Result<(), JobError> {
+        Err(JobError::msg(format!(
+            "{} failure",
+            a.get(1).and_then(Value::as_str).unwrap_or("?")
+        )))
+    }
+    fn retry_policy() -> Option<resque::RetryPolicy> {
+        Some(
+            resque::RetryPolicy::limit(1)
+                .delay(60.0)
+                .retry_exceptions(["Nope"]),
+        )
+    }
+    fn retry_criteria(_e: &str, message: &str, _a: &Self::Args) -> bool {
+        message.contains("transient")
+    }
+    fn retry_identifier(_a: &Self::Args) -> Option<String> {
+        Some("account 7".to_owned())
+    }
+    fn retry_args(a: &Self::Args) -> Option<Self::Args> {
+        Some(vec![
+            a.first().cloned().unwrap_or_default(),
+            "retried".into(),
+        ])
+    }
+    fn try_again_callback(e: &str, a: &Self::Args) {
+        hook_log(format!(
+            "try_again CriteriaJob {e} {}",
+            ruby_inspect(&Value::Array(a.clone()))
+        ));
+    }
+    fn give_up_callback(e: &str, a: &Self::Args) {
+        hook_log(format!(
+            "give_up CriteriaJob {e} {}",
+            ruby_inspect(&Value::Array(a.clone()))
+        ));
+    }
+}
+
 /// Hangs; its own timeout (0.3 s) stops it.
 struct HangJob;
 impl Job for HangJob {
@@ -408,6 +455,7 @@ fn main() -> std::process::ExitCode {
         .job::<LaterJob>()
         .job::<RetryOkJob>()
         .job::<HangJob>()
+        .job::<CriteriaJob>()
         .job::<RetryOnceDelayedJob>()
         .state(|| Made {
             pid: std::process::id(),

@@ -245,3 +245,39 @@ fn retry_flags_retry_jobs_in_any_language() -> Result<()> {
     );
     Ok(())
 }
+
+/// The job type's resque-retry hooks: a criteria check, a custom identifier, new retry
+/// args, and the try-again and give-up callbacks.
+#[test]
+fn criteria_identifier_retry_args_and_callbacks() -> Result<()> {
+    let server = RedisServer::start();
+    let log = server.dir().join("hooks.log");
+    job(&server, "retry", "CriteriaJob", r#"[1,"transient"]"#)?;
+    job(&server, "retry", "CriteriaJob", r#"[2,"permanent"]"#)?;
+    drain(&server, &[("HOOK_LOG", log.to_str().unwrap_or_default())])?;
+    let hooks = std::fs::read_to_string(&log)?;
+    assert!(
+        hooks.contains(r#"try_again CriteriaJob RuntimeError [1, "transient"]"#),
+        "{hooks}"
+    );
+    assert!(
+        hooks.contains(r#"give_up CriteriaJob RuntimeError [2, "permanent"]"#),
+        "{hooks}"
+    );
+    // The custom identifier, whitespace removed, as resque-retry's key.
+    assert_eq!(
+        server
+            .get_str(&["GET", "resque:resque-retry:CriteriaJob:account7"])
+            .as_deref(),
+        None,
+        "given up: deleted (both share the key)"
+    );
+    let tss = server.get_list(&["ZRANGE", "resque:delayed_queue_schedule", "0", "-1"]);
+    assert_eq!(tss.len(), 1, "one retry, delayed");
+    assert_eq!(
+        server.get_list(&["LRANGE", &format!("resque:delayed:{}", tss[0]), "0", "-1"]),
+        [r#"{"class":"CriteriaJob","args":[1,"retried"],"queue":"retry"}"#],
+        "the retry's args"
+    );
+    Ok(())
+}

@@ -38,7 +38,7 @@ use serde::de::DeserializeOwned;
 pub use args::{args_from_json, args_to_json, payload_for};
 pub use context::Context;
 pub use error::JobError;
-pub use registry::Registry;
+pub use registry::{Registry, RetryHooks};
 pub use retry::RetryPolicy;
 pub use runtime::JobRuntime;
 
@@ -162,6 +162,27 @@ pub trait Job: 'static {
         None
     }
 
+    /// resque-retry's `retry_criteria_check`: asked (in the worker's parent) when the
+    /// exception alone does not allow a retry; `true` retries anyway (within the limit).
+    fn retry_criteria(_exception: &str, _message: &str, _args: &Self::Args) -> bool {
+        false
+    }
+    /// resque-retry's `retry_identifier`: the counter key's last part; `None` (the default)
+    /// is the SHA1 of the args, as Ruby's default.
+    fn retry_identifier(_args: &Self::Args) -> Option<String> {
+        None
+    }
+    /// resque-retry's `retry_args`: the retry's arguments; `None` (the default) retries
+    /// with the same.
+    fn retry_args(_args: &Self::Args) -> Option<Self::Args> {
+        None
+    }
+    /// resque-retry's `try_again_callback`, in the worker's parent, before the retry is
+    /// written.
+    fn try_again_callback(_exception: &str, _args: &Self::Args) {}
+    /// resque-retry's `give_up_callback`, in the worker's parent, when no retry is left.
+    fn give_up_callback(_exception: &str, _args: &Self::Args) {}
+
     /// resque-scheduler's `before_schedule`: runs before `enqueue_at`/`enqueue_in` writes
     /// the delayed job (or enqueues it at once), and again when the scheduler moves it to its
     /// queue or fires it from a schedule; `false` cancels (a moved item is then dropped, as
@@ -272,6 +293,22 @@ pub trait AsyncJob: 'static {
     fn retry_policy() -> Option<RetryPolicy> {
         None
     }
+    /// As [`Job::retry_criteria`].
+    fn retry_criteria(_exception: &str, _message: &str, _args: &Self::Args) -> bool {
+        false
+    }
+    /// As [`Job::retry_identifier`].
+    fn retry_identifier(_args: &Self::Args) -> Option<String> {
+        None
+    }
+    /// As [`Job::retry_args`].
+    fn retry_args(_args: &Self::Args) -> Option<Self::Args> {
+        None
+    }
+    /// As [`Job::try_again_callback`].
+    fn try_again_callback(_exception: &str, _args: &Self::Args) {}
+    /// As [`Job::give_up_callback`].
+    fn give_up_callback(_exception: &str, _args: &Self::Args) {}
     /// As [`Job::before_schedule`].
     fn before_schedule(_args: &Self::Args) -> bool {
         true
@@ -320,6 +357,21 @@ impl<J: AsyncJob> Job for J {
     const TIMEOUT: Option<std::time::Duration> = J::TIMEOUT;
     fn retry_policy() -> Option<RetryPolicy> {
         J::retry_policy()
+    }
+    fn retry_criteria(exception: &str, message: &str, args: &Self::Args) -> bool {
+        J::retry_criteria(exception, message, args)
+    }
+    fn retry_identifier(args: &Self::Args) -> Option<String> {
+        J::retry_identifier(args)
+    }
+    fn retry_args(args: &Self::Args) -> Option<Self::Args> {
+        J::retry_args(args)
+    }
+    fn try_again_callback(exception: &str, args: &Self::Args) {
+        J::try_again_callback(exception, args)
+    }
+    fn give_up_callback(exception: &str, args: &Self::Args) {
+        J::give_up_callback(exception, args)
     }
     fn before_schedule(args: &Self::Args) -> bool {
         J::before_schedule(args)

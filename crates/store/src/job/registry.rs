@@ -35,6 +35,76 @@ struct Entry {
     after_scheduled_enqueue: AfterScheduleHook,
     retry_policy: fn() -> Option<super::RetryPolicy>,
     timeout: Option<std::time::Duration>,
+    retry_hooks: RetryHooks,
+}
+
+/// A class's resque-retry hooks, on its args as JSON (see [`Registry::retry_hooks`]).
+#[derive(Clone, Copy)]
+pub struct RetryHooks {
+    criteria: fn(&str, &str, &[Value]) -> bool,
+    identifier: fn(&[Value]) -> Option<String>,
+    args: fn(&[Value]) -> Option<Vec<Value>>,
+    try_again: fn(&str, &[Value]),
+    give_up: fn(&str, &[Value]),
+}
+
+impl std::fmt::Debug for RetryHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetryHooks")
+    }
+}
+
+impl RetryHooks {
+    fn of<J: Job>() -> Self {
+        fn criteria<J: Job>(e: &str, m: &str, a: &[Value]) -> bool {
+            args_from_json::<J>(a).is_ok_and(|a| J::retry_criteria(e, m, &a))
+        }
+        fn identifier<J: Job>(a: &[Value]) -> Option<String> {
+            J::retry_identifier(&args_from_json::<J>(a).ok()?)
+        }
+        fn retry_args<J: Job>(a: &[Value]) -> Option<Vec<Value>> {
+            let new = J::retry_args(&args_from_json::<J>(a).ok()?)?;
+            super::args_to_json::<J>(&new).ok()
+        }
+        fn try_again<J: Job>(e: &str, a: &[Value]) {
+            if let Ok(a) = args_from_json::<J>(a) {
+                J::try_again_callback(e, &a);
+            }
+        }
+        fn give_up<J: Job>(e: &str, a: &[Value]) {
+            if let Ok(a) = args_from_json::<J>(a) {
+                J::give_up_callback(e, &a);
+            }
+        }
+        Self {
+            criteria: criteria::<J>,
+            identifier: identifier::<J>,
+            args: retry_args::<J>,
+            try_again: try_again::<J>,
+            give_up: give_up::<J>,
+        }
+    }
+
+    /// `retry_criteria_check`.
+    pub fn criteria(&self, exception: &str, message: &str, args: &[Value]) -> bool {
+        (self.criteria)(exception, message, args)
+    }
+    /// A custom `retry_identifier`, if the class has one.
+    pub fn identifier(&self, args: &[Value]) -> Option<String> {
+        (self.identifier)(args)
+    }
+    /// Custom `retry_args`, if the class has them.
+    pub fn retry_args(&self, args: &[Value]) -> Option<Vec<Value>> {
+        (self.args)(args)
+    }
+    /// `try_again_callback`.
+    pub fn try_again(&self, exception: &str, args: &[Value]) {
+        (self.try_again)(exception, args)
+    }
+    /// `give_up_callback`.
+    pub fn give_up(&self, exception: &str, args: &[Value]) {
+        (self.give_up)(exception, args)
+    }
 }
 
 /// Job types by class name (the Rust side of Ruby's `constantize`), and the application's
@@ -113,6 +183,7 @@ impl Registry {
                 after_scheduled_enqueue: after_scheduled::<J>,
                 retry_policy: J::retry_policy,
                 timeout: J::TIMEOUT,
+                retry_hooks: RetryHooks::of::<J>(),
             },
         );
         self
@@ -263,5 +334,10 @@ impl Registry {
     /// A registered class's own timeout ([`super::Job::TIMEOUT`]).
     pub fn timeout_of(&self, class: &str) -> Option<std::time::Duration> {
         self.jobs.get(class).and_then(|e| e.timeout)
+    }
+
+    /// A registered class's resque-retry hooks (criteria, identifier, args, callbacks).
+    pub fn retry_hooks(&self, class: &str) -> Option<RetryHooks> {
+        self.jobs.get(class).map(|e| e.retry_hooks)
     }
 }

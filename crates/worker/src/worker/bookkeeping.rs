@@ -75,7 +75,7 @@ impl Run<'_> {
                 };
                 let failed = Outcome::Failed {
                     exception: new.exception.clone(),
-                    error: String::new(),
+                    error: new.error.clone(),
                     backtrace: Vec::new(),
                     count_failed,
                 };

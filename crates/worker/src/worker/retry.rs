@@ -20,6 +20,20 @@ fn random_factor() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A failed attempt of a retrying class, as the retry step needs it.
+#[derive(Clone, Copy)]
+struct Step<'a> {
+    queue: &'a str,
+    class: &'a str,
+    /// The retry's arguments (`retry_args`, else the job's).
+    args: &'a [Value],
+    exception: &'a str,
+    /// The exception, or the class's criteria check, allows a retry.
+    allowed: bool,
+    counter: &'a str,
+    id: Option<&'a str>,
+}
+
 impl Run<'_> {
     /// The retry step for a job that came from `queue` (see the module docs). Returns
     /// whether its failure record must not be written now (a pending retry under the
@@ -47,63 +61,82 @@ impl Run<'_> {
             Some(Value::Array(a)) => a.clone(),
             _ => Vec::new(),
         };
-        let keys = self.store.keys();
-        let id = retry::identifier(&args, policy.hash_style());
-        let counter = keys.retry_counter(class, id.as_deref());
-        match outcome {
+        let hooks = self.registry.retry_hooks(class);
+        let id = hooks
+            .and_then(|h| h.identifier(&args))
+            .or_else(|| retry::identifier(&args, policy.hash_style()));
+        let counter = self.store.keys().retry_counter(class, id.as_deref());
+        let (exception, error) = match outcome {
             Outcome::Done => {
                 if let Err(e) = block_on(self.rt, || self.store.retry_succeeded(&counter)) {
                     tracing::warn!(error = %e, class, "could not delete the retry counter");
                 }
-                false
+                return false;
             }
-            Outcome::Failed { exception, .. } => {
-                match self.retry_failed(
-                    queue,
-                    class,
-                    &args,
-                    &policy,
-                    exception,
-                    &counter,
-                    id.as_deref(),
-                    record,
-                ) {
-                    Ok(decision) => {
-                        match decision {
-                            RetryDecision::RetriedNow { attempt } => {
-                                tracing::info!(class, attempt, "retrying at once")
-                            }
-                            RetryDecision::RetriedAt { attempt, at } => {
-                                tracing::info!(class, attempt, at, "retrying later")
-                            }
-                            RetryDecision::GaveUp { attempt } => {
-                                tracing::info!(class, attempt, "giving up")
-                            }
-                        }
-                        decision.retrying() && self.backend.suppresses_retries()
+            Outcome::Failed {
+                exception, error, ..
+            } => (exception.as_str(), error.as_str()),
+        };
+        let allowed = policy.retries_on(exception)
+            || hooks.is_some_and(|h| h.criteria(exception, error, &args));
+        let retry_args = hooks
+            .and_then(|h| h.retry_args(&args))
+            .unwrap_or_else(|| args.clone());
+        let step = Step {
+            queue,
+            class,
+            args: &retry_args,
+            exception,
+            allowed,
+            counter: &counter,
+            id: id.as_deref(),
+        };
+        match self.retry_failed(&step, &policy, record) {
+            Ok(decision) => {
+                match decision {
+                    RetryDecision::RetriedNow { attempt } => {
+                        tracing::info!(class, attempt, "retrying at once")
                     }
-                    Err(e) => {
-                        // No retry was written: the failure is recorded as any other.
-                        tracing::warn!(error = %e, class, "the retry step failed; recording the failure");
-                        false
+                    RetryDecision::RetriedAt { attempt, at } => {
+                        tracing::info!(class, attempt, at, "retrying later")
+                    }
+                    RetryDecision::GaveUp { attempt } => {
+                        tracing::info!(class, attempt, "giving up")
                     }
                 }
+                // resque-retry's callbacks, once the step is written.
+                if let Some(h) = hooks {
+                    if decision.retrying() {
+                        h.try_again(exception, &args);
+                    } else {
+                        h.give_up(exception, &args);
+                    }
+                }
+                decision.retrying() && self.backend.suppresses_retries()
+            }
+            Err(e) => {
+                // No retry was written: the failure is recorded as any other.
+                tracing::warn!(error = %e, class, "the retry step failed; recording the failure");
+                false
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn retry_failed(
         &self,
-        queue: &str,
-        class: &str,
-        args: &[Value],
+        step: &Step<'_>,
         policy: &RetryPolicy,
-        exception: &str,
-        counter: &str,
-        id: Option<&str>,
         record: Option<&Failure>,
     ) -> resque_store::Result<RetryDecision> {
+        let Step {
+            queue,
+            class,
+            args,
+            exception,
+            allowed,
+            counter,
+            id,
+        } = *step;
         let retry_class = policy.delegate_class().unwrap_or(class);
         let retry_queue = policy
             .retry_queue()
@@ -123,12 +156,12 @@ impl Run<'_> {
         };
         let failure_key = self.store.keys().retry_failure(class, id);
         let ttl = policy.counter_ttl(&delays).as_secs();
-        let step = RetryFailure {
+        let f = RetryFailure {
             counter,
             failure_key: &failure_key,
             limit: policy.retry_limit(),
             ignored: policy.ignores(exception),
-            allowed: policy.retries_on(exception),
+            allowed,
             delays: &delays,
             ttl,
             queue: retry_queue,
@@ -137,6 +170,6 @@ impl Run<'_> {
             delegate: policy.delegate_class().is_some(),
             suppressed_record: suppressed.as_deref(),
         };
-        block_on(self.rt, || self.store.retry_failed(&step))
+        block_on(self.rt, || self.store.retry_failed(&f))
     }
 }
