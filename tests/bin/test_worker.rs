@@ -386,6 +386,20 @@ impl Job for CriteriaJob {
     }
 }
 
+/// An async job that sleeps `args[0]` seconds (awaiting), then logs that it finished.
+struct AsyncSleepJob;
+impl AsyncJob for AsyncSleepJob {
+    const CLASS: &'static str = "AsyncSleepJob";
+    const QUEUE: &'static str = "sleep";
+    type Args = Vec<Value>;
+    async fn perform(a: &Self::Args, _: &mut Context) -> Result<(), JobError> {
+        let secs = a.first().and_then(Value::as_f64).unwrap_or(5.0);
+        tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+        hook_log(format!("AsyncSleepJob finished {secs}"));
+        Ok(())
+    }
+}
+
 /// Hangs; its own timeout (0.3 s) stops it.
 struct HangJob;
 impl Job for HangJob {
@@ -456,6 +470,7 @@ fn main() -> std::process::ExitCode {
         .job::<RetryOkJob>()
         .job::<HangJob>()
         .job::<CriteriaJob>()
+        .job::<AsyncSleepJob>()
         .job::<RetryOnceDelayedJob>()
         .state(|| Made {
             pid: std::process::id(),

@@ -173,26 +173,51 @@ fn the_child_signal_is_what_a_stopping_job_gets() -> Result<()> {
     Ok(())
 }
 
+/// Without fork: an async job's future is cancelled at its timeout (a record, the worker
+/// goes on); a sync job runs to its end, and the worker says so at start.
 #[test]
-fn without_fork_a_timeout_is_not_enforced_and_the_worker_says_so() -> Result<()> {
+fn without_fork_async_jobs_are_cancelled_and_sync_jobs_run_to_their_end() -> Result<()> {
     let server = RedisServer::start();
+    let log = server.dir().join("hooks.log");
+    job(&server, "sleep", "AsyncSleepJob", "[30]")?;
     job(&server, "sleep", "SleepJob", "[0.3]")?;
+    job(&server, "sleep", "AsyncSleepJob", "[0.01]")?;
+    let t = Instant::now();
     let mut w = worker(
         &server,
         "sleep",
         &[
             ("INTERVAL", "0"),
             ("FORK_PER_JOB", "false"),
-            ("RESQUE_JOB_TIMEOUT", "0.05"),
+            ("RESQUE_JOB_TIMEOUT", "0.2"),
+            ("HOOK_LOG", log.to_str().unwrap_or_default()),
         ],
     )?;
     assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
-    assert_eq!(stat(&server, "processed"), 1);
-    assert_eq!(stat(&server, "failed"), 0, "the job ran to its end");
-    let log = std::fs::read_to_string(server.dir().join("worker.log"))?;
     assert!(
-        log.contains("job timeouts are enforced only with fork per job"),
-        "{log}"
+        t.elapsed() < Duration::from_secs(10),
+        "the 30 s sleep was cancelled: {:?}",
+        t.elapsed()
+    );
+    let records = failures(&server)?;
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["exception"], "Resque::JobTimeout");
+    assert!(
+        records[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cancelled")
+    );
+    assert_eq!(stat(&server, "processed"), 3);
+    let hooks = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        hooks.contains("AsyncSleepJob finished 0.01") && !hooks.contains("finished 30"),
+        "{hooks}"
+    );
+    let wlog = std::fs::read_to_string(server.dir().join("worker.log"))?;
+    assert!(
+        wlog.contains("a job timeout cancels async jobs only"),
+        "{wlog}"
     );
     Ok(())
 }

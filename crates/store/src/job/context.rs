@@ -15,6 +15,9 @@ pub struct Context {
     inline: bool,
     registry: Arc<Registry>,
     runtime: Arc<JobRuntime>,
+    /// When an [`AsyncJob`](super::AsyncJob)'s `perform` is cancelled (a worker's timeout
+    /// for a job run in its own process).
+    deadline: Option<std::time::Instant>,
 }
 
 impl fmt::Debug for Context {
@@ -36,6 +39,7 @@ impl Context {
             inline: false,
             registry: Arc::default(),
             runtime: Arc::default(),
+            deadline: None,
         }
     }
 
@@ -53,7 +57,21 @@ impl Context {
             inline: false,
             registry,
             runtime,
+            deadline: None,
         }
+    }
+
+    /// A context whose async job is cancelled after `timeout` (a worker running jobs in its
+    /// own process; a sync job cannot be stopped safely and runs to its end).
+    pub fn with_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.deadline = timeout.map(|t| std::time::Instant::now() + t);
+        self
+    }
+
+    /// The time left before this job's timeout, if it has one.
+    pub fn time_left(&self) -> Option<std::time::Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(std::time::Instant::now()))
     }
 
     pub(crate) fn inline(registry: Arc<Registry>, runtime: Arc<JobRuntime>) -> Self {
@@ -64,6 +82,7 @@ impl Context {
             inline: true,
             registry,
             runtime,
+            deadline: None,
         }
     }
 

@@ -329,7 +329,23 @@ impl<J: AsyncJob> Job for J {
 
     fn perform(args: &Self::Args, ctx: &mut Context) -> std::result::Result<(), JobError> {
         let rt = ctx.runtime();
-        rt.block_on(J::perform(args, ctx))?
+        match ctx.time_left() {
+            // A worker's timeout, without a child to kill: the future is dropped, which is
+            // how an async job is cancelled.
+            Some(left) => match rt
+                .block_on(async { tokio::time::timeout(left, J::perform(args, ctx)).await })?
+            {
+                Ok(done) => done,
+                Err(_) => Err(JobError::new(
+                    JOB_TIMEOUT,
+                    format!(
+                        "the job ran past its timeout of {} s and was cancelled",
+                        left.as_secs_f64()
+                    ),
+                )),
+            },
+            None => rt.block_on(J::perform(args, ctx))?,
+        }
     }
     fn before_enqueue(args: &Self::Args) -> bool {
         J::before_enqueue(args)
@@ -386,6 +402,9 @@ impl<J: AsyncJob> Job for J {
         Box::pin(run_async::<J>(args, ctx))
     }
 }
+
+/// `exception` of the record of a job its timeout stopped (ours; Ruby has no timeouts).
+pub const JOB_TIMEOUT: &str = "Resque::JobTimeout";
 
 /// Ruby's `Resque.validate`.
 pub(crate) fn validate(class: &str, queue: &str) -> Result<()> {

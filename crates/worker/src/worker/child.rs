@@ -17,9 +17,6 @@ use crate::config::Config;
 use crate::fork::fork_child_patiently;
 use crate::proctitle;
 
-/// `exception` of the record of a job its timeout stopped (ours; Ruby has no timeouts).
-pub(super) const JOB_TIMEOUT: &str = "Resque::JobTimeout";
-
 /// How long a fork refused for a passing reason is retried before the worker gives up.
 const FORK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -162,7 +159,7 @@ impl Run<'_> {
         if timed_out {
             let secs = timeout.map(|t| t.as_secs_f64()).unwrap_or_default();
             return Ok(Outcome::Failed {
-                exception: JOB_TIMEOUT.to_owned(),
+                exception: resque_store::job::JOB_TIMEOUT.to_owned(),
                 error: format!(
                     "the job ran past its timeout of {secs} s and was stopped ({:?}, then KILL after {} s if still running; it ended: {status:?})",
                     self.cfg.child_signal,
@@ -221,6 +218,7 @@ pub(super) struct Runner<'a> {
     pub(super) jobs: &'a Arc<JobRuntime>,
     pub(super) exec: &'a [(String, String)],
     pub(super) worker: &'a str,
+    pub(super) cfg: &'a Config,
 }
 
 impl<'a> Runner<'a> {
@@ -235,6 +233,7 @@ impl<'a> Runner<'a> {
             jobs,
             exec: &cfg.exec,
             worker,
+            cfg,
         }
     }
 
@@ -261,12 +260,20 @@ impl<'a> Runner<'a> {
                 ),
             };
         }
+        // In the worker's own process (no child to kill), an async job's timeout cancels
+        // its future; a forked child is stopped by its parent instead.
+        let timeout = if self.cfg.fork_per_job {
+            None
+        } else {
+            self.cfg.timeout_for(class, self.registry.timeout_of(class))
+        };
         let mut ctx = Context::for_worker(
             queue,
             self.worker,
             Arc::clone(self.registry),
             Arc::clone(self.jobs),
-        );
+        )
+        .with_timeout(timeout);
         panic_site::clear();
         let result = catch_unwind(AssertUnwindSafe(|| {
             self.registry.perform(class, args, &mut ctx)

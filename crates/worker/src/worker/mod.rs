@@ -154,9 +154,10 @@ impl Worker {
                 .count();
             if self.config.job_timeout.is_some() || !self.config.timeouts.is_empty() || typed > 0 {
                 // A thread running a blocking job cannot be stopped safely (its locks, its
-                // half-written state), so without a child to kill no timeout is enforced.
+                // half-written state): without a child to kill, only an async job's future
+                // can be cancelled.
                 tracing::warn!(
-                    "job timeouts are enforced only with fork per job; with FORK_PER_JOB=false jobs run to their end"
+                    "with FORK_PER_JOB=false a job timeout cancels async jobs only; a sync job runs to its end"
                 );
             }
         }
