@@ -7,7 +7,10 @@
 #      reaches its queue exactly once, and TERM on the master hands over to the other;
 #   4. the push-while-moving race: items pushed to a due timestamp while a scheduler moves
 #      it, counted for Ruby's scheduler and for ours;
-#   5. Ruby's resque-web Delayed and Schedule tabs list what we wrote.
+#   5. Ruby's resque-web Delayed and Schedule tabs list what we wrote, and (6) ours what Ruby
+#      wrote;
+#   7. resque-retry across a Ruby and a Rust worker: one counter, the delayed retry and its
+#      suppressed record (shown by both Retry tabs), the give-up's record (both Failed tabs).
 # Needs the sources of Resque 3.0, resque-scheduler 5.0 and resque-retry 1.8 and Debian's
 # gems (shared/peers/README.md, the plugin section).
 # Usage: RESQUE_RB_SRC=... RESQUE_SCHEDULER_SRC=... RESQUE_RETRY_SRC=... scripts/interop-scheduler.sh [PEERS_DIR]
@@ -230,6 +233,8 @@ rbwork() { PEER_RETRY_BACKEND=1 JOBS_REQUIRE="$peers/ruby/plugin_jobs.rb" INTERV
   ruby $rbi "$peers/ruby/work.rb" retry > "$dir/rbwork.log" 2>&1; }
 rswork() { REDIS_URL="$REDIS_URL" QUEUES=retry INTERVAL=0 VERBOSE=1 \
   FAILURE_BACKEND=multiple_with_retry_suppression "$target/resque-test-worker" > "$dir/rswork.log" 2>&1; }
+"$target/resque-web" -p "$wport" -o 127.0.0.1 -r "$REDIS_URL" --app-dir "$dir" > "$dir/web7.log" 2>&1 & web=$!
+wait_for 20 curl -sf "http://127.0.0.1:$wport/overview" -o /dev/null || fail "our resque-web did not start again"
 key=resque:resque-retry:RetryOnceDelayedJob:356a192b7913b04c54574d18c28d46e6395428ab
 fkey=resque:failure-resque-retry:RetryOnceDelayedJob:356a192b7913b04c54574d18c28d46e6395428ab
 for first in rust ruby; do
@@ -241,14 +246,32 @@ for first in rust ruby; do
   [ "$(rcli zcard resque:delayed_queue_schedule)" = 1 ] || fail "the $first worker did not delay the retry"
   [ "$(rcli llen resque:failed)" = 0 ] || fail "the $first worker recorded a failure for a pending retry"
   ttl=$(rcli ttl "$fkey"); [ "$ttl" -gt 100 ] && [ "$ttl" -le 120 ] || fail "the suppressed record's TTL is $ttl"
-  "$resque" delayed queue-now "$(rcli zrange resque:delayed_queue_schedule 0 0)" > /dev/null
+  # Both Retry tabs read the pending retry's suppressed record, whoever wrote it.
+  rts=$(rcli zrange resque:delayed_queue_schedule 0 0)
+  ruby $rbi -e "require '$peers/ruby/peer_common.rb'; Peer.connect!
+    require 'resque/server'; require 'resque-scheduler'; require 'resque/scheduler/server'; require 'resque-retry'; require 'resque-retry/server'; require 'rack/mock'
+    require '$peers/ruby/plugin_jobs.rb'
+    b = Rack::MockRequest.new(Resque::Server.new).get('/retry/$rts').body
+    abort 'Ruby /retry/$rts: no record' unless b.include?('RuntimeError') && b.include?('RetryOnceDelayedJob failed')" 2>/dev/null \
+    || fail "Ruby's Retry tab does not show the $first worker's suppressed record"
+  curl -sf "http://127.0.0.1:$wport/retry/$rts" > "$dir/our_retry.html" || fail "our GET /retry/$rts"
+  grep -q "RuntimeError" "$dir/our_retry.html" && grep -q "RetryOnceDelayedJob failed" "$dir/our_retry.html" \
+    || fail "our Retry tab does not show the $first worker's suppressed record"
+  "$resque" delayed queue-now "$rts" > /dev/null
   if [ "$first" = rust ]; then rbwork; else rswork; fi
   [ "$(rcli exists "$key")" = 0 ] || fail "the counter outlived the give-up"
   [ "$(rcli exists "$fkey")" = 0 ] || fail "the suppressed record outlived the give-up"
   [ "$(rcli llen resque:failed)" = 1 ] || fail "no final failure record"
   rec=$(rcli lindex resque:failed 0)
   echo "$rec" | grep -q '"exception":"RuntimeError","error":"RetryOnceDelayedJob failed: \[1\]"' || fail "final record: $rec"
+  # The final record reads the same in both resque-webs' Failed tabs.
+  ruby $rbi -e "require '$peers/ruby/peer_common.rb'; Peer.connect!; require 'resque/server'; require 'rack/mock'
+    b = Rack::MockRequest.new(Resque::Server.new).get('/failed').body
+    abort 'Ruby /failed' unless b.include?('RetryOnceDelayedJob failed: [1]') && b.include?('RuntimeError')" 2>/dev/null \
+    || fail "Ruby's Failed tab does not show the final record"
+  curl -sf "http://127.0.0.1:$wport/failed" | grep -q "RetryOnceDelayedJob failed: \[1\]" || fail "our Failed tab does not show the final record"
   other=$([ "$first" = rust ] && echo ruby || echo rust)
   echo "   the $first worker ran attempt 0 (counter 0, retry delayed 60 s, failure-<key> for ${ttl} s, nothing in failed); the $other worker ran attempt 1, gave up and recorded it"
 done
+kill "$web" 2>/dev/null || true
 echo "interop-scheduler: all checks passed"
