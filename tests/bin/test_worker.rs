@@ -412,6 +412,30 @@ impl Job for HangJob {
         Ok(())
     }
 }
+// Retries as another class (resque-retry's @retry_job_delegate).
+retry_job!(
+    DelegateJob,
+    resque::RetryPolicy::limit(1)
+        .delegate("DelegateTarget")
+        .queue("delegated"),
+    |_a, _run| Err(JobError::msg("delegate me"))
+);
+// fixture 18's RetryExpireJob: the counter expires retry_delay + expire_retry_key_after.
+retry_job!(
+    ExpireJob,
+    resque::RetryPolicy::limit(3)
+        .delay(30.0)
+        .expire_retry_key_after(std::time::Duration::from_secs(3_600)),
+    |_a, _run| Err(JobError::msg("expire"))
+);
+// fixture 18's RetryExceptionsJob: delays per exception class (a Hash @retry_exceptions).
+retry_job!(
+    HashDelaysJob,
+    resque::RetryPolicy::default()
+        .retry_exception_with_delays("NetworkError", [5.0, 50.0])
+        .retry_exception_with_delays("IOError", [7.0]),
+    |_a, _run| Err(JobError::new("NetworkError", "down"))
+);
 // Always passes: the cost of a retrying class that succeeds.
 retry_job!(RetryOkJob, resque::RetryPolicy::limit(1), |_a, _run| Ok(()));
 // Retried through the delayed queue, a minute later.
@@ -470,6 +494,9 @@ fn main() -> std::process::ExitCode {
         .job::<RetryOkJob>()
         .job::<HangJob>()
         .job::<CriteriaJob>()
+        .job::<DelegateJob>()
+        .job::<ExpireJob>()
+        .job::<HashDelaysJob>()
         .job::<AsyncSleepJob>()
         .job::<RetryOnceDelayedJob>()
         .state(|| Made {

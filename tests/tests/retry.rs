@@ -281,3 +281,52 @@ fn criteria_identifier_retry_args_and_callbacks() -> Result<()> {
     );
     Ok(())
 }
+
+/// A delegate class, `expire_retry_key_after` (fixture 18: 30 + 3600 = 3630 s) and delays
+/// per exception class (fixture 18's Hash `@retry_exceptions`: NetworkError's first, 5 s).
+#[test]
+fn delegate_expiry_and_per_exception_delays() -> Result<()> {
+    let server = RedisServer::start();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    job(&server, "retry", "DelegateJob", r#"["/dev/null"]"#)?;
+    job(&server, "retry", "ExpireJob", r#"["/dev/null","a"]"#)?;
+    job(&server, "retry", "HashDelaysJob", r#"["/dev/null","h"]"#)?;
+    drain(&server, &[])?;
+    // The delegate: retried as DelegateTarget to its queue, the counter gone at once.
+    assert_eq!(
+        server.get_list(&["LRANGE", "resque:queue:delegated", "0", "-1"]),
+        [r#"{"class":"DelegateTarget","args":["/dev/null"]}"#]
+    );
+    assert!(
+        server
+            .get_list(&["KEYS", "resque:resque-retry:DelegateJob*"])
+            .is_empty()
+    );
+    // The expiry.
+    let id = identifier(&["/dev/null".into(), "a".into()], HashStyle::Ruby33).unwrap_or_default();
+    let counter = format!("resque:resque-retry:ExpireJob:{id}");
+    assert!(
+        matches!(
+            server.cmd(&["TTL", counter.as_str()])?,
+            Resp::Integer(3_630)
+        ),
+        "{:?}",
+        server.cmd(&["TTL", counter.as_str()])
+    );
+    // NetworkError's first delay: 5 s from now.
+    let item = r#"{"class":"HashDelaysJob","args":["/dev/null","h"],"queue":"retry"}"#;
+    let at: Vec<i64> = server
+        .get_list(&["SMEMBERS", &format!("resque:timestamps:{item}")])
+        .iter()
+        .filter_map(|m| m.strip_prefix("delayed:")?.parse().ok())
+        .collect();
+    assert_eq!(at.len(), 1);
+    assert!(
+        (now + 4..=now + 7).contains(&at[0]),
+        "due {} s from now",
+        at[0] - now
+    );
+    Ok(())
+}
