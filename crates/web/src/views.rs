@@ -34,6 +34,18 @@ pub(crate) fn seg(s: &str) -> String {
     out
 }
 
+/// A Unix second as resque-scheduler's and resque-retry's pages show it, in the server's
+/// zone (`%Y-%m-%d %H:%M:%S %z`).
+pub(crate) fn local_time(ts: i64) -> String {
+    jiff::Timestamp::from_second(ts)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S %z")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ts.to_string())
+}
+
 /// The page frame: tabs, namespace badge, footer, CSRF token.
 #[derive(Debug, Clone)]
 pub(crate) struct Chrome {

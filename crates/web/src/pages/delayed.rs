@@ -24,16 +24,6 @@ use crate::views::*;
 /// Matches shown per kind (delayed, queued, working) by a search.
 const SEARCH_LIMIT: usize = 100;
 
-/// A timestamp as resque-scheduler's pages show it, in the server's zone.
-fn local_time(ts: i64) -> String {
-    jiff::Timestamp::from_second(ts)
-        .map(|t| {
-            t.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M:%S %z")
-                .to_string()
-        })
-        .unwrap_or_else(|_| ts.to_string())
-}
 
 /// One delayed job, ready to show (and to act on: `raw` is its exact bytes).
 #[derive(Debug, Clone)]

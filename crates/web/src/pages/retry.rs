@@ -44,15 +44,6 @@ pub(crate) struct RetryRow {
     pub(crate) first: Option<RetryJob>,
 }
 
-fn local_time(ts: i64) -> String {
-    jiff::Timestamp::from_second(ts)
-        .map(|t| {
-            t.to_zoned(jiff::tz::TimeZone::system())
-                .strftime("%Y-%m-%d %H:%M:%S %z")
-                .to_string()
-        })
-        .unwrap_or_else(|_| ts.to_string())
-}
 
 impl Web {
     /// A delayed item with its counter (and, with `with_failure`, its suppressed record).
