@@ -24,7 +24,6 @@ use crate::views::*;
 /// Matches shown per kind (delayed, queued, working) by a search.
 const SEARCH_LIMIT: usize = 100;
 
-
 /// One delayed job, ready to show (and to act on: `raw` is its exact bytes).
 #[derive(Debug, Clone)]
 pub(crate) struct DelayedJob {

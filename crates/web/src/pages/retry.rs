@@ -44,7 +44,6 @@ pub(crate) struct RetryRow {
     pub(crate) first: Option<RetryJob>,
 }
 
-
 impl Web {
     /// A delayed item with its counter (and, with `with_failure`, its suppressed record).
     async fn retry_job(
