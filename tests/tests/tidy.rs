@@ -70,11 +70,21 @@ fn dependency_direction_is_kept() -> Result<()> {
         ("resque-failure", &["resque-protocol", "resque-store"][..]),
         (
             "resque-worker",
-            &["resque-protocol", "resque-store", "resque-failure"][..],
+            &[
+                "resque-protocol",
+                "resque-store",
+                "resque-failure",
+                "resque-log",
+            ][..],
         ),
         (
             "resque-web",
-            &["resque-protocol", "resque-store", "resque-failure"][..],
+            &[
+                "resque-protocol",
+                "resque-store",
+                "resque-failure",
+                "resque-log",
+            ][..],
         ),
         (
             "resque-scheduler",
@@ -83,6 +93,7 @@ fn dependency_direction_is_kept() -> Result<()> {
                 "resque-store",
                 "resque-failure",
                 "resque-worker",
+                "resque-log",
             ][..],
         ),
         (
@@ -97,6 +108,7 @@ fn dependency_direction_is_kept() -> Result<()> {
             ][..],
         ),
         ("resque-test-support", &[][..]),
+        ("resque-log", &[][..]),
     ]);
     for (krate, deps) in internal_deps()? {
         let ok = allowed

@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+pub use resque_log::LogFormat;
 
 /// Moves delayed Resque jobs to their queues when due and fires recurring schedules,
 /// compatible with resque-scheduler 5.0 (one master among Ruby and Rust schedulers).
@@ -44,8 +45,8 @@ pub struct Args {
     /// Log to this file instead of stdout.
     #[arg(short = 'l', long, env = "LOGFILE")]
     pub logfile: Option<PathBuf>,
-    /// Log line format.
-    #[arg(short = 'F', long, env = "LOGFORMAT", default_value = "text")]
+    /// Log line format: text, json or logfmt.
+    #[arg(short = 'F', long, env = "LOGFORMAT", default_value = "text", value_parser = log_format)]
     pub logformat: LogFormat,
     /// Write the pid to this file (removed at exit).
     #[arg(short = 'P', long, env = "PIDFILE")]
@@ -87,15 +88,8 @@ pub struct Args {
     pub failure_backend: String,
 }
 
-/// `LOGFORMAT`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// `resque-scheduler: [INFO] 2026-12-01T07:06:04+00:00: message`.
-    Text,
-    /// One JSON object per line, as Ruby's `json_formatter`.
-    Json,
-    /// `timestamp="..." level="INFO" progname="resque-scheduler" msg="..."`.
-    Logfmt,
+fn log_format(s: &str) -> Result<LogFormat, String> {
+    s.parse()
 }
 
 /// Ruby's CLI rule: a variable that is present at all switches the option on.

@@ -1,12 +1,12 @@
-//! The scheduler's log lines in resque-scheduler's three formats (`LOGFORMAT`), at Ruby's
-//! levels: `-q` fatal only, `-v` debug, else info.
+//! The scheduler's log lines in resque-scheduler's three formats (`LOGFORMAT`): its text
+//! line here, `json` and `logfmt` from `resque-log` (shared with the worker and the web), at
+//! Ruby's levels: `-q` errors only, `-v` debug, else info.
 
 use std::fmt;
 use std::fs::OpenOptions;
 use std::sync::Mutex;
 
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::field::Visit;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
@@ -15,35 +15,10 @@ use crate::config::{Config, LogFormat};
 
 const PROGNAME: &str = "resque-scheduler";
 
-struct RubyFormat(LogFormat);
+/// resque-scheduler's text line: `resque-scheduler: [INFO] 2026-12-01T07:06:04+00:00: msg`.
+struct RubyText;
 
-/// The event's message and fields as one text.
-#[derive(Default)]
-struct Message(String);
-
-impl Visit for Message {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
-        if !self.0.is_empty() {
-            self.0.push(' ');
-        }
-        if field.name() == "message" {
-            self.0.push_str(&format!("{value:?}"));
-        } else {
-            self.0.push_str(&format!("{}={value:?}", field.name()));
-        }
-    }
-}
-
-fn severity(level: &Level) -> &'static str {
-    match *level {
-        Level::ERROR => "ERROR",
-        Level::WARN => "WARN",
-        Level::INFO => "INFO",
-        _ => "DEBUG",
-    }
-}
-
-impl<S, N> FormatEvent<S, N> for RubyFormat
+impl<S, N> FormatEvent<S, N> for RubyText
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
@@ -54,27 +29,22 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut msg = Message::default();
-        event.record(&mut msg);
-        let level = severity(event.metadata().level());
+        let f = resque_log::Fields::of(event);
+        let level = match *event.metadata().level() {
+            Level::ERROR => "ERROR",
+            Level::WARN => "WARN",
+            Level::INFO => "INFO",
+            _ => "DEBUG",
+        };
         let at = jiff::Zoned::now()
             .strftime("%Y-%m-%dT%H:%M:%S%:z")
             .to_string();
-        match self.0 {
-            LogFormat::Text => writeln!(w, "{PROGNAME}: [{level}] {at}: {}", msg.0),
-            LogFormat::Json => {
-                let line = serde_json::json!({
-                    "name": PROGNAME, "progname": PROGNAME, "level": level,
-                    "timestamp": at, "msg": msg.0,
-                });
-                writeln!(w, "{line}")
-            }
-            LogFormat::Logfmt => writeln!(
-                w,
-                "timestamp=\"{at}\" level=\"{level}\" progname=\"{PROGNAME}\" msg=\"{}\"",
-                msg.0
-            ),
-        }
+        writeln!(
+            w,
+            "{PROGNAME}: [{level}] {at}: {}{}",
+            f.message,
+            f.text_tail()
+        )
     }
 }
 
@@ -90,20 +60,35 @@ pub(crate) fn init(config: &Config) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_ansi(false)
-        .event_format(RubyFormat(config.logformat));
-    let result = match &config.logfile {
+        .with_ansi(false);
+    let structured = resque_log::Structured {
+        format: config.logformat,
+        progname: PROGNAME,
+    };
+    let text = config.logformat == LogFormat::Text;
+    // Already installed by the application: keep theirs (the results are ignored).
+    match &config.logfile {
         Some(path) => {
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(path)
                 .map_err(|e| anyhow::anyhow!("cannot open log file {}: {e}", path.display()))?;
-            builder.with_writer(Mutex::new(file)).try_init()
+            let b = builder.with_writer(Mutex::new(file));
+            let _ = if text {
+                b.event_format(RubyText).try_init()
+            } else {
+                b.event_format(structured).try_init()
+            };
         }
-        None => builder.with_writer(std::io::stdout).try_init(),
-    };
-    // Already installed by the application: keep theirs.
-    let _ = result;
+        None => {
+            let b = builder.with_writer(std::io::stdout);
+            let _ = if text {
+                b.event_format(RubyText).try_init()
+            } else {
+                b.event_format(structured).try_init()
+            };
+        }
+    }
     Ok(())
 }

@@ -519,6 +519,11 @@ fn background_with_a_pidfile_and_json_logs() -> Result<()> {
     assert!(eventually(Duration::from_secs(5), || lock_holder(&server)
         .is_some_and(|h| h.ends_with(&format!(":{pid}")))));
     let log = std::fs::read_to_string(&logfile)?;
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("not JSON: {line:?}"))?;
+        assert_eq!(v["progname"], "resque-scheduler");
+    }
     let first: serde_json::Value = serde_json::from_str(log.lines().next().context("a log line")?)?;
     assert_eq!(first["progname"], "resque-scheduler");
     assert_eq!(first["level"], "INFO");

@@ -82,6 +82,9 @@ struct Args {
     /// Debug logging.
     #[arg(short = 'd', long)]
     debug: bool,
+    /// Log lines as text, or one JSON object (or logfmt line) each.
+    #[arg(long = "log-format", env = "LOGFORMAT", default_value = "text")]
+    log_format: String,
     /// Accepted for Ruby compatibility: resque-web always runs in the foreground.
     #[arg(short = 'F', long)]
     foreground: bool,
@@ -283,9 +286,18 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
     } else {
         tracing::Level::INFO
     };
+    let format: resque_log::LogFormat = args
+        .log_format
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{e}"))?;
+    let structured = resque_log::Structured {
+        format,
+        progname: "resque-web",
+    };
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false);
+    let text = format == resque_log::LogFormat::Text;
     match &args.log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -293,16 +305,26 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
                 .append(true)
                 .open(path)
                 .with_context(|| format!("cannot open log file {}", path.display()))?;
-            builder
+            let b = builder
                 .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
+                .with_writer(std::sync::Mutex::new(file));
+            if text {
+                b.init()
+            } else {
+                b.event_format(structured).init()
+            }
         }
         // Colours only for a terminal: stderr sent to a file gets plain text.
-        None => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .init(),
+        None => {
+            let b = builder
+                .with_ansi(text && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_writer(std::io::stderr);
+            if text {
+                b.init()
+            } else {
+                b.event_format(structured).init()
+            }
+        }
     }
     Ok(())
 }

@@ -444,3 +444,34 @@ fn follows_a_sentinel_failover_without_a_restart() -> R {
     assert_eq!(log.matches(&back).count(), 1, "{log}");
     Ok(())
 }
+
+#[test]
+fn logformat_json_makes_every_log_line_json() -> R {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let (mut child, port) = start(
+        &[
+            "-p",
+            &port.to_string(),
+            "-o",
+            "127.0.0.1",
+            "-r",
+            &redis.url(),
+            "--log-format",
+            "json",
+            "-d",
+        ],
+        dir.path(),
+    )?;
+    let (status, _) = http_get(port, "/overview")?;
+    assert_eq!(status, 200);
+    let log = stop_and_read_log(&mut child)?;
+    assert!(!log.trim().is_empty(), "something was logged");
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("not JSON: {line:?}: {e}"))?;
+        assert_eq!(v["progname"], "resque-web", "{line}");
+    }
+    Ok(())
+}

@@ -296,7 +296,7 @@ impl Builder {
                 return ExitCode::from(2);
             }
         };
-        logging::init(config.verbose, config.very_verbose);
+        logging::init(config.verbose, config.very_verbose, config.log_format);
         if config.count > 1 {
             return supervise::supervise(config.count, &argv);
         }

@@ -175,6 +175,9 @@ pub struct Args {
         default_value = "4"
     )]
     pub timeout_grace: String,
+    /// Log lines as Ruby's text, or one JSON object (or logfmt line) each.
+    #[arg(long = "log-format", env = "LOGFORMAT", default_value = "text")]
+    pub log_format: String,
 }
 
 /// Ruby treats any set value as on (`ENV['TERM_CHILD']` is truthy when set); we also
@@ -249,6 +252,8 @@ pub struct Config {
     pub timeouts: Vec<(String, Duration)>,
     /// `--timeout-grace`.
     pub timeout_grace: Duration,
+    /// `LOGFORMAT`.
+    pub log_format: resque_log::LogFormat,
     /// The Airbrake notifier's settings, when an id and key were given.
     pub airbrake: Option<resque_failure::airbrake::Config>,
 }
@@ -289,6 +294,7 @@ impl Default for Config {
             job_timeout: None,
             timeouts: Vec::new(),
             timeout_grace: Duration::from_secs(4),
+            log_format: resque_log::LogFormat::Text,
             airbrake: None,
         }
     }
@@ -499,6 +505,7 @@ impl TryFrom<Args> for Config {
             job_timeout,
             timeouts,
             timeout_grace,
+            log_format: a.log_format.parse().map_err(ConfigError::BadTimeout)?,
         })
     }
 }

@@ -1,6 +1,6 @@
 //! The worker's log lines in Ruby's two formats: `VERBOSE` (`*** message`) and `VVERBOSE`
-//! (`** [12:00:01 2026-12-01] 4242: message`), written synchronously to stdout (a logging
-//! thread must never exist at a fork).
+//! (`** [12:00:01 2026-12-01] 4242: message`), or `LOGFORMAT=json`/`logfmt` (`resque-log`),
+//! written synchronously to stdout (a logging thread must never exist at a fork).
 
 use std::fmt;
 
@@ -39,14 +39,18 @@ where
         } else {
             w.write_str("*** ")?;
         }
-        ctx.field_format().format_fields(w.by_ref(), event)?;
-        writeln!(w)
+        // The message, then the fields as key=value (a job's `job.` fields are for the
+        // structured formats: its text line already says them).
+        let _ = ctx;
+        let f = resque_log::Fields::of(event);
+        writeln!(w, "{}{}", f.message, f.text_tail())
     }
 }
 
 /// Installs the worker's subscriber: warnings and errors always, `info` with `VERBOSE`,
-/// `debug` with `VVERBOSE`. Does nothing if the application installed one already.
-pub(crate) fn init(verbose: bool, very_verbose: bool) {
+/// `debug` with `VVERBOSE`, in Ruby's text or a structured `format`. Does nothing if the
+/// application installed one already.
+pub(crate) fn init(verbose: bool, very_verbose: bool, format: resque_log::LogFormat) {
     let level = if very_verbose {
         tracing::Level::DEBUG
     } else if verbose {
@@ -54,10 +58,17 @@ pub(crate) fn init(verbose: bool, very_verbose: bool) {
     } else {
         tracing::Level::WARN
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stdout)
-        .with_ansi(false)
-        .event_format(RubyFormat { very_verbose })
-        .try_init();
+        .with_ansi(false);
+    let _ = match format {
+        resque_log::LogFormat::Text => builder.event_format(RubyFormat { very_verbose }).try_init(),
+        structured => builder
+            .event_format(resque_log::Structured {
+                format: structured,
+                progname: "resque-worker",
+            })
+            .try_init(),
+    };
 }

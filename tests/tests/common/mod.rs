@@ -58,6 +58,7 @@ pub(crate) fn worker_at(
         "RUST_BACKTRACE",
         "RUST_LIB_BACKTRACE",
         "RESQUE_CHILD_SIGNAL",
+        "LOGFORMAT",
         "RESQUE_JOB_TIMEOUT",
         "RESQUE_TIMEOUT_GRACE",
     ] {

@@ -35,11 +35,24 @@ impl Outcome {
             return;
         }
         let ms = took.as_secs_f64() * 1000.0;
+        // `job.` fields: the structured formats' one line a job (LOGFORMAT=json, logfmt).
         match self {
-            Self::Done => tracing::info!("done: (Job{{{queue}}} | {class}) in {ms:.1} ms"),
+            Self::Done => tracing::info!(
+                job.class = class,
+                job.queue = queue,
+                job.duration_ms = ms,
+                job.outcome = "done",
+                "done: (Job{{{queue}}} | {class}) in {ms:.1} ms"
+            ),
             Self::Failed {
                 exception, error, ..
             } => tracing::info!(
+                job.class = class,
+                job.queue = queue,
+                job.duration_ms = ms,
+                job.outcome = "failed",
+                job.exception = exception.as_str(),
+                job.error = error.as_str(),
                 "failed: (Job{{{queue}}} | {class}) in {ms:.1} ms: {exception}: {error}"
             ),
         }
