@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --no-nextest
 SINGLE=${1:-50000}; BATCH=${2:-500000}; BSIZE=${3:-1000}
-cargo build --quiet --profile bench-opt -p resque --example bench_enqueue
+cargo build --quiet --profile bench-opt -p resque-rs --example bench_enqueue
 bin="${CARGO_TARGET_DIR:-target}/bench-opt/examples/bench_enqueue"
 
 dir=$(mktemp -d /tmp/resque-bench.XXXXXX)

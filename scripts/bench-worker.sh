@@ -19,11 +19,11 @@ if [ "${BENCH_STATIC:-0}" = 1 ]; then
   # --target keeps the flag off build scripts and proc-macros (they cannot be static).
   host=$(rustc -vV | sed -n 's/^host: //p')
   RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$target_dir/static" \
-    cargo build --quiet --profile bench-opt --target "$host" -p resque --example worker
+    cargo build --quiet --profile bench-opt --target "$host" -p resque-rs --example worker
   w="$target_dir/static/$host/bench-opt/examples/worker"
   echo "worker: statically linked ($(file -b "$w" | cut -d, -f1-2))"
 else
-  cargo build --quiet --profile bench-opt -p resque --example worker
+  cargo build --quiet --profile bench-opt -p resque-rs --example worker
   w="$target_dir/bench-opt/examples/worker"
 fi
 

@@ -6,7 +6,7 @@
 # which this machine does not run: the script says so rather than pretending.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet -p resque -p resque-worker -p resque-scheduler -p resque-web \
+cargo build --quiet -p resque-rs -p resque-worker -p resque-scheduler -p resque-web \
   --bin resque --bin resque-worker --bin resque-scheduler --bin resque-web
 bin=$(cd "${CARGO_TARGET_DIR:-target}/debug" && pwd)
 dir=$(mktemp -d /tmp/resque-deploy.XXXXXX); trap 'rm -rf "$dir"' EXIT

@@ -11,7 +11,7 @@ scripts/install-deps.sh --demo
 echo "== building resque-rs (resque, resque-web, resque-scheduler and the example jobs; the first build takes several minutes)"
 # Every binary the demo runs: the `resque` command, resque-web, resque-scheduler, and the
 # examples `enqueue` and `worker`. Cargo's own progress lines show while it builds.
-cargo build -p resque -p resque-web -p resque-scheduler --bin resque --bin resque-web \
+cargo build -p resque-rs -p resque-web -p resque-scheduler --bin resque --bin resque-web \
   --bin resque-scheduler --example enqueue --example worker
 bin="${CARGO_TARGET_DIR:-target}/debug"
 

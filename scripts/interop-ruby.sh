@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 peers=${1:-../shared/peers}
 : "${RESQUE_RB_SRC:?set RESQUE_RB_SRC to an extracted resque 3.0 tree (see shared/peers/README.md)}"
 command -v ruby >/dev/null || { echo "ruby is missing: apt-get install -y ruby ruby-redis ruby-redis-namespace ruby-mono-logger ruby-multi-json" >&2; exit 2; }
-cargo build --quiet -p resque --bins
+cargo build --quiet -p resque-rs --bins
 cargo build --quiet -p resque-failure --example record_failure
-cargo build --quiet -p resque --example worker
+cargo build --quiet -p resque-rs --example worker
 cargo build --quiet -p resque-web --bin resque-web
 rsworker="${CARGO_TARGET_DIR:-target}/debug/examples/worker"
 resque="${CARGO_TARGET_DIR:-target}/debug/resque"

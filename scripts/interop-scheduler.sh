@@ -21,7 +21,7 @@ peers=$(cd "${1:-../shared/peers}" && pwd)
 : "${RESQUE_SCHEDULER_SRC:?set RESQUE_SCHEDULER_SRC to an extracted resque-scheduler 5.0 tree}"
 : "${RESQUE_RETRY_SRC:?set RESQUE_RETRY_SRC to an extracted resque-retry 1.8 tree}"
 command -v ruby >/dev/null || { echo "ruby is missing (see shared/peers/README.md)" >&2; exit 2; }
-cargo build --quiet -p resque --bins
+cargo build --quiet -p resque-rs --bins
 cargo build --quiet -p resque-scheduler --bins
 cargo build --quiet -p resque-e2e --bin resque-delay-proxy --bin resque-test-worker
 target="${CARGO_TARGET_DIR:-target}/debug"

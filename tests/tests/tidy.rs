@@ -97,7 +97,7 @@ fn dependency_direction_is_kept() -> Result<()> {
             ][..],
         ),
         (
-            "resque",
+            "resque-rs",
             &[
                 "resque-protocol",
                 "resque-store",

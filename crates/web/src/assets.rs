@@ -8,9 +8,9 @@ use axum::routing::get;
 
 use crate::app::Web;
 
-const STYLE: &str = include_str!("../../../web-assets/static/style.css");
-const SCRIPT: &str = include_str!("../../../web-assets/static/main.js");
-const ICON: &str = include_str!("../../../web-assets/static/favicon.svg");
+const STYLE: &str = include_str!("../web-assets/static/style.css");
+const SCRIPT: &str = include_str!("../web-assets/static/main.js");
+const ICON: &str = include_str!("../web-assets/static/favicon.svg");
 
 /// Links carry `?v=<version>`, so a day of caching is safe across upgrades.
 const CACHE: &str = "public, max-age=86400";
