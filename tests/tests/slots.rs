@@ -162,3 +162,71 @@ fn concurrency_with_fork_per_job_is_refused_in_one_line() -> Result<()> {
     );
     Ok(())
 }
+
+/// With RESQUE_BATCH_RESERVATIONS, slots a millisecond from Redis share their round trips:
+/// each reserve-script call carries several slots' parts (twelve slots make two lanes), and
+/// the counts and failure records are exactly those of as many workers calling alone.
+#[test]
+fn slots_share_reservations_and_count_as_separate_workers_would() -> Result<()> {
+    let server = RedisServer::start_tcp();
+    let upstream = format!("127.0.0.1:{}", server.port().unwrap_or(0)).parse()?;
+    let proxy = resque_test_support::DelayProxy::start(upstream, Duration::from_millis(1))?;
+    let (noop, fail) = (400, 40);
+    for i in 0..noop {
+        job(&server, "work", "NoopJob", &format!("[{i}]"))?;
+        if i % 10 == 0 {
+            job(&server, "work", "FailJob", &format!("[{i}]"))?;
+        }
+    }
+    let mut w = worker_at(
+        &format!("redis://{}/0", proxy.url()),
+        "work",
+        &[
+            ("FORK_PER_JOB", "false"),
+            ("CONCURRENCY", "12"),
+            ("INTERVAL", "0"),
+            ("RESQUE_BATCH_RESERVATIONS", "1"),
+        ],
+        server.dir(),
+    )?;
+    assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
+    let pid = w.id();
+    assert_eq!(stat(&server, "processed"), noop + fail);
+    assert_eq!(stat(&server, "failed"), fail);
+    let f = failures(&server)?;
+    assert_eq!(f.len(), usize::try_from(fail)?);
+    let by: BTreeSet<String> = f
+        .iter()
+        .map(|r| r["worker"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        by.iter().all(|id| id.contains(&format!(":{pid}:work"))),
+        "each record names the slot that ran it: {by:?}"
+    );
+    assert!(
+        f.iter()
+            .all(|r| r["exception"] == "RuntimeError" && r["queue"] == "work")
+    );
+    assert_eq!(
+        server.get_str(&["LLEN", "resque:queue:work"]).as_deref(),
+        Some("0")
+    );
+    assert!(registry_is_empty(&server));
+    let info = server
+        .get_str(&["INFO", "commandstats"])
+        .unwrap_or_default();
+    let calls: i64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|l| l.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(calls > 0, "{info}");
+    // Alone, each slot makes a call a job and one more on its way out.
+    assert!(
+        calls < noop + fail,
+        "{calls} reserve calls for {} jobs: the slots' reservations were not shared",
+        noop + fail
+    );
+    Ok(())
+}

@@ -100,6 +100,26 @@ impl Error {
         self.is_connection() || matches!(self, Self::WritesRefused(_))
     }
 
+    /// The same error again, for another caller of the same call: several workers'
+    /// reservations sent as one ([`crate::Store::send_sections`]) fail together, and each
+    /// must see what kind of failure it was ([`Error::can_resend`],
+    /// [`Error::ScriptUnavailable`]) and its text.
+    pub fn duplicate(&self) -> Error {
+        match self {
+            Self::Connect { redis, error } => Self::Connect {
+                redis: redis.clone(),
+                error: error.clone(),
+            },
+            Self::Redis(e) => Self::Redis(e.clone()),
+            Self::ScriptUnavailable(why) => Self::ScriptUnavailable(why.clone()),
+            Self::WritesRefused(why) => Self::WritesRefused(why.clone()),
+            other => Self::Redis(fred::error::Error::new(
+                fred::error::ErrorKind::Unknown,
+                other.to_string(),
+            )),
+        }
+    }
+
     /// Whether Redis could not be reached (refused, dropped, timed out), as opposed to
     /// Redis answering with an error or bad data: the web UI shows "Can't connect to
     /// Redis!" for these and recovers once the connection does.

@@ -37,6 +37,6 @@ pub use error::{Error, Result};
 pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry, RetryPolicy};
 pub use store::{
     Committed, ConnectOptions, ConnectionNews, DueBatch, Finished, Fired, InFlight, KeyPage,
-    KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo, Recovered, Reserved,
-    RetryDecision, RetryFailure, Store, WorkerDetails,
+    KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo, Recovered, ReserveSection,
+    Reserved, RetryDecision, RetryFailure, SectionReply, Store, WorkerDetails,
 };

@@ -213,6 +213,8 @@ impl Builder {
         max_recoveries(u32) => "max_recoveries", |v| v.to_string();
         /// Poll every INTERVAL as Ruby does instead of blocking pickup (`RESQUE_POLLING`).
         polling(bool) => "polling", |v| flag(v);
+        /// Job slots send their reservations together (`RESQUE_BATCH_RESERVATIONS`).
+        batch_reservations(bool) => "batch_reservations", |v| flag(v);
         /// Prefix of the process title (`RESQUE_PROCLINE_PREFIX`).
         procline_prefix(&str) => "procline_prefix", |v| v.to_owned();
         /// Failure backends: `redis`, `redis_multi_queue`, `airbrake`, or a comma list

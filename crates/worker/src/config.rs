@@ -104,6 +104,10 @@ pub struct Args {
     /// pickup needs Redis 6.2's BLMOVE and a connection per queue).
     #[arg(long, env = "RESQUE_POLLING", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
     pub polling: Option<bool>,
+    /// With CONCURRENCY above 1: send the job slots' reservations together, several slots'
+    /// in one script call (less Redis CPU and fewer packets a job, one more thread hop).
+    #[arg(long = "batch-reservations", env = "RESQUE_BATCH_RESERVATIONS", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub batch_reservations: Option<bool>,
     /// Prefix for the process title.
     #[arg(
         long = "procline-prefix",
@@ -232,6 +236,9 @@ pub struct Config {
     pub max_recoveries: u32,
     /// Ruby's polling instead of blocking pickup (`--polling` / `RESQUE_POLLING`).
     pub polling: bool,
+    /// Job slots send their reservations together (`--batch-reservations` /
+    /// `RESQUE_BATCH_RESERVATIONS`; no effect with one slot).
+    pub batch_reservations: bool,
     /// Process title prefix.
     pub procline_prefix: String,
     /// Failure backend names.
@@ -284,6 +291,7 @@ impl Default for Config {
             reliable: false,
             max_recoveries: 3,
             polling: false,
+            batch_reservations: false,
             procline_prefix: String::new(),
             failure_backend: "redis".to_owned(),
             redis: "localhost:6379".to_owned(),
@@ -495,6 +503,7 @@ impl TryFrom<Args> for Config {
                 .parse()
                 .map_err(|_| ConfigError::BadMaxRecoveries(a.max_recoveries.clone()))?,
             polling: a.polling.unwrap_or(false),
+            batch_reservations: a.batch_reservations.unwrap_or(false),
             procline_prefix: a.procline_prefix,
             failure_backend: a.failure_backend,
             redis: a.redis,

@@ -50,6 +50,7 @@ pub(crate) fn worker_at(
         "FORK_PER_JOB",
         "CONCURRENCY",
         "RESQUE_POLLING",
+        "RESQUE_BATCH_RESERVATIONS",
         "TERM_CHILD",
         "GRACEFUL_TERM",
         "FAILURE_BACKEND",

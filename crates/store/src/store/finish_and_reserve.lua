@@ -1,140 +1,159 @@
--- Store::finish_and_reserve: the end of one job and the start of the next, in Ruby's order.
--- KEYS: 1 worker:<id>  2 stat:processed  3 stat:processed:<id>  4 stat:failed
---       5 stat:failed:<id>  6 failure list  7 pause-all-workers
+-- Store::finish_and_reserve: the end of one job and the start of the next, in Ruby's order,
+-- for one worker or for several at once (the job slots of one process, each its own
+-- worker: one call, one round trip, for all of them). Each worker's part is a section.
+-- KEYS, per section (from offset K): 1 worker:<id>  2 stat:processed  3 stat:processed:<id>
+--       4 stat:failed  5 stat:failed:<id>  6 failure list  7 pause-all-workers
 --       8 resque-rs:reserve:<id> (ours: the last call's token and answer)
 --       9 resque-rs:inflight:<id>  10 resque-rs:recoveries  11 resque-rs:requeued:<id>
---       (ours: reliable mode)  12 resque-rs:reaped:<id> (ours)  13.. queue:<name>
--- ARGV: 1 '' (no job to finish) | 'done' | 'failed' (also counts stat:failed)
---       2 failure record to RPUSH ('' for none)   3 '1' to reserve, '0' not to
---       4 run_at   5 the call's token   6 '1' in reliable mode
---       7 '1' if the finished job was registered under worker:<id>
---       8.. each queue's name as JSON, parallel to KEYS[13..]
--- Reply: {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0 nothing taken |
---        1 paused | 2 an LPOP failed (then its error) | 3 a job (then queue index, item,
---        1 if SET); reaped 0 | 1 the finished job had been given up for dead (not counted) |
---        2 the same, and its requeued copy was taken back out of its queue (counted)
+--       (ours: reliable mode)  12 resque-rs:reaped:<id> (ours)  12+j queue:<name> (j = 1..n)
+-- ARGV: 1 the number of sections; then, per section (from offset A):
+--       1 n, the number of queues   2 '' (no job to finish) | 'done' | 'failed' (also
+--       counts stat:failed)   3 failure record to RPUSH ('' for none)   4 '1' to reserve,
+--       '0' not to   5 run_at   6 the call's token   7 '1' in reliable mode
+--       8 '1' if the finished job was registered under worker:<id>
+--       8+j each queue's name as JSON, parallel to the queue keys
+-- Reply: one per section, {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0
+--        nothing taken | 1 paused | 2 an LPOP failed (then its error) | 3 a job (then
+--        queue index, item, 1 if SET) | 4 the first write was refused (then nothing was
+--        written); reaped 0 | 1 the finished job had been given up for dead (not
+--        counted) | 2 the same, and its requeued copy was taken back out of its queue
+--        (counted)
+-- The sections are independent: each does what a call of its own would have done, in the
+-- order given, so the end state is that of each worker calling in turn.
 -- The bookkeeping runs each command whatever the others answer, as Ruby's pipeline does: one
 -- refused command (a key of the wrong type) must not stop the rest, nor the reservation.
 --
--- A call sent again with the same token (its reply was lost: a connection dropped, Redis
+-- A section sent again with the same token (its reply was lost: a connection dropped, Redis
 -- restarted after running it, the client resent it) does nothing again: it answers what
 -- the first run answered, so no job is popped twice and no bookkeeping counts twice.
 -- The record is one string, `token \n tag \n index \n set \n item`: one GET before and one
 -- SET after (with its expiry) is the least this costs Redis per job.
-local seen = redis.pcall('GET', KEYS[8])
-if type(seen) == 'string' then
-  local token, tag, index, set, item =
-    string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(.*)$')
-  if token == ARGV[5] then
-    tag = tonumber(tag)
-    if tag == 3 then return {3, '', 0, tonumber(index), item, tonumber(set)} end
-    if tag == 2 then return {2, '', 0, item} end
-    return {tag, '', 0}
-  end
-end
--- Remembers this call's answer under its token, for an hour (a dead worker's goes away).
-local function answer(tag, index, item, set)
-  redis.pcall('SET', KEYS[8], ARGV[5] .. '\n' .. tag .. '\n' .. (index or 0) .. '\n' ..
-    (set or 0) .. '\n' .. (item or ''), 'EX', 3600)
-end
-
-local errs = {}
-local function book(...)
-  local r = redis.pcall(...)
-  if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
-end
-local reliable = ARGV[6] == '1'
-local finishing = ARGV[1] ~= ''
-local count = finishing
-local reaped = 0
-if finishing then
-  -- The first write is a DEL, which Redis allows when it is out of memory (with
-  -- maxmemory-policy noeviction it refuses only writes that add data, and only before a
-  -- script's first write), so the rest of the bookkeeping, the failure record included,
-  -- is never refused half-way. Refused even so (a replica: READONLY), nothing was written:
-  -- the caller keeps it all and sends it again.
-  local mark = redis.pcall('DEL', KEYS[12])
-  if type(mark) == 'table' and mark.err then return {4, mark.err, 0} end
-  -- A reaper that gave this worker up for dead (its lease ran out while it was stopped, or
-  -- `resque remove`) left its mark with the record it wrote for this job, or with the copy
-  -- it put back in the queue (reliable mode). Counting this run as well would count the
-  -- job twice; in reliable mode, the copy still waiting in its queue is taken back out
-  -- instead, and this run counts. (A Redis that restarted empty has no mark: the job is
-  -- counted.)
-  if ARGV[7] == '1' and mark == 1 then
-    count = false
-    reaped = 1
-    if reliable then
-      local back = redis.pcall('LRANGE', KEYS[11], 0, 1)
-      if type(back) == 'table' and #back == 2 and
-          redis.pcall('LREM', back[1], 1, back[2]) == 1 then
-        count = true
-        reaped = 2
-        if redis.pcall('EXISTS', KEYS[10]) == 1 then
-          book('HDEL', KEYS[10], redis.sha1hex(back[2]))
-        end
-      end
-      redis.pcall('DEL', KEYS[11])
+local function section(K, A)
+  local seen = redis.pcall('GET', KEYS[K + 8])
+  if type(seen) == 'string' then
+    local token, tag, index, set, item =
+      string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(.*)$')
+    if token == ARGV[A + 6] then
+      tag = tonumber(tag)
+      if tag == 3 then return {3, '', 0, tonumber(index), item, tonumber(set)} end
+      if tag == 2 then return {2, '', 0, item} end
+      return {tag, '', 0}
     end
   end
-end
-if count then
-  if ARGV[2] ~= '' then book('RPUSH', KEYS[6], ARGV[2]) end
-  if ARGV[1] == 'failed' then
-    book('INCRBY', KEYS[4], 1)
-    book('INCRBY', KEYS[5], 1)
+  -- Remembers this call's answer under its token, for an hour (a dead worker's goes away).
+  local function answer(tag, index, item, set)
+    redis.pcall('SET', KEYS[K + 8], ARGV[A + 6] .. '\n' .. tag .. '\n' .. (index or 0) .. '\n' ..
+      (set or 0) .. '\n' .. (item or ''), 'EX', 3600)
   end
-end
-if finishing and reliable then
-  -- The job is over: it leaves the in-flight record, and its count of recoveries (if it
-  -- was ever taken back from a dead worker) goes with it.
-  if reaped == 0 and redis.pcall('EXISTS', KEYS[10]) == 1 then
-    local held = redis.pcall('GET', KEYS[9])
-    local nl = type(held) == 'string' and string.find(held, '\n', 1, true)
-    if nl then book('HDEL', KEYS[10], redis.sha1hex(string.sub(held, nl + 1))) end
+
+  local errs = {}
+  local function book(...)
+    local r = redis.pcall(...)
+    if type(r) == 'table' and r.err then errs[#errs + 1] = r.err end
   end
-  book('DEL', KEYS[9])
-end
-if finishing then book('DEL', KEYS[1]) end
-if count then
-  book('INCRBY', KEYS[2], 1)
-  book('INCRBY', KEYS[3], 1)
-end
-local errors = table.concat(errs, '; ')
--- Ruby's paused?: GET pause-all-workers, then .to_s.strip.downcase == 'true'.
-local pause = redis.pcall('GET', KEYS[7])
-if type(pause) == 'string' and
-    string.lower((string.gsub(pause, '^[%s%z]*(.-)[%s%z]*$', '%1'))) == 'true' then
-  answer(1)
-  return {1, errors, reaped}
-end
-if ARGV[3] ~= '1' then
+  local reliable = ARGV[A + 7] == '1'
+  local finishing = ARGV[A + 2] ~= ''
+  local count = finishing
+  local reaped = 0
+  if finishing then
+    -- The first write is a DEL, which Redis allows when it is out of memory (with
+    -- maxmemory-policy noeviction it refuses only writes that add data, and only before a
+    -- script's first write), so the rest of the bookkeeping, the failure record included,
+    -- is never refused half-way. Refused even so (a replica: READONLY), nothing was written:
+    -- the caller keeps it all and sends it again.
+    local mark = redis.pcall('DEL', KEYS[K + 12])
+    if type(mark) == 'table' and mark.err then return {4, mark.err, 0} end
+    -- A reaper that gave this worker up for dead (its lease ran out while it was stopped, or
+    -- `resque remove`) left its mark with the record it wrote for this job, or with the copy
+    -- it put back in the queue (reliable mode). Counting this run as well would count the
+    -- job twice; in reliable mode, the copy still waiting in its queue is taken back out
+    -- instead, and this run counts. (A Redis that restarted empty has no mark: the job is
+    -- counted.)
+    if ARGV[A + 8] == '1' and mark == 1 then
+      count = false
+      reaped = 1
+      if reliable then
+        local back = redis.pcall('LRANGE', KEYS[K + 11], 0, 1)
+        if type(back) == 'table' and #back == 2 and
+            redis.pcall('LREM', back[1], 1, back[2]) == 1 then
+          count = true
+          reaped = 2
+          if redis.pcall('EXISTS', KEYS[K + 10]) == 1 then
+            book('HDEL', KEYS[K + 10], redis.sha1hex(back[2]))
+          end
+        end
+        redis.pcall('DEL', KEYS[K + 11])
+      end
+    end
+  end
+  if count then
+    if ARGV[A + 3] ~= '' then book('RPUSH', KEYS[K + 6], ARGV[A + 3]) end
+    if ARGV[A + 2] == 'failed' then
+      book('INCRBY', KEYS[K + 4], 1)
+      book('INCRBY', KEYS[K + 5], 1)
+    end
+  end
+  if finishing and reliable then
+    -- The job is over: it leaves the in-flight record, and its count of recoveries (if it
+    -- was ever taken back from a dead worker) goes with it.
+    if reaped == 0 and redis.pcall('EXISTS', KEYS[K + 10]) == 1 then
+      local held = redis.pcall('GET', KEYS[K + 9])
+      local nl = type(held) == 'string' and string.find(held, '\n', 1, true)
+      if nl then book('HDEL', KEYS[K + 10], redis.sha1hex(string.sub(held, nl + 1))) end
+    end
+    book('DEL', KEYS[K + 9])
+  end
+  if finishing then book('DEL', KEYS[K + 1]) end
+  if count then
+    book('INCRBY', KEYS[K + 2], 1)
+    book('INCRBY', KEYS[K + 3], 1)
+  end
+  local errors = table.concat(errs, '; ')
+  -- Ruby's paused?: GET pause-all-workers, then .to_s.strip.downcase == 'true'.
+  local pause = redis.pcall('GET', KEYS[K + 7])
+  if type(pause) == 'string' and
+      string.lower((string.gsub(pause, '^[%s%z]*(.-)[%s%z]*$', '%1'))) == 'true' then
+    answer(1)
+    return {1, errors, reaped}
+  end
+  if ARGV[A + 4] ~= '1' then
+    answer(0)
+    return {0, errors, reaped}
+  end
+  for i = 1, tonumber(ARGV[A + 1]) do
+    local item = redis.pcall('LPOP', KEYS[K + 12 + i])
+    if type(item) == 'table' and item.err then
+      answer(2, 0, item.err)
+      return {2, errors, reaped, item.err}
+    end
+    if item then
+      if reliable then
+        -- In the same step as the pop: a worker that dies from here on leaves the job where
+        -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
+        redis.call('SET', KEYS[K + 9], ARGV[A + 8 + i] .. '\n' .. item)
+      end
+      local ok, job = pcall(cjson.decode, item)
+      if ok and type(job) == 'table' and job['class'] ~= nil then
+        -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
+        redis.call('SET', KEYS[K + 1], '{"queue":' .. ARGV[A + 8 + i] .. ',"run_at":"' .. ARGV[A + 5] ..
+          '","payload":' .. item .. '}')
+        answer(3, i, item, 1)
+        return {3, errors, reaped, i, item, 1}
+      end
+      answer(3, i, item, 0)
+      return {3, errors, reaped, i, item, 0}
+    end
+  end
   answer(0)
   return {0, errors, reaped}
 end
-for i = 13, #KEYS do
-  local item = redis.pcall('LPOP', KEYS[i])
-  if type(item) == 'table' and item.err then
-    answer(2, 0, item.err)
-    return {2, errors, reaped, item.err}
-  end
-  if item then
-    if reliable then
-      -- In the same step as the pop: a worker that dies from here on leaves the job where
-      -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
-      redis.call('SET', KEYS[9], ARGV[i - 5] .. '\n' .. item)
-    end
-    local ok, job = pcall(cjson.decode, item)
-    if ok and type(job) == 'table' and job['class'] ~= nil then
-      -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
-      redis.call('SET', KEYS[1], '{"queue":' .. ARGV[i - 5] .. ',"run_at":"' .. ARGV[4] ..
-        '","payload":' .. item .. '}')
-      answer(3, i - 12, item, 1)
-      return {3, errors, reaped, i - 12, item, 1}
-    end
-    answer(3, i - 12, item, 0)
-    return {3, errors, reaped, i - 12, item, 0}
-  end
+
+local out = {}
+local K, A = 0, 1
+for s = 1, tonumber(ARGV[1]) do
+  out[s] = section(K, A)
+  local n = tonumber(ARGV[A + 1])
+  K = K + 12 + n
+  A = A + 8 + n
 end
-answer(0)
-return {0, errors, reaped}
+return out

@@ -40,7 +40,7 @@ pub use due::{Committed, DueBatch, Fired, LockHeld, MoveAction, MoveGroup};
 pub use inflight::{InFlight, RecordTo, Recovered};
 pub use news::ConnectionNews;
 use reserve::ReserveArgs;
-pub use reserve::{Finished, Reserved};
+pub use reserve::{Finished, ReserveSection, Reserved, SectionReply};
 pub use retry::{RetryDecision, RetryFailure};
 pub use server::{KeyPage, KeyType};
 pub use waiter::QueueWaiter;
@@ -120,7 +120,9 @@ pub struct Store {
     keys: Keys,
     redis_id: String,
     /// SHA1 of each script this store has loaded (`SCRIPT LOAD`), shared by clones.
-    scripts: std::sync::Arc<std::sync::Mutex<HashMap<&'static str, RedisValue>>>,
+    /// Keyed by the script text's address and length (each script is one static): hashing
+    /// the text itself cost every call a pass over a few kilobytes.
+    scripts: std::sync::Arc<std::sync::Mutex<HashMap<(usize, usize), RedisValue>>>,
     /// The arguments of [`Store::finish_and_reserve`] that stay the same from one call to
     /// the next, ready-made.
     reserve_args: std::sync::Arc<std::sync::Mutex<ReserveArgs>>,
@@ -162,6 +164,11 @@ impl Store {
         builder.with_connection_config(|c| {
             c.connection_timeout = options.connect_timeout;
             c.internal_command_timeout = options.connect_timeout;
+            // fred leaves Nagle's algorithm on. A command written while another's reply is
+            // awaited (pipelined: several job slots' reservations, a pickup's waits) was
+            // then held back until that reply's ACK came: one extra round trip each, and up
+            // to the peer's delayed-ACK time (40 ms on Linux). Every Redis client turns it off.
+            c.tcp.nodelay = Some(true);
         });
         builder.with_performance_config(|p| {
             p.default_command_timeout = options.command_timeout;

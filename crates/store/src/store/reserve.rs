@@ -155,6 +155,10 @@ impl Store {
     /// [`Error::ScriptUnavailable`] when the server will not run the script at all (no
     /// `EVALSHA`, a proxy or ACL refusing it): nothing was done, and the caller uses the
     /// separate commands instead.
+    ///
+    /// Several workers' calls can share one round trip: make each one's part with
+    /// [`Store::reserve_section`], send them together with [`Store::send_sections`] and read
+    /// each reply with [`Store::read_reserved`]. This is those three for one worker.
     pub async fn finish_and_reserve(
         &self,
         id: &str,
@@ -163,7 +167,25 @@ impl Store {
         token: &str,
         reliable: bool,
     ) -> Result<Reserved> {
-        const SCRIPT: &str = include_str!("finish_and_reserve.lua");
+        let section = self.reserve_section(id, finished, reserve, token, reliable)?;
+        let reply = self
+            .send_sections(std::slice::from_ref(&section))
+            .await?
+            .pop()
+            .ok_or_else(|| Error::ScriptUnavailable("no reply to the reserve call".into()))?;
+        self.read_reserved(id, reserve, reply)
+    }
+
+    /// One worker's part of a [`Store::finish_and_reserve`] call, ready to send with others
+    /// ([`Store::send_sections`]); the arguments are those of `finish_and_reserve`.
+    pub fn reserve_section(
+        &self,
+        id: &str,
+        finished: Option<Finished<'_>>,
+        reserve: Option<(&[String], &str)>,
+        token: &str,
+        reliable: bool,
+    ) -> Result<ReserveSection> {
         let k = &self.keys;
         let (record_list, record) = match finished.as_ref().and_then(|f| f.record) {
             Some((list, record)) => (Some(k.failure_list(list)), record.encode()?),
@@ -175,55 +197,81 @@ impl Store {
             Some(_) => "done",
         };
         let (queues, run_at) = reserve.unwrap_or((&[], ""));
-        let record: RedisValue = record.into();
-        let run_at_text = run_at;
-        let run_at: RedisValue = run_at.into();
         // A panic elsewhere while this was held leaves nothing `prepare` trusts.
-        let args = || {
-            self.reserve_args
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        args().prepare(k, id, queues)?;
-        let argv = || {
-            let mut c = args();
-            // The same inputs as the call above, which succeeded: this one cannot fail, and
-            // makes the arguments again only if another clone of the store changed them.
-            let _ = c.prepare(k, id, queues);
-            let mut argv = Vec::with_capacity(2 + c.keys.len() + 7 + 2 * queues.len());
-            argv.push(RedisValue::Null); // the SHA1, filled in by run_script
-            argv.push(
-                i64::try_from(c.keys.len() + queues.len())
-                    .unwrap_or(0)
-                    .into(),
-            );
-            argv.extend(c.keys.iter().cloned());
-            if let Some(list) = &record_list {
-                // KEYS[6], after the SHA1 and the key count: a failure list other than
-                // `failed` (the multi-queue backend's).
-                argv[2 + 5] = list.as_str().into();
+        let mut c = self
+            .reserve_args
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        c.prepare(k, id, queues)?;
+        let mut keys = Vec::with_capacity(c.keys.len() + queues.len());
+        keys.extend(c.keys.iter().cloned());
+        if let Some(list) = &record_list {
+            // KEYS[6]: a failure list other than `failed` (the multi-queue backend's).
+            keys[5] = list.as_str().into();
+        }
+        keys.extend(c.queue_keys.iter().cloned());
+        let mut argv = Vec::with_capacity(8 + queues.len());
+        argv.push(i64::try_from(queues.len()).unwrap_or(0).into());
+        argv.push(done.into());
+        argv.push(record.into());
+        argv.push(if reserve.is_some() { "1" } else { "0" }.into());
+        argv.push(run_at.into());
+        argv.push(token.into());
+        argv.push(if reliable { "1" } else { "0" }.into());
+        argv.push(
+            if finished.is_some_and(|f| f.registered) {
+                "1"
+            } else {
+                "0"
             }
-            argv.extend(c.queue_keys.iter().cloned());
-            argv.push(done.into());
-            argv.push(record.clone());
-            argv.push(if reserve.is_some() { "1" } else { "0" }.into());
-            argv.push(run_at.clone());
-            argv.push(token.into());
-            argv.push(if reliable { "1" } else { "0" }.into());
-            argv.push(
-                if finished.is_some_and(|f| f.registered) {
-                    "1"
-                } else {
-                    "0"
-                }
-                .into(),
-            );
-            argv.extend(c.queue_json.iter().cloned());
+            .into(),
+        );
+        argv.extend(c.queue_json.iter().cloned());
+        Ok(ReserveSection { keys, argv })
+    }
+
+    /// Sends several workers' [`Store::finish_and_reserve`] calls as one script call: one
+    /// round trip, and Redis runs each part in the order given, as if each worker had
+    /// called in turn. Returns each part's reply, for [`Store::read_reserved`] in the worker
+    /// that made it. An error (the connection, or a refused script: see
+    /// `finish_and_reserve`) is every part's.
+    pub async fn send_sections(&self, sections: &[ReserveSection]) -> Result<Vec<SectionReply>> {
+        const SCRIPT: &str = include_str!("finish_and_reserve.lua");
+        let argv = || {
+            let keys: usize = sections.iter().map(|s| s.keys.len()).sum();
+            let args: usize = sections.iter().map(|s| s.argv.len()).sum();
+            let mut argv = Vec::with_capacity(3 + keys + args);
+            argv.push(RedisValue::Null); // the SHA1, filled in by run_script
+            argv.push(i64::try_from(keys).unwrap_or(0).into());
+            for s in sections {
+                argv.extend(s.keys.iter().cloned());
+            }
+            argv.push(i64::try_from(sections.len()).unwrap_or(0).into());
+            for s in sections {
+                argv.extend(s.argv.iter().cloned());
+            }
             argv
         };
+        match self.run_script(SCRIPT, argv).await? {
+            RedisValue::Array(replies) if replies.len() == sections.len() => {
+                Ok(replies.into_iter().map(SectionReply).collect())
+            }
+            other => Err(Error::ScriptUnavailable(format!(
+                "unexpected reply {other:?}"
+            ))),
+        }
+    }
 
-        let reply = self.run_script(SCRIPT, argv).await?;
-        let mut it = match reply {
+    /// Reads one worker's reply to [`Store::send_sections`]: `id` and `reserve` are what
+    /// its [`Store::reserve_section`] was given.
+    pub fn read_reserved(
+        &self,
+        id: &str,
+        reserve: Option<(&[String], &str)>,
+        reply: SectionReply,
+    ) -> Result<Reserved> {
+        let (queues, run_at) = reserve.unwrap_or((&[], ""));
+        let mut it = match reply.0 {
             RedisValue::Array(items) => items.into_iter(),
             other => {
                 return Err(Error::ScriptUnavailable(format!(
@@ -269,9 +317,21 @@ impl Store {
                         Error::ScriptUnavailable(format!("reply names queue {index}"))
                     })?;
                 let written = registered.then(|| {
-                    let c = args();
-                    let qjson = c.queue_json_text.get(i).map_or("", String::as_str);
-                    WorkingOn::encode_raw(qjson, run_at_text, &raw)
+                    let c = self
+                        .reserve_args
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match c.queues.get(i) {
+                        Some(q) if q == &queues[i] => {
+                            WorkingOn::encode_raw(&c.queue_json_text[i], run_at, &raw)
+                        }
+                        // Another clone of this store changed the cached list meanwhile.
+                        _ => WorkingOn::encode_raw(
+                            &json::to_string(&queues[i]).unwrap_or_default(),
+                            run_at,
+                            &raw,
+                        ),
+                    }
                 });
                 Reserved::Job {
                     queue: queues[i].clone(),
@@ -286,6 +346,18 @@ impl Store {
             }
         })
     }
+}
+
+/// One part's reply to [`Store::send_sections`], for [`Store::read_reserved`].
+#[derive(Debug, Clone)]
+pub struct SectionReply(RedisValue);
+
+/// One worker's part of a [`Store::finish_and_reserve`] call ([`Store::reserve_section`]):
+/// its keys and arguments, sent with other workers' parts by [`Store::send_sections`].
+#[derive(Debug, Clone)]
+pub struct ReserveSection {
+    keys: Vec<RedisValue>,
+    argv: Vec<RedisValue>,
 }
 
 /// The job whose bookkeeping [`Store::finish_and_reserve`] does: its failure record (the

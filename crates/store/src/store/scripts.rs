@@ -54,7 +54,7 @@ impl Store {
             .scripts
             .lock()
             .ok()
-            .and_then(|m| m.get(script).cloned());
+            .and_then(|m| m.get(&script_key(script)).cloned());
         if let (Some(sha), false) = (cached, reload) {
             return Ok(sha);
         }
@@ -67,7 +67,7 @@ impl Store {
             .await?;
         let sha = RedisValue::from(sha);
         if let Ok(mut m) = self.scripts.lock() {
-            m.insert(script, sha.clone());
+            m.insert(script_key(script), sha.clone());
         }
         Ok(sha)
     }
@@ -83,4 +83,9 @@ impl Store {
             )
             .await?)
     }
+}
+
+/// The script cache's key for `script`: its address and length.
+fn script_key(script: &'static str) -> (usize, usize) {
+    (script.as_ptr() as usize, script.len())
 }

@@ -13,6 +13,7 @@
 //! unregistering), `prune` (dead workers, at start-up and periodically: the reaper), `beat`
 //! (the heartbeat thread of an in-process worker).
 
+mod batch;
 mod beat;
 mod bookkeeping;
 mod child;
@@ -108,6 +109,9 @@ pub struct Worker {
     /// Which job slot this is (0, the first, also owns the process title): see
     /// [`Config::concurrency`].
     slot: u32,
+    /// With job slots and `batch_reservations`, the thread this slot's reservations go
+    /// through with other slots' (`batch.rs`).
+    batch: Option<Arc<batch::Batcher>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -135,6 +139,7 @@ impl Worker {
             registry: Arc::new(registry),
             hooks: Arc::new(hooks),
             slot: 0,
+            batch: None,
         }
     }
 
@@ -162,8 +167,22 @@ impl Worker {
             }
         }
         if self.config.concurrency <= 1 || self.slot != 0 {
-            return self.run_slot();
+            return self.run_slot(self.batch.as_ref());
         }
+        // Lanes of a few slots each: one lane for thirty slots made each call wait on the
+        // slowest slot's turn (ARCHITECTURE.md, "Slots share their round trips").
+        let lanes: Vec<Arc<batch::Batcher>> = if self.config.batch_reservations {
+            let conn = Connection::parse(&self.config.redis)?;
+            (0..self.config.concurrency.div_ceil(batch::SLOTS_PER_LANE))
+                .map(|_| batch::Batcher::start(&conn, self.config.namespace.as_deref()))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        let lane = |slot: u32| {
+            let n = u32::try_from(lanes.len()).unwrap_or(1).max(1);
+            lanes.get(usize::try_from(slot % n).unwrap_or(0)).cloned()
+        };
         let slots: Vec<_> = (1..self.config.concurrency)
             .map(|slot| {
                 let w = Worker {
@@ -177,14 +196,15 @@ impl Worker {
                     )),
                     hooks: Arc::clone(&self.hooks),
                     slot,
+                    batch: lane(slot),
                 };
                 std::thread::Builder::new()
                     .name(format!("slot-{slot}"))
-                    .spawn(move || w.run_slot())
+                    .spawn(move || w.run_slot(w.batch.as_ref()))
             })
             .collect::<Result<_, _>>()
             .map_err(sys("starting the job slots"))?;
-        let mut result = self.run_slot();
+        let mut result = self.run_slot(lane(0).as_ref());
         for slot in slots {
             let r = slot
                 .join()
@@ -199,8 +219,9 @@ impl Worker {
         result
     }
 
-    /// One slot's life: what a worker with one job at a time does.
-    fn run_slot(&self) -> Result<(), Error> {
+    /// One slot's life: what a worker with one job at a time does (its reservations sent
+    /// through `batch` when there are several slots).
+    fn run_slot(&self, batch: Option<&Arc<batch::Batcher>>) -> Result<(), Error> {
         if self.config.fork_per_job {
             crate::fork::use_one_malloc_arena();
         }
@@ -253,6 +274,7 @@ impl Worker {
                 .map_err(sys("starting the heartbeat thread"))?,
             )
         };
+        let mailbox = batch::Mailbox::new();
         let now = Instant::now();
         let mut run = Run {
             cfg: &self.config,
@@ -282,6 +304,7 @@ impl Worker {
             working_on: None,
             pickup: pickup::Pickup::new(),
             slot: self.slot,
+            batch: batch.map(|b| (&**b, &mailbox)),
         };
         let result = run.work();
         handle.close();
@@ -338,6 +361,9 @@ struct Run<'a> {
     pickup: pickup::Pickup,
     /// This job slot's number (see `Worker::slot`).
     slot: u32,
+    /// Where this slot's reservations go with the other slots' (`batch.rs`); `None` for a
+    /// worker with one slot, which sends its own.
+    batch: Option<(&'a batch::Batcher, &'a batch::Mailbox)>,
 }
 
 /// How long a heartbeat's lease lasts (`resque-rs:leases`): one and a half heartbeat
@@ -559,15 +585,19 @@ impl Run<'_> {
         });
         let id = self.id.as_str();
         let token = self.token.next();
-        let reply = block_on(self.rt, || {
-            self.store.finish_and_reserve(
-                id,
-                finished,
-                Some((queues, &run_at)),
-                token,
-                self.cfg.reliable,
-            )
-        });
+        let reserve = Some((queues, run_at.as_str()));
+        let reliable = self.cfg.reliable;
+        let reply = match self.batch {
+            Some((batch, mailbox)) => self
+                .store
+                .reserve_section(id, finished, reserve, token, reliable)
+                .and_then(|section| batch.call(mailbox, section))
+                .and_then(|reply| self.store.read_reserved(id, reserve, reply)),
+            None => block_on(self.rt, || {
+                self.store
+                    .finish_and_reserve(id, finished, reserve, token, reliable)
+            }),
+        };
         let reserved = match reply {
             Ok(r) => r,
             Err(e) => {
