@@ -539,3 +539,46 @@ async fn schedules_are_stored_as_ruby_stores_them() -> Result<()> {
     assert!(client.store()?.schedules_changed_take().await?.is_empty());
     Ok(())
 }
+
+/// node-resque stores `{"class","queue","args"}` with JavaScript's numbers; removing by
+/// class and arguments takes its copies too (Ruby's byte match would miss them), at every
+/// time and at one time, and leaves other jobs alone.
+#[tokio::test(flavor = "current_thread")]
+async fn removals_take_node_resques_items_too() -> Result<()> {
+    let server = RedisServer::start();
+    let c = Client::connect(&server.url()).await?;
+    let ts = now() + 3600;
+    // The bytes node-resque 9.7's enqueueAt writes for these arguments.
+    let node = r#"{"class":"Archive","queue":"mail","args":[1,"é"]}"#;
+    let other = r#"{"class":"Archive","queue":"mail","args":[2]}"#;
+    for (t, item) in [(ts, node), (ts + 60, node), (ts, other), (ts + 120, node)] {
+        server.cmd(&["RPUSH", &format!("resque:delayed:{t}"), item])?;
+        server.cmd(&[
+            "SADD",
+            &format!("resque:timestamps:{item}"),
+            &format!("delayed:{t}"),
+        ])?;
+        server.cmd(&[
+            "ZADD",
+            "resque:delayed_queue_schedule",
+            &t.to_string(),
+            &t.to_string(),
+        ])?;
+    }
+    let args = vec![Value::from(1.0), Value::from("é")];
+    let at_one = c
+        .remove_delayed_class_from_timestamp(ts + 120, "mail", "Archive", args.clone())
+        .await?;
+    assert_eq!(at_one, 1);
+    assert_eq!(c.remove_delayed_class("mail", "Archive", args).await?, 2);
+    assert_eq!(
+        strings(server.cmd(&["LRANGE", &format!("resque:delayed:{ts}"), "0", "-1"])?),
+        vec![other.to_owned()]
+    );
+    assert_eq!(
+        strings(server.cmd(&["ZRANGE", "resque:delayed_queue_schedule", "0", "-1"])?),
+        vec![ts.to_string()]
+    );
+    assert!(strings(server.cmd(&["KEYS", &format!("resque:timestamps:{node}")])?).is_empty());
+    Ok(())
+}

@@ -254,6 +254,9 @@ impl Store {
 
     /// Removes every copy of `item` from the delayed queue, returning how many went. With
     /// `enqueue_to = Some((queue, payload))` they are pushed to `queue` in the same step.
+    /// The same job as node-resque stores it (its key order and number format:
+    /// [`resque_protocol::DelayedItem::encode_node_resque`]) is removed too; Ruby matches
+    /// its own bytes only.
     pub async fn delayed_remove(
         &self,
         item: &str,
@@ -274,6 +277,23 @@ impl Store {
         enqueue_to: Option<(&str, &str)>,
         reschedule: Option<i64>,
     ) -> Result<u64> {
+        if reschedule.is_some() {
+            // Rescheduling delays as many as it removed in our bytes: one form only.
+            return self.remove_one_form(item, enqueue_to, reschedule).await;
+        }
+        let mut n = 0;
+        for form in item_forms(item) {
+            n += self.remove_one_form(&form, enqueue_to, None).await?;
+        }
+        Ok(n)
+    }
+
+    async fn remove_one_form(
+        &self,
+        item: &str,
+        enqueue_to: Option<(&str, &str)>,
+        reschedule: Option<i64>,
+    ) -> Result<u64> {
         let (queue, payload) = enqueue_to.unwrap_or(("", ""));
         let ts = reschedule.map(|t| t.to_string()).unwrap_or_default();
         let n = self
@@ -289,12 +309,19 @@ impl Store {
         Ok(n.as_u64().unwrap_or(0))
     }
 
-    /// `remove_delayed_job_from_timestamp`: removes `item`'s copies at `ts`.
+    /// `remove_delayed_job_from_timestamp`: removes `item`'s copies at `ts` (in node-resque's
+    /// bytes too, see [`Store::delayed_remove`]).
     pub async fn delayed_remove_at(&self, ts: i64, item: &str) -> Result<u64> {
-        let n = self
-            .run_script(REMOVE_AT, || self.delayed_argv([ts.into(), item.into()]))
-            .await?;
-        Ok(n.as_u64().unwrap_or(0))
+        let mut total = 0;
+        for form in item_forms(item) {
+            let n = self
+                .run_script(REMOVE_AT, || {
+                    self.delayed_argv([ts.into(), form.as_str().into()])
+                })
+                .await?;
+            total += n.as_u64().unwrap_or(0);
+        }
+        Ok(total)
     }
 
     /// `reset_delayed_queue`: every delayed job and its bookkeeping, a slice of timestamps
@@ -448,4 +475,17 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// `item`, and the same job in node-resque's bytes when those differ (an item that does not
+/// read as a delayed item is only itself).
+fn item_forms(item: &str) -> Vec<String> {
+    let mut forms = vec![item.to_owned()];
+    if let Ok(decoded) = resque_protocol::DelayedItem::decode(item.as_bytes()) {
+        let node = decoded.encode_node_resque();
+        if node != item {
+            forms.push(node);
+        }
+    }
+    forms
 }
