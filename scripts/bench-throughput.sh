@@ -3,7 +3,8 @@
 # worker process drains them, timed from start to empty; at 0 ms and 1 ms added to every
 # round trip to Redis (resque-delay-proxy), each beside redis-benchmark through the same
 # proxy at -c 1, 10 and 30 (the round trips per second that proxy and server allow).
-#   - resque-rs: FORK_PER_JOB=false with CONCURRENCY 1, 10 and 30 (job slots in one process);
+#   - resque-rs: FORK_PER_JOB=false with CONCURRENCY 1, 10 and 30 (job slots in one process),
+#     and 10 and 30 with RESQUE_BATCH_RESERVATIONS (with its reserve calls and Redis time a job);
 #   - Ruby Resque 3.0, FORK_PER_JOB=false (its fastest), with RESQUE_RB_SRC set and the
 #     peer harness beside this checkout;
 #   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_bench.rb load, 1, 10 and 30 threads;
@@ -92,6 +93,13 @@ for delay in 0 1; do
     drain "resque-rs, CONCURRENCY=$c" "$rn" \
       env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
       "$bin/resque-test-worker"
+    [ "$c" = 1 ] && continue
+    redis-cli -p "$port" config resetstat > /dev/null
+    drain "resque-rs, CONCURRENCY=$c, batched" "$n" \
+      env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
+      RESQUE_BATCH_RESERVATIONS=1 "$bin/resque-test-worker"
+    redis-cli -p "$port" info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_evalsha/ {
+      printf "  (batched: %s reserve calls, %.1f jobs a call, %.1f us of Redis a job)\n", $3, n / $3, $5 / n }'
   done
   if ruby_ok; then
     drain "Ruby Resque 3.0, FORK_PER_JOB=false" "$SLOW_JOBS" \

@@ -1,11 +1,14 @@
 //! The signup application shared by `signup_web` and `signup_worker`: a struct argument,
-//! an async job, the state it uses, the web handler that enqueues it, and their unit tests
-//! (inline mode, no Redis).
+//! an async job with retries (resque-retry's settings) and hooks, a follow-up job delayed
+//! three days (resque-scheduler's `enqueue_in`), the state they use, the web handler that
+//! enqueues, and their unit tests (inline mode, no Redis).
 // Each of the two binaries uses its own part of this file.
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use resque::RetryPolicy;
 use resque::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +78,38 @@ impl AsyncJob for SendWelcome {
     const QUEUE: &'static str = "mail";
     type Args = Signup;
 
+    /// A relay that is down fails the job; it is tried again after 1 minute, 10 minutes and
+    /// an hour, then recorded as failed. A bad address is never tried again. (The same
+    /// settings as resque-retry's `@retry_limit`, `@backoff_strategy`, `@fatal_exceptions`,
+    /// and the same keys, so a Ruby worker on the same queue shares the attempts.)
+    fn retry_policy() -> Option<RetryPolicy> {
+        Some(
+            RetryPolicy::exponential_backoff()
+                .backoff([60.0, 600.0, 3600.0])
+                .fatal_exceptions(["ArgumentError"]),
+        )
+    }
+
+    /// A hook, as Ruby's `before_perform`: test accounts (user 0) get no mail. Ruby's
+    /// `raise Resque::Job::DontPerform`: the job is skipped, neither run nor failed.
+    async fn before_perform(signup: &Signup, _ctx: &mut Context) -> Result<(), JobError> {
+        if signup.user_id == 0 {
+            return Err(JobError::dont_perform());
+        }
+        Ok(())
+    }
+
+    /// A hook, as Ruby's `after_perform`: three days after the welcome, the tips mail. A
+    /// delayed job (resque-scheduler's `delayed:<ts>` keys): `resque-scheduler` moves it to
+    /// its queue when it is due.
+    async fn after_perform(signup: &Signup, ctx: &mut Context) -> Result<(), JobError> {
+        ctx.client()
+            .await?
+            .enqueue_in::<SendTips>(Duration::from_secs(3 * 24 * 3600), signup.clone())
+            .await?;
+        Ok(())
+    }
+
     async fn perform(signup: &Signup, ctx: &mut Context) -> Result<(), JobError> {
         if !signup.email.contains('@') {
             // Recorded as `ArgumentError` in the failed list, like a Ruby job raising it.
@@ -86,6 +121,22 @@ impl AsyncJob for SendWelcome {
         let mailer = ctx.state::<Mailer>()?;
         mailer
             .send(&signup.email, format!("Welcome, user {}!", signup.user_id))
+            .await
+    }
+}
+
+/// The tips mail, delayed by [`SendWelcome`]'s `after_perform`.
+pub(crate) struct SendTips;
+
+impl AsyncJob for SendTips {
+    const CLASS: &'static str = "SendTips";
+    const QUEUE: &'static str = "mail";
+    type Args = Signup;
+
+    async fn perform(signup: &Signup, ctx: &mut Context) -> Result<(), JobError> {
+        let mailer = ctx.state::<Mailer>()?;
+        mailer
+            .send(&signup.email, "Three tips for your first week".to_owned())
             .await
     }
 }
@@ -134,6 +185,7 @@ mod tests {
         let shared = Arc::clone(&outbox);
         registry
             .register::<SendWelcome>()
+            .register::<SendTips>()
             .state(move || Mailer::Outbox(Arc::clone(&shared)));
         (resque::Client::inline().with_registry(registry), outbox)
     }
@@ -151,7 +203,32 @@ mod tests {
         let status = web::signup(State(client), signup(7, "ada@example.com")).await;
         assert_eq!(status, Ok(StatusCode::ACCEPTED));
         let sent = outbox.lock().map(|s| s.clone()).unwrap_or_default();
-        assert_eq!(sent, ["ada@example.com: Welcome, user 7!"]);
+        // Inline, the delayed tips mail runs at once (as Ruby's inline mode does).
+        assert_eq!(
+            sent,
+            [
+                "ada@example.com: Welcome, user 7!",
+                "ada@example.com: Three tips for your first week"
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn test_accounts_get_no_mail() {
+        let (client, outbox) = inline();
+        let status = web::signup(State(client), signup(0, "test@example.com")).await;
+        assert_eq!(status, Ok(StatusCode::ACCEPTED));
+        assert!(outbox.lock().map(|s| s.is_empty()).unwrap_or(false));
+    }
+
+    #[test]
+    fn a_relay_failure_is_retried_and_a_bad_address_is_not() {
+        let Some(policy) = <SendWelcome as AsyncJob>::retry_policy() else {
+            panic!("SendWelcome has a retry policy");
+        };
+        assert_eq!(policy.retry_limit(), 3, "one retry per backoff step");
+        assert!(policy.retries_on("Redis::CannotConnectError"));
+        assert!(!policy.retries_on("ArgumentError"));
     }
 
     #[tokio::test(flavor = "current_thread")]
