@@ -4,6 +4,7 @@
 # queue, Workers, Failed, Failed's last page, Stats and the key list, with wrk at 8 connections, against
 # a seeded private redis-server (20 queues x 1,000 jobs, 30 workers of which 10 busy,
 # 10,000 failures), beside redis-benchmark on the same server; then resque-web's peak RSS.
+# Then the graphs and metrics pages over 20 classes x 72 hours of minutes and 90 days.
 # Targets (issue #6, this 2-core machine): every page >= 3,000 req/s, p99 < 10 ms, RSS < 30 MB.
 # Usage: scripts/bench-web.sh [SECONDS_PER_PAGE]   (needs wrk and python3)
 set -euo pipefail
@@ -59,6 +60,27 @@ for chunk in range(10):
                      '"exception":"RuntimeError","error":"failure number %d","backtrace":["app/jobs/a.rb:1","app/jobs/b.rb:2"],'
                      '"worker":"worker0.example.com:1000:queue0,queue1","queue":"queue%d"}') % (["FailJob", "OtherJob"][n % 2], n, n, n % 20))
     buf.append(cmd("RPUSH", "resque:failed", *recs))
+# Job metrics as our workers write them: 20 classes in every minute and hour of the 72
+# hours kept, and 90 days of history (the Metrics tab's and the Overview's worst case).
+import json
+t = int(time.time())
+for back in range(72 * 60):
+    minute = time.strftime("%Y%m%d%H%M", time.gmtime(t - back * 60))
+    fields = []
+    for c in range(20):
+        f = json.dumps(["queue%d" % c, "Class%d" % c], separators=(",", ":"))
+        fields += ["n|" + f, 30 + c, "ms|" + f, 900 + c, "b5|" + f, 20, "b50|" + f, 10 + c, "f|" + f, c % 3]
+    buf.append(cmd("HSET", "resque:resque-rs:metrics:" + minute, *fields))
+for back in range(73):
+    hour = time.strftime("%Y%m%d%H", time.gmtime(t - back * 3600))
+    fields = []
+    for c in range(20):
+        f = json.dumps(["queue%d" % c, "Class%d" % c], separators=(",", ":"))
+        fields += ["n|" + f, 1800 + c, "ms|" + f, 54000 + c, "b5|" + f, 1200, "b50|" + f, 600 + c, "f|" + f, c % 3]
+    buf.append(cmd("HSET", "resque:resque-rs:metrics-hour:" + hour, *fields))
+for back in range(90):
+    day = time.strftime("%Y-%m-%d", time.gmtime(t - back * 86400))
+    buf.append(cmd("HSET", "resque:resque-rs:history:" + day, "processed", 40000 + back, "failed", back))
 buf.append(cmd("SET", "resque:stat:processed", 123456))
 buf.append(cmd("SET", "resque:stat:failed", 10000))
 s.sendall(b"".join(buf))
@@ -75,7 +97,7 @@ for _ in $(seq 100); do grep -q listening "$dir/web.out" 2>/dev/null && break; s
 rb() { redis-benchmark -h 127.0.0.1 -p "$rport" -n 100000 -t "$1" -P 1 -c "$2" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
 echo "redis-benchmark on the same server: GET -c1 $(rb get 1)/s, GET -c8 $(rb get 8)/s, LRANGE_100 -c8 $(rb lrange_100 8)/s"
 printf '%-28s %12s %10s %10s\n' page "req/s" "p50 ms" "p99 ms"
-for page in /overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats/keys /stats.txt; do
+for page in /overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats/keys /stats.txt /overview?days=90 /job-metrics "/job-metrics?minutes=480" "/job-metrics?minutes=4320" "/job-metrics/class?minutes=4320&queue=queue3&class=Class3" /metrics "/api/metrics?minutes=4320"; do
   curl -fsS -o /dev/null "http://127.0.0.1:$wport$page" || { echo "$page failed" >&2; exit 1; }
   out=$(wrk -t2 -c8 -d"${SECS}s" --latency "http://127.0.0.1:$wport$page")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

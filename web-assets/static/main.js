@@ -43,6 +43,42 @@
     if (q && !window.confirm(q)) { ev.preventDefault(); }
   });
 
+  // The Overview's live graph: processed and failed jobs per poll, from the counters each
+  // poll brings (data-processed / data-failed on .counts), the last 60 polls, drawn as two
+  // polylines of numbers into #live-graph after every swap.
+  var SVG = "http://www.w3.org/2000/svg";
+  var live = { last: null, points: [] };
+  function liveGraph(root) {
+    var counts = root.querySelector(".counts[data-processed]");
+    var svg = root.querySelector("#live-graph");
+    if (!counts || !svg) { return; }
+    var now = { p: Number(counts.dataset.processed), f: Number(counts.dataset.failed) };
+    if (!isFinite(now.p) || !isFinite(now.f)) { return; }
+    if (live.last) {
+      live.points.push({ p: Math.max(0, now.p - live.last.p), f: Math.max(0, now.f - live.last.f) });
+      if (live.points.length > 60) { live.points.shift(); }
+    }
+    live.last = now;
+    var note = root.querySelector("#live-note");
+    if (note) {
+      note.textContent = live.points.length
+        ? "Last poll: " + live.points[live.points.length - 1].p + " processed, " +
+          live.points[live.points.length - 1].f + " failed."
+        : "Live: waiting for the next poll.";
+    }
+    var max = 1;
+    live.points.forEach(function (pt) { max = Math.max(max, pt.p, pt.f); });
+    ["ok", "fail"].forEach(function (kind) {
+      var line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", kind);
+      line.setAttribute("points", live.points.map(function (pt, i) {
+        var v = kind === "ok" ? pt.p : pt.f;
+        return (i * 360 / 59).toFixed(1) + "," + (118 - v * 116 / max).toFixed(1);
+      }).join(" "));
+      svg.appendChild(line);
+    });
+  }
+
   // Live poll: the link's .poll URL is fetched every few seconds and replaces #main.
   function startPolling(href) {
     var main = document.getElementById("main");
@@ -54,6 +90,7 @@
           main.innerHTML = html;
           main.classList.remove("stale");
           relatize(main);
+          liveGraph(main);
         })
         .catch(function () { main.classList.add("stale"); })
         .then(function () { window.setTimeout(tick, every); });
@@ -65,6 +102,7 @@
     var a = ev.target.closest && ev.target.closest("a[rel=poll]");
     if (!a) { return; }
     ev.preventDefault();
+    liveGraph(document);
     startPolling(a.getAttribute("href"));
   });
 

@@ -193,6 +193,30 @@ impl Keys {
         self.key("resque-rs:recoveries")
     }
 
+    /// resque-rs's processed and failed counts of one UTC day, `YYYY-MM-DD` (a hash Ruby
+    /// never reads; see [`crate::metrics`]).
+    pub fn history(&self, day: &str) -> String {
+        self.key(&format!("resque-rs:history:{day}"))
+    }
+
+    /// resque-rs's job metrics of one UTC minute, `YYYYMMDDHHMM` (a hash Ruby never reads;
+    /// see [`crate::metrics`]).
+    pub fn job_metrics(&self, minute: &str) -> String {
+        self.key(&format!("resque-rs:metrics:{minute}"))
+    }
+
+    /// resque-rs's job metrics of one UTC hour, `YYYYMMDDHH` (a hash Ruby never reads; see
+    /// [`crate::metrics`]).
+    pub fn job_metrics_hour(&self, hour: &str) -> String {
+        self.key(&format!("resque-rs:metrics-hour:{hour}"))
+    }
+
+    /// resque-rs's job metrics since they began, for counters that only grow (see
+    /// [`crate::metrics`]).
+    pub fn job_metrics_total(&self) -> String {
+        self.key("resque-rs:metrics:total")
+    }
+
     /// resque-rs's shared search index of a failure list (a key Ruby never reads).
     pub fn failure_index(&self, list: &str) -> String {
         self.key(&format!("resque-rs:failure-index:{list}"))

@@ -21,6 +21,7 @@ pub mod delayed;
 pub mod failure;
 pub mod json;
 pub mod keys;
+pub mod metrics;
 pub mod payload;
 pub mod retry;
 pub mod schedule;

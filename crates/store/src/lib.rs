@@ -36,7 +36,8 @@ pub use connection::Connection;
 pub use error::{Error, Result};
 pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry, RetryPolicy};
 pub use store::{
-    Committed, ConnectOptions, ConnectionNews, DueBatch, Finished, Fired, InFlight, KeyPage,
-    KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo, Recovered, ReserveSection,
-    Reserved, RetryDecision, RetryFailure, SectionReply, Store, WorkerDetails,
+    ClassTable, Committed, ConnectOptions, ConnectionNews, DayCounts, DueBatch, Finished, Fired,
+    InFlight, JobMetrics, KeyPage, KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo,
+    Recovered, ReserveSection, Reserved, RetryDecision, RetryFailure, SectionReply, Store,
+    WorkerDetails,
 };

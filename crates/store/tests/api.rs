@@ -753,7 +753,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         Some(working)
     );
     mon.clear();
-    assert!(!s.job_done(id, None, false).await?);
+    assert!(!s.job_done(id, None, false, None).await?);
     assert_eq!(
         mon.data_commands(),
         [
@@ -782,7 +782,8 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         queue,
         retried_at: None,
     };
-    s.job_done(id, Some(("failed", &record)), true).await?;
+    s.job_done(id, Some(("failed", &record)), true, None)
+        .await?;
     assert_eq!(stat(&server, "processed").as_deref(), Some("2"));
     assert_eq!(stat(&server, "failed").as_deref(), Some("1"));
     assert_eq!(stat(&server, &format!("failed:{id}")).as_deref(), Some("1"));
@@ -892,6 +893,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
             record: Some(("failed", &record)),
             count_failed: true,
             registered: true,
+            metrics: None,
         })
     };
     let got = s
@@ -939,6 +941,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         record: None,
         count_failed: false,
         registered: false,
+        metrics: None,
     });
     for bad in ["not json {", "[1,2]"] {
         let got = s
@@ -1011,6 +1014,7 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         record: Some(("failed", &record)),
         count_failed: true,
         registered: false,
+        metrics: None,
     });
     server.cmd(&["RPUSH", "resque:stat:failed", "oops"])?;
     server.cmd(&[
@@ -1120,6 +1124,7 @@ async fn a_resent_reservation_answers_again_and_does_nothing_twice() -> Result<(
         record: None,
         count_failed: false,
         registered: false,
+        metrics: None,
     });
     let second = s
         .finish_and_reserve(id, done, Some((&queues, run_at)), "run:2", false)

@@ -85,6 +85,7 @@ async fn reliable_reservation_keeps_the_job_in_flight_in_the_same_round_trip() -
         record: None,
         count_failed: false,
         registered: false,
+        metrics: None,
     });
     s.finish_and_reserve(ID, not_registered, None, "t3", true)
         .await?;
@@ -250,6 +251,7 @@ fn done_registered() -> Option<Finished<'static>> {
         record: None,
         count_failed: false,
         registered: true,
+        metrics: None,
     })
 }
 

@@ -68,6 +68,7 @@ async fn out_of_memory_refuses_enqueues_clearly_and_never_a_jobs_bookkeeping() -
         record: Some(("failed", &record)),
         count_failed: true,
         registered: true,
+        metrics: None,
     });
     let got = s
         .finish_and_reserve(ID, finished, Some((&queues, RUN_AT)), "t2", false)
@@ -120,6 +121,7 @@ async fn a_read_only_replica_refuses_before_writing_and_the_call_can_be_sent_aga
         record: None,
         count_failed: false,
         registered: true,
+        metrics: None,
     });
     let err = s
         .finish_and_reserve(ID, done, Some((&queues, RUN_AT)), "t2", false)

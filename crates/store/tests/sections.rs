@@ -99,11 +99,13 @@ async fn several_workers_reserve_and_finish_in_one_round_trip_as_each_alone_woul
         record: None,
         count_failed: false,
         registered: true,
+        metrics: None,
     };
     let failed = Finished {
         record: Some(("failed", &record)),
         count_failed: true,
         registered: true,
+        metrics: None,
     };
     let round2 = |stores: &[Store]| {
         vec![
@@ -200,6 +202,7 @@ async fn a_pause_stops_every_part_after_its_bookkeeping() -> Result<()> {
         record: None,
         count_failed: false,
         registered: true,
+        metrics: None,
     });
     let sections = (0..2)
         .map(|i| stores[i].reserve_section(IDS[i], done, Some((&a, RUN_AT)), "p2", false))

@@ -34,6 +34,8 @@ struct Inner {
     redis_id: String,
     conn: RwLock<Option<Conn>>,
     connecting: tokio::sync::Mutex<()>,
+    /// The job metrics and history read so far that no longer change.
+    figures: crate::figures::Figures,
 }
 
 /// An open connection: the Resque client and the failure API over the same store.
@@ -73,12 +75,18 @@ impl Web {
                 redis_id,
                 conn: RwLock::new(None),
                 connecting: tokio::sync::Mutex::new(()),
+                figures: Default::default(),
             }),
         }
     }
 
     pub(crate) fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The job metrics and history, through what is kept of them.
+    pub(crate) fn figures(&self) -> &crate::figures::Figures {
+        &self.inner.figures
     }
 
     pub(crate) fn csrf(&self) -> &str {

@@ -49,11 +49,13 @@ fn label(v: &str) -> String {
 /// `GET /metrics`: queue sizes, workers, working, processed and failed.
 pub(crate) async fn metrics(State(web): State<Web>) -> Data {
     let c = web.conn().await?;
-    let (info, sizes, failed_stat, delayed_ts) = tokio::try_join!(
+    let store = c.client.store()?;
+    let (info, sizes, failed_stat, delayed_ts, totals) = tokio::try_join!(
         c.client.info(),
         c.client.queue_sizes(),
         c.client.stat("failed"),
-        c.client.delayed_queue_schedule_size()
+        c.client.delayed_queue_schedule_size(),
+        store.job_metrics_total()
     )?;
     let mut o = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: String| {
@@ -125,6 +127,7 @@ pub(crate) async fn metrics(State(web): State<Web>) -> Data {
     for (q, n) in sizes {
         let _ = writeln!(o, "resque_queue_size{{queue=\"{}\"}} {n}", label(&q));
     }
+    job_metrics_text(&mut o, &totals);
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -133,6 +136,130 @@ pub(crate) async fn metrics(State(web): State<Web>) -> Data {
         o,
     )
         .into_response())
+}
+
+/// Our job metrics since they began (`resque-rs:metrics:total`) as Prometheus counters and
+/// a histogram, by queue and class. Only resque-rs workers write them.
+fn job_metrics_text(o: &mut String, totals: &resque_store::ClassTable) {
+    use resque_protocol::metrics::BUCKETS_MS;
+    let _ = writeln!(
+        o,
+        "# HELP resque_job_runs_total Jobs run by resque-rs workers, by queue and class.\n\
+         # TYPE resque_job_runs_total counter"
+    );
+    for ((q, c), s) in totals {
+        let _ = writeln!(
+            o,
+            "resque_job_runs_total{{queue=\"{}\",class=\"{}\"}} {}",
+            label(q),
+            label(c),
+            s.runs
+        );
+    }
+    let _ = writeln!(
+        o,
+        "# HELP resque_job_failures_total Jobs run by resque-rs workers that failed.\n\
+         # TYPE resque_job_failures_total counter"
+    );
+    for ((q, c), s) in totals {
+        let _ = writeln!(
+            o,
+            "resque_job_failures_total{{queue=\"{}\",class=\"{}\"}} {}",
+            label(q),
+            label(c),
+            s.failed
+        );
+    }
+    let _ = writeln!(
+        o,
+        "# HELP resque_job_duration_seconds Run time of jobs run by resque-rs workers.\n\
+         # TYPE resque_job_duration_seconds histogram"
+    );
+    for ((q, c), s) in totals {
+        let (q, c) = (label(q), label(c));
+        let mut cumulative = 0;
+        for (i, runs) in s.buckets.iter().enumerate() {
+            cumulative += runs;
+            let le = BUCKETS_MS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), |ms| (*ms as f64 / 1000.0).to_string());
+            let _ = writeln!(
+                o,
+                "resque_job_duration_seconds_bucket{{queue=\"{q}\",class=\"{c}\",le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "resque_job_duration_seconds_sum{{queue=\"{q}\",class=\"{c}\"}} {}",
+            s.millis as f64 / 1000.0
+        );
+        let _ = writeln!(
+            o,
+            "resque_job_duration_seconds_count{{queue=\"{q}\",class=\"{c}\"}} {}",
+            s.runs
+        );
+    }
+}
+
+#[derive(Serialize)]
+struct ApiClassStats {
+    queue: String,
+    class: String,
+    runs: u64,
+    failed: u64,
+    total_ms: u64,
+    mean_ms: f64,
+    /// Runs per bucket: upper bound in ms (`inf` for the rest) to count, not cumulative.
+    histogram: Vec<(&'static str, u64)>,
+}
+
+#[derive(Serialize)]
+struct ApiMetrics {
+    minutes: u32,
+    classes: Vec<ApiClassStats>,
+    history: Vec<resque_store::DayCounts>,
+    workers_without_metrics: usize,
+}
+
+/// `GET /api/metrics?minutes=N`: the Metrics tab's figures for the last N minutes (60, 480,
+/// 1440 or 4320), by queue and class, most total run time first, and 90 days of history.
+pub(crate) async fn api_metrics(
+    State(web): State<Web>,
+    crate::query::Q(q): crate::query::Q<crate::pages::MetricsQuery>,
+) -> Data {
+    let minutes = q.minutes();
+    let c = web.conn().await?;
+    let store = c.client.store()?;
+    let ((tables, _), history, foreign) = tokio::try_join!(
+        crate::pages::period_tables(&web, store, minutes),
+        web.figures().days(store, 90),
+        async { Ok(store.workers_without_lease().await?) }
+    )?;
+    let (all, _) = crate::pages::add_up(tables.iter().map(|(_, t)| t.as_ref()));
+    let mut classes: Vec<ApiClassStats> = all
+        .into_iter()
+        .map(|((queue, class), s)| ApiClassStats {
+            mean_ms: s.mean_millis(),
+            histogram: resque_protocol::metrics::BUCKET_LABELS
+                .iter()
+                .copied()
+                .zip(s.buckets)
+                .collect(),
+            queue,
+            class,
+            runs: s.runs,
+            failed: s.failed,
+            total_ms: s.millis,
+        })
+        .collect();
+    classes.sort_by_key(|c| std::cmp::Reverse(c.total_ms));
+    Ok(Json(ApiMetrics {
+        minutes,
+        classes,
+        history,
+        workers_without_metrics: foreign,
+    })
+    .into_response())
 }
 
 #[derive(Serialize)]
@@ -146,6 +273,7 @@ pub(crate) async fn api_index(root: Root) -> Json<Endpoints> {
     Json(Endpoints {
         endpoints: [
             "info",
+            "metrics?minutes=60|480|1440|4320",
             "queues",
             "queues/{queue}?start=&count=",
             "workers",

@@ -20,10 +20,12 @@
 
 mod app;
 mod assets;
+mod chart;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod data;
 mod error;
+mod figures;
 mod pages;
 mod query;
 mod views;
@@ -214,6 +216,8 @@ fn routes() -> Router<Web> {
         .route("/delayed/clear", post(delayed_clear))
         .route("/delayed/jobs/{klass}", get(delayed_jobs))
         .route("/delayed/{timestamp}", get(delayed_timestamp))
+        .route("/job-metrics", get(job_metrics))
+        .route("/job-metrics/class", get(job_metrics_class))
         .route("/retry", get(retry))
         .route("/retry/{timestamp}", get(retry_timestamp))
         .route("/retry/{timestamp}/remove", post(retry_remove_timestamp))
@@ -228,6 +232,7 @@ fn routes() -> Router<Web> {
         .route("/metrics", get(data::metrics))
         .route("/api", get(data::api_index))
         .route("/api/info", get(data::api_info))
+        .route("/api/metrics", get(data::api_metrics))
         .route("/api/queues", get(data::api_queues))
         .route("/api/queues/{id}", get(data::api_queue))
         .route("/api/workers", get(data::api_workers))

@@ -26,7 +26,8 @@ const HOSTILE: &[&str] = &[
 const FORBIDDEN: &[&str] = &[
     "<script>alert",
     "<img",
-    "<svg",
+    // Our own charts are SVG: the payload's form is what must not appear.
+    "<svg onload",
     "<iframe",
     "<b>bold",
     "<marquee",
@@ -132,6 +133,29 @@ fn seed(s: &RedisServer, ns: &str) -> R<State> {
             format!("zset{key}"),
             format!("set{key}"),
         ]);
+        // Our job metrics and history for the class (the Metrics tab and the graphs).
+        let f = resque_protocol::metrics::field_suffix(&queue, &class);
+        let now = jiff::Timestamp::now();
+        for key in [
+            format!(
+                "{ns}:resque-rs:metrics:{}",
+                resque_protocol::metrics::minute(now)
+            ),
+            format!("{ns}:resque-rs:metrics:total"),
+        ] {
+            for (kind, n) in [("n", "3"), ("f", "1"), ("ms", "42"), ("b50", "3")] {
+                s.cmd(&["HINCRBY", &key, &format!("{kind}|{f}"), n])?;
+            }
+        }
+        s.cmd(&[
+            "HINCRBY",
+            &format!(
+                "{ns}:resque-rs:history:{}",
+                resque_protocol::metrics::day(now)
+            ),
+            "processed",
+            "3",
+        ])?;
         st.queues.push(queue);
         st.workers.push(worker);
         st.classes.push(class);
@@ -159,6 +183,10 @@ fn pages(st: &State) -> Vec<String> {
     let mut p: Vec<String> = [
         "/overview",
         "/overview.poll",
+        "/overview?days=90",
+        "/job-metrics",
+        "/job-metrics?minutes=4320",
+        "/api/metrics",
         "/working",
         "/queues",
         "/workers",
@@ -190,6 +218,13 @@ fn pages(st: &State) -> Vec<String> {
         p.push(format!("/working/{}", enc(w)));
         let host = w.split(':').next().unwrap_or_default();
         p.push(format!("/workers/{}", enc(host)));
+    }
+    for (q, c) in st.queues.iter().zip(&st.classes) {
+        p.push(format!(
+            "/job-metrics/class?minutes=4320&queue={}&class={}",
+            enc(q),
+            enc(c)
+        ));
     }
     for c in &st.classes {
         p.push(format!("/failed?class={}", enc(c)));

@@ -108,6 +108,10 @@ pub struct Args {
     /// in one script call (less Redis CPU and fewer packets a job, one more thread hop).
     #[arg(long = "batch-reservations", env = "RESQUE_BATCH_RESERVATIONS", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
     pub batch_reservations: Option<bool>,
+    /// Record each job's run in our job metrics and daily history (keys of our own under
+    /// `resque-rs:`, with a TTL, in the same round trip as its bookkeeping); on unless 0.
+    #[arg(long, env = "RESQUE_METRICS", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
+    pub metrics: Option<bool>,
     /// Prefix for the process title.
     #[arg(
         long = "procline-prefix",
@@ -239,6 +243,8 @@ pub struct Config {
     /// Job slots send their reservations together (`--batch-reservations` /
     /// `RESQUE_BATCH_RESERVATIONS`; no effect with one slot).
     pub batch_reservations: bool,
+    /// Job metrics and daily history (`--metrics` / `RESQUE_METRICS`, on by default).
+    pub metrics: bool,
     /// Process title prefix.
     pub procline_prefix: String,
     /// Failure backend names.
@@ -292,6 +298,7 @@ impl Default for Config {
             max_recoveries: 3,
             polling: false,
             batch_reservations: false,
+            metrics: true,
             procline_prefix: String::new(),
             failure_backend: "redis".to_owned(),
             redis: "localhost:6379".to_owned(),
@@ -504,6 +511,7 @@ impl TryFrom<Args> for Config {
                 .map_err(|_| ConfigError::BadMaxRecoveries(a.max_recoveries.clone()))?,
             polling: a.polling.unwrap_or(false),
             batch_reservations: a.batch_reservations.unwrap_or(false),
+            metrics: a.metrics.unwrap_or(true),
             procline_prefix: a.procline_prefix,
             failure_backend: a.failure_backend,
             redis: a.redis,

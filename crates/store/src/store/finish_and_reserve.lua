@@ -11,7 +11,11 @@
 --       counts stat:failed)   3 failure record to RPUSH ('' for none)   4 '1' to reserve,
 --       '0' not to   5 run_at   6 the call's token   7 '1' in reliable mode
 --       8 '1' if the finished job was registered under worker:<id>
---       8+j each queue's name as JSON, parallel to the queue keys
+--       9 the day's history key ('' for no metrics)  10 the minute's metrics key
+--       11 the metrics total key  12 the fields' suffix (["queue","class"] as JSON)
+--       13 the run time in milliseconds  14 its histogram bucket's label
+--       15 the hour's metrics key
+--       15+j each queue's name as JSON, parallel to the queue keys
 -- Reply: one per section, {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0
 --        nothing taken | 1 paused | 2 an LPOP failed (then its error) | 3 a job (then
 --        queue index, item, 1 if SET) | 4 the first write was refused (then nothing was
@@ -107,6 +111,26 @@ local function section(K, A)
   if count then
     book('INCRBY', KEYS[K + 2], 1)
     book('INCRBY', KEYS[K + 3], 1)
+    if ARGV[A + 9] ~= '' then
+      -- Ours (resque-protocol's metrics module): a key's expiry is set when one of its
+      -- fields is made, which is also when the key is made, so once per key, not per job.
+      local f, failed = ARGV[A + 12], ARGV[A + 2] == 'failed'
+      -- The minute's key lasts 72 hours, the hour's 73, from its first field.
+      local ttl = {[ARGV[A + 10]] = 259200, [ARGV[A + 15]] = 262800}
+      for _, key in ipairs({ARGV[A + 11], ARGV[A + 10], ARGV[A + 15]}) do
+        local n = redis.pcall('HINCRBY', key, 'n|' .. f, 1)
+        if n == 1 and ttl[key] then book('EXPIRE', key, ttl[key]) end
+        book('HINCRBY', key, 'ms|' .. f, ARGV[A + 13])
+        book('HINCRBY', key, 'b' .. ARGV[A + 14] .. '|' .. f, 1)
+        if failed then book('HINCRBY', key, 'f|' .. f, 1) end
+      end
+      if redis.pcall('HINCRBY', ARGV[A + 9], 'processed', 1) == 1 then
+        -- The day's first job: the day's key and the total last for 91 days from here.
+        book('EXPIRE', ARGV[A + 9], 7862400)
+        book('EXPIRE', ARGV[A + 11], 7862400)
+      end
+      if failed then book('HINCRBY', ARGV[A + 9], 'failed', 1) end
+    end
   end
   local errors = table.concat(errs, '; ')
   -- Ruby's paused?: GET pause-all-workers, then .to_s.strip.downcase == 'true'.
@@ -130,12 +154,12 @@ local function section(K, A)
       if reliable then
         -- In the same step as the pop: a worker that dies from here on leaves the job where
         -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
-        redis.call('SET', KEYS[K + 9], ARGV[A + 8 + i] .. '\n' .. item)
+        redis.call('SET', KEYS[K + 9], ARGV[A + 15 + i] .. '\n' .. item)
       end
       local ok, job = pcall(cjson.decode, item)
       if ok and type(job) == 'table' and job['class'] ~= nil then
         -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
-        redis.call('SET', KEYS[K + 1], '{"queue":' .. ARGV[A + 8 + i] .. ',"run_at":"' .. ARGV[A + 5] ..
+        redis.call('SET', KEYS[K + 1], '{"queue":' .. ARGV[A + 15 + i] .. ',"run_at":"' .. ARGV[A + 5] ..
           '","payload":' .. item .. '}')
         answer(3, i, item, 1)
         return {3, errors, reaped, i, item, 1}
@@ -154,6 +178,6 @@ for s = 1, tonumber(ARGV[1]) do
   out[s] = section(K, A)
   local n = tonumber(ARGV[A + 1])
   K = K + 12 + n
-  A = A + 8 + n
+  A = A + 15 + n
 end
 return out

@@ -3,7 +3,7 @@
 
 use fred::prelude::*;
 use fred::types::Value as RedisValue;
-use resque_protocol::{Failure, Keys, WorkingOn, json};
+use resque_protocol::{Failure, Keys, WorkingOn, json, metrics};
 
 use super::{Store, value_to_string};
 use crate::{Error, Result};
@@ -104,11 +104,15 @@ impl Store {
     /// `record` is written only for the Redis backend; other backends save their record
     /// first and pass `None`. `count_failed` is Ruby's `report_failed_job` (failures raised
     /// inside `perform`; not dirty exits).
+    ///
+    /// With `metrics`, the job's metrics and history ([`resque_protocol::metrics`]) go in
+    /// the same pipeline (each key's expiry sent every time: a pipeline cannot ask first).
     pub async fn job_done(
         &self,
         id: &str,
         record: Option<(&str, &Failure)>,
         count_failed: bool,
+        metrics: Option<JobMetrics<'_>>,
     ) -> Result<bool> {
         let k = &self.keys;
         let p = self.client().pipeline();
@@ -122,6 +126,35 @@ impl Store {
         let () = p.del(k.worker(id)).await?;
         let () = p.incr_by(k.stat_processed(), 1).await?;
         let () = p.incr_by(k.stat_processed_for(id), 1).await?;
+        if let Some(m) = metrics {
+            let now = jiff::Timestamp::now();
+            let f = metrics::field_suffix(m.queue, m.class);
+            let minute = k.job_metrics(&metrics::minute(now));
+            let hour = k.job_metrics_hour(&metrics::hour(now));
+            let ms = i64::try_from(m.millis).unwrap_or(i64::MAX);
+            for key in [k.job_metrics_total(), minute.clone(), hour.clone()] {
+                let () = p.hincrby(&key, format!("n|{f}"), 1).await?;
+                let () = p.hincrby(&key, format!("ms|{f}"), ms).await?;
+                let () = p
+                    .hincrby(&key, format!("b{}|{f}", metrics::bucket_label(m.millis)), 1)
+                    .await?;
+                if count_failed {
+                    let () = p.hincrby(&key, format!("f|{f}"), 1).await?;
+                }
+            }
+            let ttl = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            let () = p.expire(&minute, ttl(metrics::MINUTE_TTL), None).await?;
+            let () = p.expire(&hour, ttl(metrics::HOUR_TTL), None).await?;
+            let day = k.history(&metrics::day(now));
+            let () = p.hincrby(&day, "processed", 1).await?;
+            if count_failed {
+                let () = p.hincrby(&day, "failed", 1).await?;
+            }
+            let () = p.expire(&day, ttl(metrics::HISTORY_TTL), None).await?;
+            let () = p
+                .expire(k.job_metrics_total(), ttl(metrics::HISTORY_TTL), None)
+                .await?;
+        }
         // The next loop iteration's first command, sent in the same round trip.
         let () = p.get(k.pause_all_workers()).await?;
         let mut replies: Vec<RedisValue> = p.all().await?;
@@ -210,7 +243,7 @@ impl Store {
             keys[5] = list.as_str().into();
         }
         keys.extend(c.queue_keys.iter().cloned());
-        let mut argv = Vec::with_capacity(8 + queues.len());
+        let mut argv = Vec::with_capacity(15 + queues.len());
         argv.push(i64::try_from(queues.len()).unwrap_or(0).into());
         argv.push(done.into());
         argv.push(record.into());
@@ -226,6 +259,19 @@ impl Store {
             }
             .into(),
         );
+        match finished.and_then(|f| f.metrics) {
+            Some(m) => {
+                let now = jiff::Timestamp::now();
+                argv.push(k.history(&metrics::day(now)).into());
+                argv.push(k.job_metrics(&metrics::minute(now)).into());
+                argv.push(k.job_metrics_total().into());
+                argv.push(metrics::field_suffix(m.queue, m.class).into());
+                argv.push(i64::try_from(m.millis).unwrap_or(i64::MAX).into());
+                argv.push(metrics::bucket_label(m.millis).into());
+                argv.push(k.job_metrics_hour(&metrics::hour(now)).into());
+            }
+            None => argv.extend(std::iter::repeat_n(RedisValue::from(""), 7)),
+        }
         argv.extend(c.queue_json.iter().cloned());
         Ok(ReserveSection { keys, argv })
     }
@@ -376,6 +422,20 @@ pub struct Finished<'a> {
     /// run is not counted again; in reliable mode a requeued copy still waiting is taken
     /// back out instead, and this run counts.
     pub registered: bool,
+    /// The run's queue, class and time, for our job metrics and history
+    /// ([`resque_protocol::metrics`]), recorded when the job is counted; `None` records none.
+    pub metrics: Option<JobMetrics<'a>>,
+}
+
+/// What a finished job adds to the job metrics ([`Finished::metrics`]).
+#[derive(Debug, Clone, Copy)]
+pub struct JobMetrics<'a> {
+    /// The queue it came from.
+    pub queue: &'a str,
+    /// Its class.
+    pub class: &'a str,
+    /// How long it ran, in milliseconds.
+    pub millis: u64,
 }
 
 /// What [`Store::finish_and_reserve`] found.

@@ -5,6 +5,7 @@
 mod delayed;
 mod failed;
 mod failed_actions;
+mod metrics;
 mod overview;
 mod queues;
 mod retry;
@@ -15,6 +16,7 @@ mod workers;
 pub(crate) use delayed::*;
 pub(crate) use failed::*;
 pub(crate) use failed_actions::*;
+pub(crate) use metrics::*;
 pub(crate) use overview::*;
 pub(crate) use queues::*;
 pub(crate) use retry::*;
@@ -32,10 +34,19 @@ use crate::views::*;
 pub(crate) type Page = Result<Response, Error>;
 
 /// The tabs, as `Resque::Server.tabs` with resque-scheduler's two and resque-retry's one
-/// after Stats.
-const TABS: [&str; 9] = [
+/// after Stats, then ours (Metrics, at `/job-metrics`: `/metrics` is Prometheus's).
+const TABS: [&str; 10] = [
     "Overview", "Working", "Failed", "Queues", "Workers", "Stats", "Schedule", "Delayed", "Retry",
+    "Metrics",
 ];
+
+/// A tab's path below the root.
+fn tab_path(tab: &str) -> String {
+    match tab {
+        "Metrics" => "job-metrics".to_owned(),
+        t => t.to_lowercase(),
+    }
+}
 
 impl Web {
     /// The page frame for a tab.
@@ -45,7 +56,7 @@ impl Web {
             .iter()
             .map(|t| Tab {
                 label: (*t).to_owned(),
-                href: format!("{root}/{}", t.to_lowercase()),
+                href: format!("{root}/{}", tab_path(t)),
                 current: t.eq_ignore_ascii_case(tab),
             })
             .collect();

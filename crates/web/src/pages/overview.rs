@@ -5,25 +5,52 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 
-use super::Page;
+use super::{HISTORY_DAYS, History, Page};
 use crate::app::{Root, Web};
+use crate::query::Q;
 use crate::views::*;
 
 pub(crate) async fn root_redirect(root: Root) -> Redirect {
     Redirect::to(&format!("{}/overview", root.0))
 }
 
-async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) -> Page {
+/// `?days=N` on the overview: the history's length.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(crate) struct HistoryQuery {
+    days: Option<String>,
+}
+
+impl HistoryQuery {
+    fn days(&self) -> u32 {
+        self.days
+            .as_deref()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(HISTORY_DAYS[0])
+    }
+}
+
+/// `?days=N` for a length other than the default (Ruby's poll link stays as it was).
+fn days_query(days: u32) -> String {
+    if days == HISTORY_DAYS[0] {
+        String::new()
+    } else {
+        format!("?days={days}")
+    }
+}
+
+async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String, days: u32) -> Page {
     let c = web.conn().await?;
     // Every read goes out together (fred pipelines them on one connection).
     let stat =
         |name: &'static str| async { Ok::<_, crate::error::Error>(c.client.stat(name).await?) };
-    let (qt, wt, processed, failed, delayed) = tokio::try_join!(
+    let (qt, wt, processed, failed, delayed, history) = tokio::try_join!(
         web.queues_table(&c, &root),
         web.working_table(&c),
         stat("processed"),
         stat("failed"),
-        web.delayed_count(&c)
+        web.delayed_count(&c),
+        web.history(&c, &root, days)
     )?;
     let counts = Counts {
         processed,
@@ -37,6 +64,7 @@ async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) 
     Ok(OverviewPage {
         l: web.chrome(&root, "overview", fragment),
         counts,
+        history,
         qt,
         wt,
         poll_href,
@@ -44,13 +72,18 @@ async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String) 
     .into_response())
 }
 
-pub(crate) async fn overview(State(web): State<Web>, root: Root) -> Page {
-    let poll = format!("{}/overview.poll", root.0);
-    overview_page(web, root, false, poll).await
+pub(crate) async fn overview(State(web): State<Web>, root: Root, Q(q): Q<HistoryQuery>) -> Page {
+    let days = q.days();
+    let poll = format!("{}/overview.poll{}", root.0, days_query(days));
+    overview_page(web, root, false, poll, days).await
 }
 
-pub(crate) async fn overview_poll(State(web): State<Web>, root: Root) -> Page {
-    overview_page(web, root, true, String::new()).await
+pub(crate) async fn overview_poll(
+    State(web): State<Web>,
+    root: Root,
+    Q(q): Q<HistoryQuery>,
+) -> Page {
+    overview_page(web, root, true, String::new(), q.days()).await
 }
 
 /// `/overview/:id` (Ruby renders the overview whatever the id) and `/overview/:id.poll`.
@@ -58,12 +91,14 @@ pub(crate) async fn overview_id(
     State(web): State<Web>,
     root: Root,
     Path(id): Path<String>,
+    Q(q): Q<HistoryQuery>,
 ) -> Page {
+    let days = q.days();
     match id.strip_suffix(".poll") {
-        Some(_) => overview_page(web, root, true, String::new()).await,
+        Some(_) => overview_page(web, root, true, String::new(), days).await,
         None => {
-            let poll = format!("{}/overview/{}.poll", root.0, seg(&id));
-            overview_page(web, root, false, poll).await
+            let poll = format!("{}/overview/{}.poll{}", root.0, seg(&id), days_query(days));
+            overview_page(web, root, false, poll, days).await
         }
     }
 }
@@ -102,6 +137,7 @@ pub(crate) async fn working_one(
 pub(crate) struct OverviewPage {
     pub(crate) l: Chrome,
     pub(crate) counts: Counts,
+    pub(crate) history: History,
     pub(crate) qt: QueuesTable,
     pub(crate) wt: WorkingTable,
     pub(crate) poll_href: String,

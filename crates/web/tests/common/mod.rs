@@ -80,3 +80,36 @@ pub(crate) fn cmd(server: &RedisServer, argv: &[&str]) -> R {
     server.cmd(argv)?;
     Ok(())
 }
+
+/// Runs as a worker's bookkeeping records them: `(queue, class, millis, failed)`.
+pub(crate) const RUNS: [(&str, &str, u64, bool); 5] = [
+    ("file_serve", "Archive", 2, false),
+    ("file_serve", "Archive", 40, false),
+    ("file_serve", "Archive", 700, true),
+    ("mail", "Mailer", 5_000, false),
+    ("mail", "Mailer", 20_000, false),
+];
+
+pub(crate) async fn record_runs(s: &RedisServer) -> R<resque_store::Client> {
+    let client = resque_store::Client::connect(&s.url()).await?;
+    let store = client.store()?;
+    let failure: resque_protocol::Failure = serde_json::from_str(
+        r#"{"failed_at":"2026/12/01 10:00:00 UTC","payload":{"class":"Archive","args":[]},"exception":"RuntimeError","error":"boom","backtrace":[],"worker":"box:1:file_serve","queue":"file_serve"}"#,
+    )?;
+    for (queue, class, millis, failed) in RUNS {
+        let record = failed.then_some(("failed", &failure));
+        store
+            .job_done(
+                "box:1:file_serve",
+                record,
+                failed,
+                Some(resque_store::JobMetrics {
+                    queue,
+                    class,
+                    millis,
+                }),
+            )
+            .await?;
+    }
+    Ok(client)
+}

@@ -19,6 +19,27 @@ pub(super) struct Pending {
     pub(super) count_failed: bool,
     /// The job was under `worker:<id>` while it ran (see [`resque_store::Finished`]).
     pub(super) registered: bool,
+    /// The queue, class and run time for our job metrics (`None` with `RESQUE_METRICS=0`).
+    pub(super) metrics: Option<(String, String, u64)>,
+}
+
+impl Pending {
+    /// This job's bookkeeping as the store takes it.
+    pub(super) fn finished(&self) -> resque_store::Finished<'_> {
+        resque_store::Finished {
+            record: self.record.as_ref().map(|(l, r)| (l.as_str(), r)),
+            count_failed: self.count_failed,
+            registered: self.registered,
+            metrics: self
+                .metrics
+                .as_ref()
+                .map(|(queue, class, millis)| resque_store::JobMetrics {
+                    queue,
+                    class,
+                    millis: *millis,
+                }),
+        }
+    }
 }
 
 /// What the reserve script already did for a job it took.
@@ -42,7 +63,17 @@ impl Run<'_> {
         payload: Value,
         outcome: Outcome,
         registered: bool,
+        ran: Duration,
     ) -> Result<(), Error> {
+        let metrics = self.cfg.metrics.then(|| {
+            let class = payload
+                .get("class")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let millis = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
+            (queue.to_owned(), class, millis)
+        });
         // resque-retry's counter after a success (only a class with a retry policy costs
         // anything here; a failure's step is below, with its record).
         if matches!(outcome, Outcome::Done) {
@@ -53,6 +84,7 @@ impl Run<'_> {
                 record: None,
                 count_failed: false,
                 registered,
+                metrics,
             },
             Outcome::Failed {
                 exception,
@@ -98,6 +130,7 @@ impl Run<'_> {
                     record,
                     count_failed,
                     registered,
+                    metrics,
                 }
             }
         };
@@ -128,11 +161,7 @@ impl Run<'_> {
                 .and_then(|p| p.record.as_ref().map(|(l, r)| (l.as_str(), r)));
             let count_failed = p.as_ref().is_some_and(|p| p.count_failed);
             let sent = if self.use_script {
-                let finished = p.as_ref().map(|p| resque_store::Finished {
-                    record,
-                    count_failed,
-                    registered: p.registered,
-                });
+                let finished = p.as_ref().map(Pending::finished);
                 let token = self.token.next();
                 let reliable = self.cfg.reliable;
                 match block_on(self.rt, || {
@@ -163,7 +192,10 @@ impl Run<'_> {
                     }
                 }
             } else if p.is_some() {
-                block_on(self.rt, || self.store.job_done(id, record, count_failed))
+                let metrics = p.as_ref().and_then(|p| p.finished().metrics);
+                block_on(self.rt, || {
+                    self.store.job_done(id, record, count_failed, metrics)
+                })
             } else {
                 return Ok(());
             };

@@ -578,11 +578,7 @@ impl Run<'_> {
         let at = Timestamp::now();
         let run_at = time::run_at(at);
         let pending = self.pending.take();
-        let finished = pending.as_ref().map(|p| resque_store::Finished {
-            record: p.record.as_ref().map(|(l, r)| (l.as_str(), r)),
-            count_failed: p.count_failed,
-            registered: p.registered,
-        });
+        let finished = pending.as_ref().map(Pending::finished);
         let id = self.id.as_str();
         let token = self.token.next();
         let reserve = Some((queues, run_at.as_str()));
@@ -647,7 +643,13 @@ impl Run<'_> {
                 let outcome =
                     Outcome::failed(resque_protocol::failure::DECODE_EXCEPTION, e.to_string());
                 outcome.log(queue, "(not JSON)", std::time::Duration::ZERO);
-                return self.complete(queue, Value::String(raw.to_owned()), outcome, false);
+                return self.complete(
+                    queue,
+                    Value::String(raw.to_owned()),
+                    outcome,
+                    false,
+                    Duration::ZERO,
+                );
             }
         };
         let (now, run_at, written) = match taken {
@@ -682,9 +684,10 @@ impl Run<'_> {
             Runner::new(self.registry, self.jobs, self.cfg, self.id.as_str())
                 .perform(queue, &payload)
         };
-        outcome.log(queue, class, began.elapsed());
+        let ran = began.elapsed();
+        outcome.log(queue, class, ran);
         self.working_on = None;
-        self.complete(queue, payload.into_value(), outcome, true)
+        self.complete(queue, payload.into_value(), outcome, true, ran)
     }
 }
 

@@ -1,0 +1,179 @@
+//! resque-rs's job metrics and history (keys Ruby never reads, written by our workers in
+//! each job's bookkeeping, in the same script call):
+//!
+//! - `<ns>:resque-rs:history:<YYYY-MM-DD>` (UTC day): a hash with `processed` and `failed`,
+//!   kept [`HISTORY_TTL`] after the day's first job: the dashboard's 7/30/90-day graph.
+//! - `<ns>:resque-rs:metrics:<YYYYMMDDHHMM>` (UTC minute): a hash per minute, kept
+//!   [`MINUTE_TTL`] (Sidekiq 7 keeps its metrics as long): for each queue and class, the runs
+//!   (`n`), failures (`f`), total run time in milliseconds (`ms`) and a coarse histogram
+//!   of run times (`b<bound>`, see [`BUCKETS_MS`]).
+//! - `<ns>:resque-rs:metrics-hour:<YYYYMMDDHH>` (UTC hour): the same fields per hour, kept
+//!   [`HOUR_TTL`], so the 8- to 72-hour views read 8 to 72 hashes, not 480 to 4,320.
+//! - `<ns>:resque-rs:metrics:total`: the same fields since it was made, for Prometheus
+//!   counters that only grow; it expires [`HISTORY_TTL`] after the last day a job ran.
+//!
+//! A field is `<kind>|<["queue","class"] as JSON>`, so any queue or class name (a `|`, a
+//! newline, anything) reads back as it was.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+/// How long a day's history is kept: 91 days (the longest graph is 90).
+pub const HISTORY_TTL: std::time::Duration = std::time::Duration::from_secs(91 * 24 * 3600);
+
+/// How long a minute's metrics are kept: 72 hours.
+pub const MINUTE_TTL: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
+
+/// How long an hour's metrics are kept: 73 hours (an hour's key is made at its first job,
+/// so the oldest hour of a 72-hour view is still whole).
+pub const HOUR_TTL: std::time::Duration = std::time::Duration::from_secs(73 * 3600);
+
+/// The histogram's upper bounds in milliseconds; a run longer than the last is in `inf`.
+pub const BUCKETS_MS: [u64; 9] = [1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000];
+
+/// The bucket labels, [`BUCKETS_MS`] then `inf`.
+pub const BUCKET_LABELS: [&str; 10] = [
+    "1", "5", "10", "50", "100", "500", "1000", "5000", "10000", "inf",
+];
+
+/// The label of the bucket a run of `millis` falls in.
+pub fn bucket_label(millis: u64) -> &'static str {
+    let i = BUCKETS_MS
+        .iter()
+        .position(|b| millis <= *b)
+        .unwrap_or(BUCKETS_MS.len());
+    BUCKET_LABELS[i]
+}
+
+/// The JSON part of a field: `["queue","class"]`.
+pub fn field_suffix(queue: &str, class: &str) -> String {
+    serde_json::to_string(&[queue, class]).unwrap_or_else(|_| "[\"\",\"\"]".to_owned())
+}
+
+/// A day's key suffix: `YYYY-MM-DD`, UTC.
+pub fn day(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d").to_string()
+}
+
+/// A minute's key suffix: `YYYYMMDDHHMM`, UTC.
+pub fn minute(at: Timestamp) -> String {
+    at.strftime("%Y%m%d%H%M").to_string()
+}
+
+/// An hour's key suffix: `YYYYMMDDHH`, UTC.
+pub fn hour(at: Timestamp) -> String {
+    at.strftime("%Y%m%d%H").to_string()
+}
+
+/// One queue and class's figures over some minutes (or since the total began).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Runs.
+    pub runs: u64,
+    /// Runs that failed.
+    pub failed: u64,
+    /// Total run time, milliseconds.
+    pub millis: u64,
+    /// Runs per bucket of [`BUCKET_LABELS`] (not cumulative).
+    pub buckets: [u64; 10],
+}
+
+impl ClassStats {
+    /// Mean run time in milliseconds (0 with no runs).
+    pub fn mean_millis(&self) -> f64 {
+        if self.runs == 0 {
+            0.0
+        } else {
+            self.millis as f64 / self.runs as f64
+        }
+    }
+
+    fn add(&mut self, kind: &str, n: u64) {
+        match kind {
+            "n" => self.runs += n,
+            "f" => self.failed += n,
+            "ms" => self.millis += n,
+            _ => {
+                if let Some(i) = kind
+                    .strip_prefix('b')
+                    .and_then(|l| BUCKET_LABELS.iter().position(|b| *b == l))
+                {
+                    self.buckets[i] += n;
+                }
+            }
+        }
+    }
+
+    /// Adds another period's figures.
+    pub fn merge(&mut self, other: &ClassStats) {
+        self.runs += other.runs;
+        self.failed += other.failed;
+        self.millis += other.millis;
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+    }
+}
+
+/// Reads one metrics hash's fields (`HGETALL`) into figures per `(queue, class)`; fields
+/// that are not ours, or not numbers, are skipped.
+pub fn read_hash<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> BTreeMap<(String, String), ClassStats> {
+    let mut out: BTreeMap<(String, String), ClassStats> = BTreeMap::new();
+    for (field, value) in fields {
+        let Some((kind, json)) = field.split_once('|') else {
+            continue;
+        };
+        let Ok([queue, class]) = serde_json::from_str::<[String; 2]>(json) else {
+            continue;
+        };
+        let Ok(n) = value.parse::<i64>() else {
+            continue;
+        };
+        out.entry((queue, class))
+            .or_default()
+            .add(kind, u64::try_from(n).unwrap_or(0));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_read_back_whatever_the_names() {
+        let odd = ("q|1\n", "Cls\"<b>|x");
+        let s = field_suffix(odd.0, odd.1);
+        let fields = [
+            (format!("n|{s}"), "3".to_owned()),
+            (format!("f|{s}"), "1".to_owned()),
+            (format!("ms|{s}"), "250".to_owned()),
+            (format!("b{}|{s}", bucket_label(7)), "2".to_owned()),
+            (format!("b{}|{s}", bucket_label(20_000)), "1".to_owned()),
+            ("junk".to_owned(), "1".to_owned()),
+            (format!("n|{s}"), "x".to_owned()),
+        ];
+        let got = read_hash(fields.iter().map(|(f, v)| (f.as_str(), v.as_str())));
+        let stats = &got[&(odd.0.to_owned(), odd.1.to_owned())];
+        assert_eq!((stats.runs, stats.failed, stats.millis), (3, 1, 250));
+        assert_eq!(stats.buckets[2], 2, "7 ms is in the 10 ms bucket");
+        assert_eq!(stats.buckets[9], 1, "20 s is past the last bound");
+        assert!((stats.mean_millis() - 83.333).abs() < 0.01);
+    }
+
+    #[test]
+    fn buckets_and_time_keys() {
+        assert_eq!(bucket_label(0), "1");
+        assert_eq!(bucket_label(1), "1");
+        assert_eq!(bucket_label(2), "5");
+        assert_eq!(bucket_label(10_000), "10000");
+        assert_eq!(bucket_label(10_001), "inf");
+        let t: Timestamp = "2026-12-01T19:05:59Z".parse().expect("time");
+        assert_eq!(day(t), "2026-12-01");
+        assert_eq!(minute(t), "202612011905");
+        assert_eq!(hour(t), "2026120119");
+    }
+}
