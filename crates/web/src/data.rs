@@ -141,34 +141,32 @@ pub(crate) async fn metrics(State(web): State<Web>) -> Data {
 /// Our job metrics since they began (`resque-rs:metrics:total`) as Prometheus counters and
 /// a histogram, by queue and class. Only resque-rs workers write them.
 fn job_metrics_text(o: &mut String, totals: &resque_store::ClassTable) {
-    use resque_protocol::metrics::BUCKETS_MS;
-    let _ = writeln!(
-        o,
-        "# HELP resque_job_runs_total Jobs run by resque-rs workers, by queue and class.\n\
-         # TYPE resque_job_runs_total counter"
-    );
-    for ((q, c), s) in totals {
-        let _ = writeln!(
-            o,
-            "resque_job_runs_total{{queue=\"{}\",class=\"{}\"}} {}",
-            label(q),
-            label(c),
-            s.runs
-        );
-    }
-    let _ = writeln!(
-        o,
-        "# HELP resque_job_failures_total Jobs run by resque-rs workers that failed.\n\
-         # TYPE resque_job_failures_total counter"
-    );
-    for ((q, c), s) in totals {
-        let _ = writeln!(
-            o,
-            "resque_job_failures_total{{queue=\"{}\",class=\"{}\"}} {}",
-            label(q),
-            label(c),
-            s.failed
-        );
+    use resque_protocol::metrics::{BUCKETS_MS, ClassStats};
+    /// A counter's name, help and value.
+    type Counter = (&'static str, &'static str, fn(&ClassStats) -> u64);
+    let counters: [Counter; 2] = [
+        (
+            "resque_job_runs_total",
+            "Jobs run by resque-rs workers, by queue and class.",
+            |s| s.runs,
+        ),
+        (
+            "resque_job_failures_total",
+            "Jobs run by resque-rs workers that failed.",
+            |s| s.failed,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+        for ((q, c), s) in totals {
+            let _ = writeln!(
+                o,
+                "{name}{{queue=\"{}\",class=\"{}\"}} {}",
+                label(q),
+                label(c),
+                value(s)
+            );
+        }
     }
     let _ = writeln!(
         o,

@@ -183,6 +183,44 @@ impl Browser {
         )
     }
 
+    /// A desktop window, 1280 × 900.
+    pub(crate) fn desktop(&mut self) -> R {
+        self.page(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
+        )?;
+        Ok(())
+    }
+
+    /// A phone's screen, 390 × 844 at twice the density.
+    pub(crate) fn phone(&mut self) -> R {
+        self.page(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
+        )?;
+        Ok(())
+    }
+
+    /// Opens `url` and checks that nothing overflows sideways (no horizontal scroll).
+    pub(crate) fn assert_fits(&mut self, url: &str) -> R {
+        self.goto(url)?;
+        let fits = self.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")?;
+        anyhow::ensure!(fits == json!(true), "horizontal scroll on {url}");
+        Ok(())
+    }
+
+    /// Clicks the tab named `tab` in the navigation and waits for its page.
+    pub(crate) fn click_tab(&mut self, tab: &str) -> R {
+        self.eval(&format!(
+            "[...document.querySelectorAll('.nav a')].find(a => a.textContent === '{tab}').click()"
+        ))?;
+        self.wait_for(
+            &format!("document.querySelector('.nav li.current a')?.textContent === '{tab}'"),
+            Duration::from_secs(20),
+        )?;
+        self.wait_loaded()
+    }
+
     pub(crate) fn screenshot(&mut self, name: &str) -> R<PathBuf> {
         let r = self.page("Page.captureScreenshot", json!({ "format": "png" }))?;
         let png = base64_decode(r["data"].as_str().unwrap_or_default())?;
@@ -285,3 +323,11 @@ pub(crate) const COLUMNS: &str = "JSON.stringify([...document.querySelectorAll('
         const h = x(t.tHead.rows[0]), b = x(t.tBodies[0].rows[0]);
         return JSON.stringify(h) === JSON.stringify(b) ? 'ok' : `${t.className}: ${h} / ${b}`;
     }))";
+
+/// Every screenshot was written and is more than an empty page.
+pub(crate) fn assert_shots(shots: &[PathBuf]) -> R {
+    for s in shots {
+        anyhow::ensure!(std::fs::metadata(s)?.len() > 1000, "{}", s.display());
+    }
+    Ok(())
+}

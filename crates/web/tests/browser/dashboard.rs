@@ -77,10 +77,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     let web = start_web(&redis, dir.path())?;
     let base = format!("http://127.0.0.1:{}", web.port);
     let mut b = Browser::launch()?;
-    b.page(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
-    )?;
+    b.desktop()?;
 
     // Every tab, through the tab links themselves.
     b.goto(&format!("{base}/"))?;
@@ -98,14 +95,7 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     for tab in [
         "Overview", "Working", "Failed", "Queues", "Workers", "Stats",
     ] {
-        b.eval(&format!(
-            "[...document.querySelectorAll('.nav a')].find(a => a.textContent === '{tab}').click()"
-        ))?;
-        b.wait_for(
-            &format!("document.querySelector('.nav li.current a')?.textContent === '{tab}'"),
-            Duration::from_secs(20),
-        )?;
-        b.wait_loaded()?;
+        b.click_tab(tab)?;
         let main = b.eval("document.querySelector('#main').textContent")?;
         assert!(
             main.as_str().unwrap_or_default().contains(tabs[tab]),
@@ -235,18 +225,11 @@ fn the_dashboard_works_in_headless_chromium() -> R {
     shots.push(b.screenshot("overview-polling")?);
 
     // Phone width: the tabs wrap, nothing overflows sideways.
-    b.page(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
-    )?;
-    b.goto(&format!("{base}/failed"))?;
-    let overflow = b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")?;
-    assert_eq!(overflow, json!(true), "no horizontal scroll on a phone");
+    b.phone()?;
+    b.assert_fits(&format!("{base}/failed"))?;
     shots.push(b.screenshot("phone-failed")?);
 
-    for s in &shots {
-        assert!(std::fs::metadata(s)?.len() > 1000, "{}", s.display());
-    }
+    assert_shots(&shots)?;
     drop(web);
     Ok(())
 }

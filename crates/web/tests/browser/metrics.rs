@@ -42,10 +42,7 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
     let web = start_web(&redis, dir.path())?;
     let base = format!("http://127.0.0.1:{}", web.port);
     let mut b = Browser::launch()?;
-    b.page(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
-    )?;
+    b.desktop()?;
     let mut shots = Vec::new();
 
     // History: seven days, today's bar drawn (6 jobs, 1 failed), the failure rate shown.
@@ -109,14 +106,7 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
 
     // The Metrics tab through its link.
     b.goto(&format!("{base}/overview"))?;
-    b.eval(
-        "[...document.querySelectorAll('.nav a')].find(a => a.textContent === 'Metrics').click()",
-    )?;
-    b.wait_for(
-        "document.querySelector('.nav li.current a')?.textContent === 'Metrics'",
-        Duration::from_secs(20),
-    )?;
-    b.wait_loaded()?;
+    b.click_tab("Metrics")?;
     let classes =
         b.eval("[...document.querySelectorAll('table.metrics a.class')].map(a => a.textContent)")?;
     assert_eq!(classes, json!(["Mailer", "Archive", HOSTILE]));
@@ -180,19 +170,12 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
     assert_eq!(b.eval("window.__xss === undefined")?, json!(true));
 
     // Phone width: the charts shrink, nothing overflows sideways.
-    b.page(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
-    )?;
+    b.phone()?;
     for page in ["/job-metrics", "/overview"] {
-        b.goto(&format!("{base}{page}"))?;
-        let fits = b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")?;
-        assert_eq!(fits, json!(true), "no horizontal scroll on a phone: {page}");
+        b.assert_fits(&format!("{base}{page}"))?;
     }
     shots.push(b.screenshot("phone-overview-graphs")?);
-    for s in &shots {
-        assert!(std::fs::metadata(s)?.len() > 1000, "{}", s.display());
-    }
+    assert_shots(&shots)?;
     drop(web);
     Ok(())
 }

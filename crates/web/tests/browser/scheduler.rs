@@ -61,10 +61,7 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
     let web = start_web(&redis, dir.path())?;
     let base = format!("http://127.0.0.1:{}", web.port);
     let mut b = Browser::launch()?;
-    b.page(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false }),
-    )?;
+    b.desktop()?;
     let mut shots = Vec::new();
     b.goto(&format!("{base}/overview"))?;
     for (tab, text) in [
@@ -72,14 +69,7 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
         ("Schedule", "every: 1h"),
         ("Delayed", "Delayed Jobs"),
     ] {
-        b.eval(&format!(
-            "[...document.querySelectorAll('.nav a')].find(a => a.textContent === '{tab}').click()"
-        ))?;
-        b.wait_for(
-            &format!("document.querySelector('.nav li.current a')?.textContent === '{tab}'"),
-            Duration::from_secs(20),
-        )?;
-        b.wait_loaded()?;
+        b.click_tab(tab)?;
         let main = b.eval("document.querySelector('#main').textContent")?;
         assert!(
             main.as_str().unwrap_or_default().contains(text),
@@ -144,17 +134,10 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
         Some("0")
     );
     // Phone width: nothing overflows sideways.
-    b.page(
-        "Emulation.setDeviceMetricsOverride",
-        json!({ "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": true }),
-    )?;
-    b.goto(&format!("{base}/delayed"))?;
-    let overflow = b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")?;
-    assert_eq!(overflow, json!(true), "no horizontal scroll on a phone");
+    b.phone()?;
+    b.assert_fits(&format!("{base}/delayed"))?;
     shots.push(b.screenshot("phone-delayed")?);
-    for s in &shots {
-        assert!(std::fs::metadata(s)?.len() > 1000, "{}", s.display());
-    }
+    assert_shots(&shots)?;
     drop(web);
     Ok(())
 }
