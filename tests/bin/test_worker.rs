@@ -20,6 +20,12 @@ macro_rules! job {
 }
 
 job!(NoopJob, "noop", |_a, _c| Ok(()));
+// Logs a line of its own: with LOGFORMAT=json it carries the job's span.
+job!(LogJob, "log", |a, _c| {
+    let repo = ruby_inspect(&Value::Array(a.clone()));
+    tracing::info!(repo = repo.as_str(), "archiving");
+    Ok(())
+});
 job!(FailJob, "fail", |a, _c| Err(JobError::msg(format!(
     "FailJob failed: {}",
     ruby_inspect(&Value::Array(a.clone()))
@@ -471,6 +477,7 @@ fn main() -> std::process::ExitCode {
         .worker_exit(|| hook_log("worker_exit".into()))
         .shutdown(|| hook_log("shutdown".into()))
         .job::<NoopJob>()
+        .job::<LogJob>()
         .job::<FailJob>()
         .job::<SleepJob>()
         .job::<PanicJob>()

@@ -78,7 +78,9 @@ pub(crate) fn init(config: &Config) -> anyhow::Result<()> {
             let _ = if text {
                 b.event_format(RubyText).try_init()
             } else {
-                b.event_format(structured).try_init()
+                b.fmt_fields(resque_log::JsonFields)
+                    .event_format(structured)
+                    .try_init()
             };
         }
         None => {
@@ -86,7 +88,9 @@ pub(crate) fn init(config: &Config) -> anyhow::Result<()> {
             let _ = if text {
                 b.event_format(RubyText).try_init()
             } else {
-                b.event_format(structured).try_init()
+                b.fmt_fields(resque_log::JsonFields)
+                    .event_format(structured)
+                    .try_init()
             };
         }
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use resque_failure::{Backend, NewFailure};
 use resque_protocol::{DelayedItem, Value};
 use resque_store::{Committed, MoveAction, MoveGroup, Registry, Store};
+use tracing::Instrument;
 
 use crate::lock::MasterLock;
 
@@ -84,7 +85,12 @@ impl Mover {
         for (ts, items) in batch.groups {
             let mut decided = Vec::with_capacity(items.len());
             for raw in items {
-                let action = self.decide(store, ts, &raw, &mut moved, &mut after).await?;
+                // Its lines (hooks, set-asides) carry the timestamp (LOGFORMAT=json, logfmt).
+                let span = tracing::info_span!("delayed", at = ts);
+                let action = self
+                    .decide(store, ts, &raw, &mut moved, &mut after)
+                    .instrument(span)
+                    .await?;
                 decided.push((raw, action));
             }
             groups.push(MoveGroup { ts, items: decided });

@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use resque_protocol::{Interval, Payload, ScheduleConfig, Value};
 use resque_store::{Fired, Registry, Store};
+use tracing::Instrument;
 
 use crate::lock::MasterLock;
 
@@ -126,7 +127,12 @@ impl Schedule {
                 continue;
             }
             let outcome = if master {
-                fire(store, lock, registry, entry, at.as_second()).await
+                // Its lines carry the schedule's name and slot (LOGFORMAT=json, logfmt).
+                let span =
+                    tracing::info_span!("schedule", schedule = %entry.name, slot = at.as_second());
+                fire(store, lock, registry, entry, at.as_second())
+                    .instrument(span)
+                    .await
             } else {
                 Ok(false)
             };

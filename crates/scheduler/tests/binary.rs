@@ -539,3 +539,53 @@ fn background_with_a_pidfile_and_json_logs() -> Result<()> {
     assert!(eventually(Duration::from_secs(5), || lock_holder(&server).is_none()));
     Ok(())
 }
+
+#[test]
+fn json_lines_carry_the_schedule_and_the_delayed_spans() -> Result<()> {
+    let server = RedisServer::start();
+    let client = Client::connect(&server.url())?;
+    let past = now() - 30;
+    server.cmd(&["RPUSH", &format!("resque:delayed:{past}"), "{not json"])?;
+    server.cmd(&[
+        "ZADD",
+        "resque:delayed_queue_schedule",
+        &past.to_string(),
+        &past.to_string(),
+    ])?;
+    let s = Sched::start(&server, &["-i", "0.2", "-D", "false", "-F", "json"], &[])?;
+    let config = resque_protocol::ScheduleConfig::decode(
+        br#"{"class":"Dyn","every":"1s","queue":"dyn","args":[7]}"#,
+    )?;
+    client.set_schedule("dyn", &config)?;
+    let json = |msg: &str| -> Option<serde_json::Value> {
+        s.log_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["msg"].as_str().is_some_and(|m| m.starts_with(msg)))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || json("queueing Dyn").is_some()),
+        "{}",
+        s.log_text()
+    );
+    let fired = json("queueing Dyn").context("fired")?;
+    assert_eq!(fired["span"], "schedule", "{fired}");
+    assert_eq!(fired["schedule"], "dyn");
+    assert!(fired["slot"].is_i64(), "{fired}");
+    assert!(
+        eventually(Duration::from_secs(10), || json("a delayed item cannot")
+            .is_some()),
+        "{}",
+        s.log_text()
+    );
+    let aside = json("a delayed item cannot").context("set aside")?;
+    assert_eq!(aside["span"], "delayed", "{aside}");
+    assert_eq!(aside["at"], past);
+    assert_eq!(aside["level"], "ERROR");
+    for line in s.log_text().lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("not JSON: {line:?}"))?;
+        assert_eq!(v["progname"], "resque-scheduler");
+    }
+    Ok(())
+}

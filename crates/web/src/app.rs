@@ -245,6 +245,25 @@ pub(crate) async fn auth(State(web): State<Web>, req: Request, next: Next) -> Re
         .into_response()
 }
 
+/// Serves a request inside a `request` span ([`Config::request_spans`]), and logs it at
+/// debug (`-d`) with its status and time.
+pub(crate) async fn request_span(req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("request", method = %req.method(), path = req.uri().path());
+    let began = std::time::Instant::now();
+    async move {
+        let res = next.run(req).await;
+        tracing::debug!(
+            status = res.status().as_u16(),
+            ms = began.elapsed().as_secs_f64() * 1000.0,
+            "served"
+        );
+        res
+    }
+    .instrument(span)
+    .await
+}
+
 /// Headers on every response: Ruby's `Cache-Control`, and a policy that only our own
 /// scripts and styles run, so markup that slipped through could still not execute.
 pub(crate) async fn common_headers(mut res: Response) -> Response {

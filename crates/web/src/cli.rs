@@ -311,7 +311,9 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
             if text {
                 b.init()
             } else {
-                b.event_format(structured).init()
+                b.fmt_fields(resque_log::JsonFields)
+                    .event_format(structured)
+                    .init()
             }
         }
         // Colours only for a terminal: stderr sent to a file gets plain text.
@@ -322,7 +324,9 @@ fn init_logging(args: &Args) -> anyhow::Result<()> {
             if text {
                 b.init()
             } else {
-                b.event_format(structured).init()
+                b.fmt_fields(resque_log::JsonFields)
+                    .event_format(structured)
+                    .init()
             }
         }
     }
@@ -383,7 +387,13 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The first member's lists are shown (Ruby's Multiple); notifiers need no settings.
     let backend = Backend::for_reading(&backend_name)?;
     let open = args.auth.is_none() && file.auth.is_none();
-    let mut config = crate::Config::new(redis).failure_backend(backend);
+    let structured = args
+        .log_format
+        .parse::<resque_log::LogFormat>()
+        .is_ok_and(|f| f != resque_log::LogFormat::Text);
+    let mut config = crate::Config::new(redis)
+        .failure_backend(backend)
+        .request_spans(structured);
     if let Some(path) = &args.schedule {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read schedule file {}", path.display()))?;

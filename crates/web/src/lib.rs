@@ -56,6 +56,7 @@ pub struct Config {
     pub(crate) tabs: Vec<(String, String)>,
     pub(crate) schedule: Vec<(String, resque_protocol::ScheduleConfig)>,
     pub(crate) scheduler_lock_prefix: Option<String>,
+    pub(crate) request_spans: bool,
 }
 
 impl Config {
@@ -81,6 +82,7 @@ impl Config {
             tabs: Vec::new(),
             schedule: Vec::new(),
             scheduler_lock_prefix: None,
+            request_spans: false,
         }
     }
 
@@ -148,6 +150,14 @@ impl Config {
         self
     }
 
+    /// Runs each request in a `request` span (`method`, `path`), so every line logged while
+    /// serving it carries them (`resque-web` turns it on with `LOGFORMAT=json` or `logfmt`).
+    /// Off by default: an application that mounts the dashboard has its own request spans.
+    pub fn request_spans(mut self, on: bool) -> Self {
+        self.request_spans = on;
+        self
+    }
+
     /// Adds a tab linking to `href` (relative hrefs are put under the dashboard's root),
     /// as Ruby plugins append to `Resque::Server.tabs`.
     pub fn tab(mut self, label: impl Into<String>, href: impl Into<String>) -> Self {
@@ -158,10 +168,15 @@ impl Config {
 
 /// The dashboard's routes, ready to serve or to `nest` under a prefix.
 pub fn router(config: Config) -> Router {
+    let spans = config.request_spans;
     let web = Web::new(config);
-    routes()
-        .layer(axum::middleware::from_fn_with_state(web.clone(), app::auth))
-        .with_state(web)
+    let app = routes().layer(axum::middleware::from_fn_with_state(web.clone(), app::auth));
+    let app = if spans {
+        app.layer(axum::middleware::from_fn(app::request_span))
+    } else {
+        app
+    };
+    app.with_state(web)
 }
 
 fn routes() -> Router<Web> {

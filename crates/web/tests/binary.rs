@@ -468,10 +468,23 @@ fn logformat_json_makes_every_log_line_json() -> R {
     assert_eq!(status, 200);
     let log = stop_and_read_log(&mut child)?;
     assert!(!log.trim().is_empty(), "something was logged");
+    let mut served = Vec::new();
     for line in log.lines() {
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| anyhow::anyhow!("not JSON: {line:?}: {e}"))?;
         assert_eq!(v["progname"], "resque-web", "{line}");
+        if v["msg"] == "served" {
+            served.push(v);
+        }
     }
+    // The request's line, in its span: method, path, status and time.
+    let overview = served
+        .iter()
+        .find(|v| v["path"] == "/overview")
+        .ok_or_else(|| anyhow::anyhow!("no served line for /overview: {log}"))?;
+    assert_eq!(overview["span"], "request");
+    assert_eq!(overview["method"], "GET");
+    assert_eq!(overview["status"], 200);
+    assert!(overview["ms"].is_f64(), "{overview}");
     Ok(())
 }

@@ -65,6 +65,7 @@ pub(crate) fn init(verbose: bool, very_verbose: bool, format: resque_log::LogFor
     let _ = match format {
         resque_log::LogFormat::Text => builder.event_format(RubyFormat { very_verbose }).try_init(),
         structured => builder
+            .fmt_fields(resque_log::JsonFields)
             .event_format(resque_log::Structured {
                 format: structured,
                 progname: "resque-worker",

@@ -660,6 +660,10 @@ impl Run<'_> {
             }
         };
         let class = payload.class().unwrap_or_default();
+        // Every line logged for this job, the forked child's and its hooks' too, carries
+        // the job (in LOGFORMAT=json and logfmt; the text formats leave spans out).
+        let span = tracing::info_span!("job", class, queue, worker = self.id.as_str());
+        let _in_job = span.enter();
         let encoded =
             WorkingOn::encode_parts(queue, &run_at, &payload).map_err(resque_store::Error::from)?;
         // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
