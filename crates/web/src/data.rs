@@ -228,12 +228,12 @@ pub(crate) async fn api_metrics(
     let minutes = q.minutes();
     let c = web.conn().await?;
     let store = c.client.store()?;
-    let ((tables, _), history, foreign) = tokio::try_join!(
-        crate::pages::period_tables(&web, store, minutes),
+    let ((period, _), history, foreign) = tokio::try_join!(
+        crate::pages::period_view(&web, store, minutes),
         web.figures().days(store, 90),
         async { Ok(store.workers_without_lease().await?) }
     )?;
-    let (all, _) = crate::pages::add_up(tables.iter().map(|(_, t)| t.as_ref()));
+    let all = period.classes;
     let mut classes: Vec<ApiClassStats> = all
         .into_iter()
         .map(|((queue, class), s)| ApiClassStats {

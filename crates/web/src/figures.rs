@@ -9,12 +9,12 @@
 //! behind, shows within a minute. Memory is bounded: only the longest view's names are
 //! kept (60 minutes, 72 hours, 90 days).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use resque_protocol::metrics;
+use resque_protocol::metrics::{self, ClassStats};
 use resque_store::{ClassTable, DayCounts, Store};
 
 use crate::error::Error;
@@ -32,7 +32,7 @@ const MAX_HOURS: u32 = 72;
 const MAX_DAYS: u32 = 90;
 
 /// A unit of time the figures are kept by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Unit {
     Minute,
     Hour,
@@ -73,15 +73,105 @@ impl Unit {
 /// Figures by name, each with when it was read.
 type Kept<T> = Mutex<BTreeMap<String, (Instant, T)>>;
 
+/// A view's closed tables added up: the first and last names it covers, when, and the sum.
+#[derive(Debug)]
+struct Summed {
+    first: String,
+    last: String,
+    at: Instant,
+    classes: Arc<ClassTable>,
+}
+
 /// The closed figures read so far, for one dashboard (one Redis and namespace).
 #[derive(Debug, Default)]
 pub(crate) struct Figures {
     minutes: Kept<Arc<ClassTable>>,
     hours: Kept<Arc<ClassTable>>,
     days: Kept<DayCounts>,
+    /// Per view (unit and length), its closed tables added up: a request then adds only
+    /// the open ones (60 tables of 20 classes cost more to add than to draw).
+    summed: Mutex<HashMap<(Unit, u32), Summed>>,
+}
+
+/// A view's figures: each table's name and sum (its bar), and every class over the view.
+#[derive(Debug, Default)]
+pub(crate) struct Period {
+    pub(crate) bars: Vec<(String, ClassStats)>,
+    pub(crate) classes: ClassTable,
+}
+
+/// Adds `table`'s classes into `all`.
+fn add_into(all: &mut ClassTable, table: &ClassTable) {
+    for (id, s) in table {
+        // Most classes are there already: clone the names only for a new one.
+        match all.get_mut(id) {
+            Some(a) => a.merge(s),
+            None => {
+                all.insert(id.clone(), s.clone());
+            }
+        }
+    }
 }
 
 impl Figures {
+    /// The last `n` minutes or hours, their bars and every class over them.
+    pub(crate) async fn period(&self, store: &Store, unit: Unit, n: u32) -> Result<Period, Error> {
+        let tables = self.tables(store, unit, n).await?;
+        let now = Timestamp::now();
+        let closed_before = unit.name(now.checked_sub(GRACE).unwrap_or(now));
+        let k = tables
+            .iter()
+            .take_while(|(name, _)| *name < closed_before)
+            .count();
+        let mut classes = ClassTable::default();
+        if let (Some((first, _)), Some((last, _))) = (tables.first(), tables[..k].last()) {
+            let key = (unit, n);
+            let kept = {
+                let summed = self.summed.lock().unwrap_or_else(|e| e.into_inner());
+                summed
+                    .get(&key)
+                    .filter(|s| s.first == *first && s.last == *last && s.at.elapsed() < KEEP_FOR)
+                    .map(|s| Arc::clone(&s.classes))
+            };
+            let closed = match kept {
+                Some(c) => c,
+                None => {
+                    let mut sum = ClassTable::default();
+                    for (_, t) in &tables[..k] {
+                        add_into(&mut sum, t);
+                    }
+                    let sum = Arc::new(sum);
+                    let mut summed = self.summed.lock().unwrap_or_else(|e| e.into_inner());
+                    summed.insert(
+                        key,
+                        Summed {
+                            first: first.clone(),
+                            last: last.clone(),
+                            at: Instant::now(),
+                            classes: Arc::clone(&sum),
+                        },
+                    );
+                    sum
+                }
+            };
+            classes = (*closed).clone();
+        }
+        for (_, t) in &tables[k..] {
+            add_into(&mut classes, t);
+        }
+        let bars = tables
+            .into_iter()
+            .map(|(name, t)| {
+                let mut sum = ClassStats::default();
+                for s in t.values() {
+                    sum.merge(s);
+                }
+                (name, sum)
+            })
+            .collect();
+        Ok(Period { bars, classes })
+    }
+
     /// The last `n` minutes' or hours' job metrics, oldest first, with their names.
     pub(crate) async fn tables(
         &self,

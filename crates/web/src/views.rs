@@ -335,6 +335,8 @@ pub(crate) struct QueuesTable {
 pub(crate) struct WorkingTable {
     pub(crate) working: Vec<WorkerRow>,
     pub(crate) total_workers: usize,
+    /// Every registered worker's id (the Overview counts those without a resque-rs lease).
+    pub(crate) ids: Vec<String>,
 }
 
 #[derive(Template, WebTemplate)]

@@ -201,3 +201,69 @@ async fn prometheus_and_the_api_carry_the_same_figures() -> R {
     assert!(ttl > 90 * 24 * 3600 && ttl <= 91 * 24 * 3600, "{ttl}");
     Ok(())
 }
+
+#[tokio::test]
+async fn ended_minutes_and_hours_are_read_once_and_added_to_the_open_ones() -> R {
+    let s = RedisServer::start();
+    let web = app(&s);
+    let now = jiff::Timestamp::now();
+    let f = resque_protocol::metrics::field_suffix("q", "Old");
+    let ago = |mins: i64| now - jiff::SignedDuration::from_mins(mins);
+    let minute = |mins| {
+        format!(
+            "resque:resque-rs:metrics:{}",
+            resque_protocol::metrics::minute(ago(mins))
+        )
+    };
+    let hour = |mins| {
+        format!(
+            "resque:resque-rs:metrics-hour:{}",
+            resque_protocol::metrics::hour(ago(mins))
+        )
+    };
+    // Ended minutes (10 and 20 minutes ago) and an ended hour (3 hours ago).
+    for key in [minute(10), minute(20), hour(180)] {
+        cmd(
+            &s,
+            &[
+                "HSET",
+                &key,
+                &format!("n|{f}"),
+                "2",
+                &format!("ms|{f}"),
+                "10",
+            ],
+        )?;
+    }
+    let r = get(&web, "/job-metrics").await?;
+    assert!(r.body.contains("4 jobs"), "{}", r.body);
+    let r = get(&web, "/job-metrics?minutes=480").await?;
+    assert!(r.body.contains("2 jobs"), "{}", r.body);
+    // A job now (an open minute and hour) adds to the kept sums.
+    let client = resque_store::Client::connect(&s.url()).await?;
+    client
+        .store()?
+        .job_done(
+            "box:1:q",
+            None,
+            false,
+            Some(resque_store::JobMetrics {
+                queue: "q",
+                class: "Old",
+                millis: 5,
+            }),
+        )
+        .await?;
+    // An ended minute changed behind the dashboard's back: it is kept as first read (for a
+    // minute), so only the new job shows.
+    cmd(&s, &["HSET", &minute(10), &format!("n|{f}"), "100"])?;
+    let r = get(&web, "/job-metrics").await?;
+    assert!(r.body.contains("5 jobs"), "{}", r.body);
+    let r = get(&web, "/job-metrics?minutes=480").await?;
+    assert!(r.body.contains("3 jobs"), "{}", r.body);
+    let r = get(&web, "/api/metrics").await?;
+    let v: serde_json::Value = serde_json::from_str(&r.body)?;
+    assert_eq!(v["classes"][0]["runs"], 5);
+    assert_eq!(v["classes"][0]["total_ms"], 25);
+    Ok(())
+}

@@ -17,7 +17,7 @@ use super::Page;
 use crate::app::{Conn, Root, Web};
 use crate::chart::{Chart, Point};
 use crate::error::Error;
-use crate::figures::Unit;
+use crate::figures::{Period, Unit};
 use crate::query::Q;
 use crate::views::*;
 
@@ -122,42 +122,23 @@ fn clock(name: &str) -> String {
     }
 }
 
-/// Every class's figures over `tables`, and each table's sum (its bar).
-pub(crate) fn add_up<'a>(
-    tables: impl Iterator<Item = &'a ClassTable>,
-) -> (ClassTable, Vec<ClassStats>) {
-    let mut all = ClassTable::default();
-    let sums = tables
-        .map(|table| {
-            let mut sum = ClassStats::default();
-            for (id, s) in table {
-                sum.merge(s);
-                // Most classes are there already: clone the names only for a new one.
-                match all.get_mut(id) {
-                    Some(a) => a.merge(s),
-                    None => {
-                        all.insert(id.clone(), s.clone());
-                    }
-                }
-            }
-            sum
-        })
-        .collect();
-    (all, sums)
+/// How a period is read: by minute for the hour, by hour for the longer periods (8 to 72
+/// hashes, not 480 to 4,320); and what a bar is.
+fn unit_of(minutes: u32) -> (Unit, u32, &'static str) {
+    if minutes <= 60 {
+        (Unit::Minute, minutes, "minute")
+    } else {
+        (Unit::Hour, minutes / 60, "hour")
+    }
 }
 
-/// A period's tables and bar labels: by minute for the hour, by hour for the longer
-/// periods (8 to 72 hashes, not 480 to 4,320), and what a bar is.
+/// A period's tables, each with its bar's label, and what a bar is.
 pub(crate) async fn period_tables(
     web: &Web,
     store: &resque_store::Store,
     minutes: u32,
 ) -> Result<(Vec<(String, Arc<ClassTable>)>, &'static str), Error> {
-    let (unit, n, per) = if minutes <= 60 {
-        (Unit::Minute, minutes, "minute")
-    } else {
-        (Unit::Hour, minutes / 60, "hour")
-    };
+    let (unit, n, per) = unit_of(minutes);
     let tables = web.figures().tables(store, unit, n).await?;
     Ok((
         tables.into_iter().map(|(n, t)| (clock(&n), t)).collect(),
@@ -165,17 +146,38 @@ pub(crate) async fn period_tables(
     ))
 }
 
+/// A period's bars (labelled) and classes, and what a bar is.
+pub(crate) async fn period_view(
+    web: &Web,
+    store: &resque_store::Store,
+    minutes: u32,
+) -> Result<(Period, &'static str), Error> {
+    let (unit, n, per) = unit_of(minutes);
+    let mut period = web.figures().period(store, unit, n).await?;
+    for (name, _) in &mut period.bars {
+        *name = clock(name);
+    }
+    Ok((period, per))
+}
+
 impl Web {
-    /// The Overview's history for `days` (one of [`HISTORY_DAYS`], else the first).
-    pub(crate) async fn history(&self, c: &Conn, root: &Root, days: u32) -> Result<History, Error> {
+    /// The Overview's history for `days` (one of [`HISTORY_DAYS`], else the first), and
+    /// the resque-rs leases (the caller counts the registered workers without one, from the
+    /// ids it reads anyway).
+    pub(crate) async fn history(
+        &self,
+        c: &Conn,
+        root: &Root,
+        days: u32,
+    ) -> Result<(History, std::collections::HashMap<String, i64>), Error> {
         let days = if HISTORY_DAYS.contains(&days) {
             days
         } else {
             HISTORY_DAYS[0]
         };
         let store = c.client.store()?;
-        let (counts, foreign) = tokio::try_join!(self.figures().days(store, days), async {
-            Ok(store.workers_without_lease().await?)
+        let (counts, leases) = tokio::try_join!(self.figures().days(store, days), async {
+            Ok(store.leases().await?)
         })?;
         let processed = counts.iter().map(|d| d.processed).sum();
         let failed = counts.iter().map(|d| d.failed).sum();
@@ -190,22 +192,25 @@ impl Web {
                 })
                 .collect(),
         );
-        Ok(History {
-            chart,
-            days,
-            choices: HISTORY_DAYS
-                .iter()
-                .map(|d| Choice {
-                    label: format!("{d} days"),
-                    href: format!("{}/overview?days={d}", root.0),
-                    current: *d == days,
-                })
-                .collect(),
-            failure_rate: rate(failed, processed),
-            processed,
-            failed,
-            foreign,
-        })
+        Ok((
+            History {
+                chart,
+                days,
+                choices: HISTORY_DAYS
+                    .iter()
+                    .map(|d| Choice {
+                        label: format!("{d} days"),
+                        href: format!("{}/overview?days={d}", root.0),
+                        current: *d == days,
+                    })
+                    .collect(),
+                failure_rate: rate(failed, processed),
+                processed,
+                failed,
+                foreign: 0,
+            },
+            leases,
+        ))
     }
 }
 
@@ -249,14 +254,14 @@ pub(crate) async fn job_metrics(State(web): State<Web>, root: Root, Q(q): Q<Metr
     let minutes = q.minutes();
     let c = web.conn().await?;
     let store = c.client.store()?;
-    let ((tables, per), foreign) = tokio::try_join!(period_tables(&web, store, minutes), async {
+    let ((period, per), foreign) = tokio::try_join!(period_view(&web, store, minutes), async {
         Ok(store.workers_without_lease().await?)
     })?;
-    let (all, sums) = add_up(tables.iter().map(|(_, t)| t.as_ref()));
-    let points = tables
+    let all = period.classes;
+    let points = period
+        .bars
         .into_iter()
-        .zip(sums)
-        .map(|((label, _), sum)| Point {
+        .map(|(label, sum)| Point {
             label,
             total: sum.runs,
             failed: sum.failed,

@@ -158,6 +158,7 @@ impl Web {
     async fn working_table(&self, c: &Conn) -> Result<WorkingTable, Error> {
         let rows = self.worker_rows(c).await?;
         let total_workers = rows.len();
+        let ids = rows.iter().map(|r| r.id.clone()).collect();
         let mut working: Vec<WorkerRow> = rows.into_iter().filter(|w| w.job.is_some()).collect();
         // Ruby sorts by run_at (as text).
         working.sort_by(|a, b| {
@@ -167,6 +168,7 @@ impl Web {
         Ok(WorkingTable {
             working,
             total_workers,
+            ids,
         })
     }
 }

@@ -44,7 +44,7 @@ async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String, 
     // Every read goes out together (fred pipelines them on one connection).
     let stat =
         |name: &'static str| async { Ok::<_, crate::error::Error>(c.client.stat(name).await?) };
-    let (qt, wt, processed, failed, delayed, history) = tokio::try_join!(
+    let (qt, wt, processed, failed, delayed, (mut history, leases)) = tokio::try_join!(
         web.queues_table(&c, &root),
         web.working_table(&c),
         stat("processed"),
@@ -52,6 +52,7 @@ async fn overview_page(web: Web, root: Root, fragment: bool, poll_href: String, 
         web.delayed_count(&c),
         web.history(&c, &root, days)
     )?;
+    history.foreign = wt.ids.iter().filter(|id| !leases.contains_key(*id)).count();
     let counts = Counts {
         processed,
         failed,
