@@ -159,3 +159,40 @@ fn metrics_off_writes_none() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn metrics_history_writes_only_the_days_counts() -> Result<()> {
+    // With scripts and without: the same keys.
+    for scripts in [true, false] {
+        let server = RedisServer::start();
+        if !scripts {
+            server.cmd(&["ACL", "SETUSER", "default", "-evalsha", "-script"])?;
+        }
+        seed(&server)?;
+        let mut w = worker(
+            &server,
+            "m1,m2",
+            &[("INTERVAL", "0"), ("RESQUE_METRICS", "history")],
+        )?;
+        assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
+        assert!(
+            server
+                .get_list(&["KEYS", "resque:resque-rs:metrics*"])
+                .is_empty(),
+            "no per-class metrics (scripts: {scripts})"
+        );
+        let days = server.get_list(&["KEYS", "resque:resque-rs:history:*"]);
+        assert!(matches!(days.len(), 1 | 2), "{days:?}");
+        let mut counts: BTreeMap<String, i64> = BTreeMap::new();
+        for day in &days {
+            for (f, v) in hash(&server, day) {
+                *counts.entry(f).or_default() += v.parse::<i64>().unwrap_or(-1000);
+            }
+            let t = ttl(&server, day);
+            assert!((90 * 86_400..=91 * 86_400).contains(&t), "{day}: TTL {t}");
+        }
+        assert_eq!(counts.get("processed"), Some(&8), "{counts:?}");
+        assert_eq!(counts.get("failed"), Some(&3));
+    }
+    Ok(())
+}

@@ -251,6 +251,7 @@ async fn ended_minutes_and_hours_are_read_once_and_added_to_the_open_ones() -> R
                 queue: "q",
                 class: "Old",
                 millis: 5,
+                per_class: true,
             }),
         )
         .await?;

@@ -215,8 +215,13 @@ impl Builder {
         polling(bool) => "polling", |v| flag(v);
         /// Job slots send their reservations together (`RESQUE_BATCH_RESERVATIONS`).
         batch_reservations(bool) => "batch_reservations", |v| flag(v);
-        /// Job metrics and daily history (`RESQUE_METRICS`, on by default).
-        metrics(bool) => "metrics", |v| flag(v);
+        /// Job metrics and daily history (`RESQUE_METRICS`: all by default).
+        metrics(crate::Metrics) => "metrics", |v| match v {
+            crate::Metrics::Off => "0",
+            crate::Metrics::History => "history",
+            crate::Metrics::Full => "1",
+        }
+        .to_owned();
         /// Prefix of the process title (`RESQUE_PROCLINE_PREFIX`).
         procline_prefix(&str) => "procline_prefix", |v| v.to_owned();
         /// Failure backends: `redis`, `redis_multi_queue`, `airbrake`, or a comma list

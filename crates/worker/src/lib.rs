@@ -29,6 +29,6 @@ mod wake;
 mod worker;
 
 pub use builder::Builder;
-pub use config::{Args, Config, ConfigError};
+pub use config::{Args, Config, ConfigError, Metrics};
 pub use queues::{NoQueues, QueueSpec};
 pub use worker::{Error, Hooks, JobInfo, Worker};

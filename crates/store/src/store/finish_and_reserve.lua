@@ -12,7 +12,8 @@
 --       '0' not to   5 run_at   6 the call's token   7 '1' in reliable mode
 --       8 '1' if the finished job was registered under worker:<id>
 --       9 the day's history key ('' for no metrics)  10 the minute's metrics key
---       11 the metrics total key  12 the fields' suffix (["queue","class"] as JSON)
+--       11 the metrics total key  12 the fields' suffix (["queue","class"] as JSON; ''
+--       for the history alone, when 10, 11, 13, 14 and 15 are '' too)
 --       13 the run time in milliseconds  14 its histogram bucket's label
 --       15 the hour's metrics key
 --       15+j each queue's name as JSON, parallel to the queue keys
@@ -115,19 +116,22 @@ local function section(K, A)
       -- Ours (resque-protocol's metrics module): a key's expiry is set when one of its
       -- fields is made, which is also when the key is made, so once per key, not per job.
       local f, failed = ARGV[A + 12], ARGV[A + 2] == 'failed'
-      -- The minute's key lasts 72 hours, the hour's 73, from its first field.
-      local ttl = {[ARGV[A + 10]] = 259200, [ARGV[A + 15]] = 262800}
-      for _, key in ipairs({ARGV[A + 11], ARGV[A + 10], ARGV[A + 15]}) do
-        local n = redis.pcall('HINCRBY', key, 'n|' .. f, 1)
-        if n == 1 and ttl[key] then book('EXPIRE', key, ttl[key]) end
-        book('HINCRBY', key, 'ms|' .. f, ARGV[A + 13])
-        book('HINCRBY', key, 'b' .. ARGV[A + 14] .. '|' .. f, 1)
-        if failed then book('HINCRBY', key, 'f|' .. f, 1) end
+      if f ~= '' then
+        -- Per class (off with RESQUE_METRICS=history). The minute's key lasts 72 hours,
+        -- the hour's 73, from its first field; the total 91 days from the day's first job.
+        local ttl = {[ARGV[A + 10]] = 259200, [ARGV[A + 15]] = 262800}
+        for _, key in ipairs({ARGV[A + 11], ARGV[A + 10], ARGV[A + 15]}) do
+          local n = redis.pcall('HINCRBY', key, 'n|' .. f, 1)
+          if n == 1 and ttl[key] then book('EXPIRE', key, ttl[key]) end
+          book('HINCRBY', key, 'ms|' .. f, ARGV[A + 13])
+          book('HINCRBY', key, 'b' .. ARGV[A + 14] .. '|' .. f, 1)
+          if failed then book('HINCRBY', key, 'f|' .. f, 1) end
+        end
       end
       if redis.pcall('HINCRBY', ARGV[A + 9], 'processed', 1) == 1 then
-        -- The day's first job: the day's key and the total last for 91 days from here.
+        -- The day's first job: the day's key lasts 91 days from here.
         book('EXPIRE', ARGV[A + 9], 7862400)
-        book('EXPIRE', ARGV[A + 11], 7862400)
+        if f ~= '' then book('EXPIRE', ARGV[A + 11], 7862400) end
       end
       if failed then book('HINCRBY', ARGV[A + 9], 'failed', 1) end
     end

@@ -128,32 +128,34 @@ impl Store {
         let () = p.incr_by(k.stat_processed_for(id), 1).await?;
         if let Some(m) = metrics {
             let now = jiff::Timestamp::now();
-            let f = metrics::field_suffix(m.queue, m.class);
-            let minute = k.job_metrics(&metrics::minute(now));
-            let hour = k.job_metrics_hour(&metrics::hour(now));
-            let ms = i64::try_from(m.millis).unwrap_or(i64::MAX);
-            for key in [k.job_metrics_total(), minute.clone(), hour.clone()] {
-                let () = p.hincrby(&key, format!("n|{f}"), 1).await?;
-                let () = p.hincrby(&key, format!("ms|{f}"), ms).await?;
-                let () = p
-                    .hincrby(&key, format!("b{}|{f}", metrics::bucket_label(m.millis)), 1)
-                    .await?;
-                if count_failed {
-                    let () = p.hincrby(&key, format!("f|{f}"), 1).await?;
-                }
-            }
             let ttl = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-            let () = p.expire(&minute, ttl(metrics::MINUTE_TTL), None).await?;
-            let () = p.expire(&hour, ttl(metrics::HOUR_TTL), None).await?;
+            if m.per_class {
+                let f = metrics::field_suffix(m.queue, m.class);
+                let minute = k.job_metrics(&metrics::minute(now));
+                let hour = k.job_metrics_hour(&metrics::hour(now));
+                let ms = i64::try_from(m.millis).unwrap_or(i64::MAX);
+                for key in [k.job_metrics_total(), minute.clone(), hour.clone()] {
+                    let () = p.hincrby(&key, format!("n|{f}"), 1).await?;
+                    let () = p.hincrby(&key, format!("ms|{f}"), ms).await?;
+                    let () = p
+                        .hincrby(&key, format!("b{}|{f}", metrics::bucket_label(m.millis)), 1)
+                        .await?;
+                    if count_failed {
+                        let () = p.hincrby(&key, format!("f|{f}"), 1).await?;
+                    }
+                }
+                let () = p.expire(&minute, ttl(metrics::MINUTE_TTL), None).await?;
+                let () = p.expire(&hour, ttl(metrics::HOUR_TTL), None).await?;
+                let () = p
+                    .expire(k.job_metrics_total(), ttl(metrics::HISTORY_TTL), None)
+                    .await?;
+            }
             let day = k.history(&metrics::day(now));
             let () = p.hincrby(&day, "processed", 1).await?;
             if count_failed {
                 let () = p.hincrby(&day, "failed", 1).await?;
             }
             let () = p.expire(&day, ttl(metrics::HISTORY_TTL), None).await?;
-            let () = p
-                .expire(k.job_metrics_total(), ttl(metrics::HISTORY_TTL), None)
-                .await?;
         }
         // The next loop iteration's first command, sent in the same round trip.
         let () = p.get(k.pause_all_workers()).await?;
@@ -260,6 +262,10 @@ impl Store {
             .into(),
         );
         match finished.and_then(|f| f.metrics) {
+            Some(m) if !m.per_class => {
+                argv.push(k.history(&metrics::day(jiff::Timestamp::now())).into());
+                argv.extend(std::iter::repeat_n(RedisValue::from(""), 6));
+            }
             Some(m) => {
                 let now = jiff::Timestamp::now();
                 argv.push(k.history(&metrics::day(now)).into());
@@ -436,6 +442,9 @@ pub struct JobMetrics<'a> {
     pub class: &'a str,
     /// How long it ran, in milliseconds.
     pub millis: u64,
+    /// Also the per-class metrics by minute, hour and in total; `false` records only the
+    /// day's history (about 3 µs of Redis time a job against about 20).
+    pub per_class: bool,
 }
 
 /// What [`Store::finish_and_reserve`] found.

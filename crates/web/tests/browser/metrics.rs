@@ -33,6 +33,7 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
                     queue: "file_serve",
                     class: HOSTILE,
                     millis: 3,
+                    per_class: true,
                 }),
             )
             .await?;

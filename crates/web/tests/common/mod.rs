@@ -107,6 +107,7 @@ pub(crate) async fn record_runs(s: &RedisServer) -> R<resque_store::Client> {
                     queue,
                     class,
                     millis,
+                    per_class: true,
                 }),
             )
             .await?;

@@ -19,8 +19,9 @@ pub(super) struct Pending {
     pub(super) count_failed: bool,
     /// The job was under `worker:<id>` while it ran (see [`resque_store::Finished`]).
     pub(super) registered: bool,
-    /// The queue, class and run time for our job metrics (`None` with `RESQUE_METRICS=0`).
-    pub(super) metrics: Option<(String, String, u64)>,
+    /// The queue, class and run time for our job metrics, and whether to record them by
+    /// class (`None` with `RESQUE_METRICS=0`; `false` with `history`).
+    pub(super) metrics: Option<(String, String, u64, bool)>,
 }
 
 impl Pending {
@@ -33,11 +34,14 @@ impl Pending {
             metrics: self
                 .metrics
                 .as_ref()
-                .map(|(queue, class, millis)| resque_store::JobMetrics {
-                    queue,
-                    class,
-                    millis: *millis,
-                }),
+                .map(
+                    |(queue, class, millis, per_class)| resque_store::JobMetrics {
+                        queue,
+                        class,
+                        millis: *millis,
+                        per_class: *per_class,
+                    },
+                ),
         }
     }
 }
@@ -65,14 +69,15 @@ impl Run<'_> {
         registered: bool,
         ran: Duration,
     ) -> Result<(), Error> {
-        let metrics = self.cfg.metrics.then(|| {
+        let per_class = self.cfg.metrics == crate::Metrics::Full;
+        let metrics = (self.cfg.metrics != crate::Metrics::Off).then(|| {
             let class = payload
                 .get("class")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
             let millis = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
-            (queue.to_owned(), class, millis)
+            (queue.to_owned(), class, millis, per_class)
         });
         // resque-retry's counter after a success (only a class with a retry policy costs
         // anything here; a failure's step is below, with its record).
