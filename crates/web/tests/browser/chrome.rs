@@ -97,6 +97,7 @@ impl Browser {
             .to_owned();
         b.page("Page.enable", json!({}))?;
         b.page("Runtime.enable", json!({}))?;
+        b.desktop()?;
         Ok(b)
     }
 
@@ -183,7 +184,7 @@ impl Browser {
         )
     }
 
-    /// A desktop window, 1280 × 900.
+    /// A desktop window, 1280 × 900 (what [`Browser::launch`] opens).
     pub(crate) fn desktop(&mut self) -> R {
         self.page(
             "Emulation.setDeviceMetricsOverride",
@@ -279,7 +280,10 @@ fn base64_decode(s: &str) -> R<Vec<u8>> {
 
 pub(crate) struct Web {
     child: Child,
-    pub(crate) port: u16,
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
+    /// Its pid and URL files.
+    _app_dir: tempfile::TempDir,
 }
 
 impl Drop for Web {
@@ -289,7 +293,9 @@ impl Drop for Web {
     }
 }
 
-pub(crate) fn start_web(redis: &RedisServer, dir: &std::path::Path) -> R<Web> {
+/// resque-web on a free port over `redis`, with an app dir of its own.
+pub(crate) fn start_web(redis: &RedisServer) -> R<Web> {
+    let dir = tempfile::tempdir()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -303,13 +309,17 @@ pub(crate) fn start_web(redis: &RedisServer, dir: &std::path::Path) -> R<Web> {
             &redis.url(),
         ])
         .arg("--app-dir")
-        .arg(dir)
+        .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
     let line = resque_test_support::first_stdout_line(&mut child)?;
     anyhow::ensure!(line.contains("listening"), "{line}");
-    Ok(Web { child, port })
+    Ok(Web {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        _app_dir: dir,
+    })
 }
 
 /// Whether every table's header cells sit over their columns: each table's header cells and

@@ -73,11 +73,9 @@ fn jiff_now() -> String {
 fn the_dashboard_works_in_headless_chromium() -> R {
     let redis = RedisServer::start();
     seed(&redis)?;
-    let dir = tempfile::tempdir()?;
-    let web = start_web(&redis, dir.path())?;
-    let base = format!("http://127.0.0.1:{}", web.port);
+    let web = start_web(&redis)?;
+    let base = web.base.clone();
     let mut b = Browser::launch()?;
-    b.desktop()?;
 
     // Every tab, through the tab links themselves.
     b.goto(&format!("{base}/"))?;

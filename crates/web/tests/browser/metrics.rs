@@ -39,11 +39,9 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
             .await?;
         R::Ok(())
     })?;
-    let dir = tempfile::tempdir()?;
-    let web = start_web(&redis, dir.path())?;
-    let base = format!("http://127.0.0.1:{}", web.port);
+    let web = start_web(&redis)?;
+    let base = web.base.clone();
     let mut b = Browser::launch()?;
-    b.desktop()?;
     let mut shots = Vec::new();
 
     // History: seven days, today's bar drawn (6 jobs, 1 failed), the failure rate shown.

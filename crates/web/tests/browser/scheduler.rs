@@ -57,11 +57,9 @@ fn the_scheduler_tabs_work_in_headless_chromium() -> R {
         "hourly",
         r#"{"class":"Archive","every":"1h","queue":"file_serve","args":[1],"description":"every hour"}"#,
     ])?;
-    let dir = tempfile::tempdir()?;
-    let web = start_web(&redis, dir.path())?;
-    let base = format!("http://127.0.0.1:{}", web.port);
+    let web = start_web(&redis)?;
+    let base = web.base.clone();
     let mut b = Browser::launch()?;
-    b.desktop()?;
     let mut shots = Vec::new();
     b.goto(&format!("{base}/overview"))?;
     for (tab, text) in [
