@@ -10,7 +10,10 @@
 #   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_bench.rb load, 1, 10 and 30 threads;
 # then, at 0 ms, the scaling curve: 1, 2, 4 and 8 resque-rs worker processes (COUNT), fork
 # per job (SLOW_JOBS jobs) and FORK_PER_JOB=false (JOBS), beside redis-benchmark -c N.
-# BENCH_PARTS="throughput" or "scaling" runs one part.
+# The "metrics" part (not run by default): what RESQUE_METRICS costs, as an A/B drain of
+# JOBS no-op jobs, one slot, 0 ms, three rounds of 1 / history / 0 in turn, each with the
+# reserve script's Redis time a call, beside redis-benchmark GET -c 1.
+# BENCH_PARTS="throughput", "scaling" or "metrics" runs one part.
 # Usage: scripts/bench-throughput.sh [JOBS] [SLOW_JOBS]   (defaults 100000 and 20000: SLOW_JOBS
 # is used at 1 ms for one job at a time, and for Ruby, so a run stays in minutes)
 set -euo pipefail
@@ -121,6 +124,24 @@ for delay in 0 1; do
     proxy_pid=
   fi
 done
+
+if [[ $parts == *" metrics "* ]]; then
+  echo "== metrics: RESQUE_METRICS A/B, one slot, 0 ms"
+  printf 'redis-benchmark -c 1 on the same path: GET %s/s\n' \
+    "$(redis-benchmark -h 127.0.0.1 -p "$port" -n 100000 -t get -P 1 -c 1 --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')"
+  for round in 1 2 3; do
+    for m in 1 history 0; do
+      redis-cli -p "$port" config resetstat > /dev/null
+      drain "round $round, RESQUE_METRICS=$m" "$JOBS" \
+        env REDIS_URL="redis://127.0.0.1:$port/0" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false \
+        RESQUE_METRICS="$m" "$bin/resque-test-worker"
+      redis-cli -p "$port" info commandstats | awk -F'[=,:]' '
+        /^cmdstat_evalsha/ { printf "  (%s reserve calls, %.1f us of Redis a call", $3, $7 }
+        /^cmdstat_hincrby/ { h = $3 }
+        END { printf ", %d HINCRBY)\n", h }'
+    done
+  done
+fi
 
 [[ $parts == *" scaling "* ]] || exit 0
 echo "== scaling: worker processes (COUNT) on the same server, 0 ms"

@@ -196,3 +196,66 @@ fn metrics_history_writes_only_the_days_counts() -> Result<()> {
     }
     Ok(())
 }
+
+/// `cmdstat_hincrby`'s calls so far.
+fn hincrbys(server: &RedisServer) -> i64 {
+    let info = server
+        .get_str(&["INFO", "commandstats"])
+        .unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_hincrby:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The worker adds its runs up in memory and sends the sums with a bookkeeping call every
+/// few seconds and when its queues run dry, not ten hash increments a job: a worker that
+/// stays up (INTERVAL 1) has written every run's figures once it is idle, with about one
+/// increment a job (the day's history) plus a few a send. Both job modes.
+#[test]
+fn a_busy_worker_sends_sums_not_increments_a_job_and_all_of_them_once_idle() -> Result<()> {
+    const JOBS: i64 = 300;
+    for env in [
+        vec![("INTERVAL", "1")],
+        vec![("INTERVAL", "1"), ("FORK_PER_JOB", "false")],
+    ] {
+        let server = RedisServer::start();
+        for i in 0..JOBS {
+            job(&server, "m1", "NoopJob", &format!("[{i}]"))?;
+        }
+        let before = hincrbys(&server);
+        let mut w = worker(&server, "m1", &env)?;
+        let runs = || {
+            stats(&server, "resque:resque-rs:metrics:total")
+                .get(&("m1".to_owned(), "NoopJob".to_owned()))
+                .map_or(0, |s| s.runs)
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while runs() < u64::try_from(JOBS)? && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(
+            runs(),
+            u64::try_from(JOBS)?,
+            "every run, the worker still up ({env:?})"
+        );
+        assert!(w.try_wait()?.is_none(), "still running");
+        assert_eq!(stat(&server, "processed"), JOBS);
+        let (by_minute, _) = summed(&server, "resque:resque-rs:metrics:2*");
+        let (by_hour, _) = summed(&server, "resque:resque-rs:metrics-hour:*");
+        let total = stats(&server, "resque:resque-rs:metrics:total");
+        assert_eq!((&by_minute, &by_hour), (&total, &total));
+        let used = hincrbys(&server) - before;
+        // Written a job at a time this was eleven increments a job; now it is one (the
+        // day's `processed`) and a dozen fields a send (when idle, and every five seconds).
+        assert!(
+            used < JOBS + 100,
+            "{used} HINCRBY for {JOBS} jobs ({env:?})"
+        );
+        signal(&w, nix::sys::signal::Signal::SIGQUIT)?;
+        assert_eq!(finish(&mut w, Duration::from_secs(30))?, Some(0));
+        assert_eq!(runs(), u64::try_from(JOBS)?, "nothing more on the way out");
+    }
+    Ok(())
+}

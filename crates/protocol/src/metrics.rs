@@ -1,8 +1,9 @@
-//! resque-rs's job metrics and history (keys Ruby never reads, written by our workers in
-//! each job's bookkeeping, in the same script call):
+//! resque-rs's job metrics and history (keys Ruby never reads, written by our workers
+//! inside their bookkeeping script calls):
 //!
 //! - `<ns>:resque-rs:history:<YYYY-MM-DD>` (UTC day): a hash with `processed` and `failed`,
-//!   kept [`HISTORY_TTL`] after the day's first job: the dashboard's 7/30/90-day graph.
+//!   counted with each job as `stat:processed` is, kept [`HISTORY_TTL`] after the day's
+//!   first job: the dashboard's 7/30/90-day graph.
 //! - `<ns>:resque-rs:metrics:<YYYYMMDDHHMM>` (UTC minute): a hash per minute, kept
 //!   [`MINUTE_TTL`] (Sidekiq 7 keeps its metrics as long): for each queue and class, the runs
 //!   (`n`), failures (`f`), total run time in milliseconds (`ms`) and a coarse histogram
@@ -10,7 +11,10 @@
 //! - `<ns>:resque-rs:metrics-hour:<YYYYMMDDHH>` (UTC hour): the same fields per hour, kept
 //!   [`HOUR_TTL`], so the 8- to 72-hour views read 8 to 72 hashes, not 480 to 4,320.
 //! - `<ns>:resque-rs:metrics:total`: the same fields since it was made, for Prometheus
-//!   counters that only grow; it expires [`HISTORY_TTL`] after the last day a job ran.
+//!   counters that only grow; it expires [`HISTORY_TTL`] after the last write.
+//!
+//! The per-class fields are added up in the worker ([`Sums`]) and written every few
+//! seconds, each write setting its keys' expiries (so they count from the last write).
 //!
 //! A field is `<kind>|<["queue","class"] as JSON>`, so any queue or class name (a `|`, a
 //! newline, anything) reads back as it was.
@@ -139,6 +143,99 @@ pub fn read_hash<'a>(
     out
 }
 
+/// Job runs added up in a worker's memory, to be written as a few sums every few seconds
+/// instead of ten hash increments a job (Sidekiq's way with its metrics): per UTC minute,
+/// queue and class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sums {
+    /// Keyed by the minute (seconds since the epoch / 60), the queue and the class.
+    runs: BTreeMap<(i64, String, String), ClassStats>,
+}
+
+impl Sums {
+    /// Adds one run that ended at `at`.
+    pub fn add(&mut self, at: Timestamp, queue: &str, class: &str, millis: u64, failed: bool) {
+        let minute = at.as_second().div_euclid(60);
+        let key = (minute, queue.to_owned(), class.to_owned());
+        let s = self.runs.entry(key).or_default();
+        s.runs += 1;
+        s.failed += u64::from(failed);
+        s.millis = s.millis.saturating_add(millis);
+        let label = bucket_label(millis);
+        if let Some(i) = BUCKET_LABELS.iter().position(|b| *b == label) {
+            s.buckets[i] += 1;
+        }
+    }
+
+    /// Adds another set of sums (say, ones that could not be sent).
+    pub fn merge(&mut self, other: Sums) {
+        for (k, v) in other.runs {
+            self.runs.entry(k).or_default().merge(&v);
+        }
+    }
+
+    /// Nothing added.
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// The runs added.
+    pub fn runs(&self) -> u64 {
+        self.runs.values().map(|s| s.runs).sum()
+    }
+
+    /// What to write: `(key, field, n)` for `HINCRBY`, in the minute's, the hour's and the
+    /// total's hashes, one increment per key and field; then each key and the expiry to
+    /// set on it (`EXPIRE`, each time: the minute's and the hour's keys so last
+    /// [`MINUTE_TTL`] and [`HOUR_TTL`] from their last write, a few minutes more than
+    /// from their first; the total [`HISTORY_TTL`]).
+    pub fn writes(&self, keys: &crate::Keys) -> Writes {
+        let mut incr: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut ttl: BTreeMap<String, std::time::Duration> = BTreeMap::new();
+        let total = keys.job_metrics_total();
+        for ((minute_no, queue, class), s) in &self.runs {
+            let at = Timestamp::from_second(minute_no.saturating_mul(60)).unwrap_or_default();
+            let f = field_suffix(queue, class);
+            let minute = keys.job_metrics(&minute(at));
+            let hour = keys.job_metrics_hour(&hour(at));
+            ttl.insert(minute.clone(), MINUTE_TTL);
+            ttl.insert(hour.clone(), HOUR_TTL);
+            for key in [&total, &minute, &hour] {
+                // A run of 0 ms still has its `ms` field, so every class has `n` and `ms`.
+                let mut put = |kind: &str, n: u64, always: bool| {
+                    if n > 0 || always {
+                        *incr
+                            .entry((key.clone(), format!("{kind}|{f}")))
+                            .or_default() += n;
+                    }
+                };
+                put("n", s.runs, false);
+                put("f", s.failed, false);
+                put("ms", s.millis, true);
+                for (label, n) in BUCKET_LABELS.iter().zip(s.buckets) {
+                    put(&format!("b{label}"), n, false);
+                }
+            }
+        }
+        if !self.runs.is_empty() {
+            ttl.insert(total, HISTORY_TTL);
+        }
+        Writes {
+            increments: incr.into_iter().map(|((k, f), n)| (k, f, n)).collect(),
+            expiries: ttl.into_iter().collect(),
+        }
+    }
+}
+
+/// What [`Sums::writes`] says to write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// `(key, field, n)` for `HINCRBY`.
+    pub increments: Vec<(String, String, u64)>,
+    /// `(key, expiry)` for `EXPIRE`.
+    pub expiries: Vec<(String, std::time::Duration)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +272,70 @@ mod tests {
         assert_eq!(day(t), "2026-12-01");
         assert_eq!(minute(t), "202612011905");
         assert_eq!(hour(t), "2026120119");
+    }
+
+    #[test]
+    fn sums_become_one_increment_per_key_and_field() {
+        let keys = crate::Keys::new("ns").expect("namespace");
+        let t: Timestamp = "2026-12-01T19:05:30Z".parse().expect("time");
+        let later: Timestamp = "2026-12-01T19:06:01Z".parse().expect("time");
+        let mut sums = Sums::default();
+        sums.add(t, "q", "A", 3, false);
+        sums.add(t, "q", "A", 700, true);
+        sums.add(later, "q", "A", 0, false);
+        let mut other = Sums::default();
+        other.add(later, "q", "B", 2, false);
+        sums.merge(other);
+        assert_eq!(sums.runs(), 4);
+        let Writes {
+            increments: incr,
+            expiries: ttl,
+        } = sums.writes(&keys);
+        let get = |key: &str, field: &str| {
+            incr.iter()
+                .find(|(k, f, _)| k == key && f == field)
+                .map(|(_, _, n)| *n)
+        };
+        let a = field_suffix("q", "A");
+        let total = keys.job_metrics_total();
+        assert_eq!(get(&total, &format!("n|{a}")), Some(3));
+        assert_eq!(get(&total, &format!("f|{a}")), Some(1));
+        assert_eq!(get(&total, &format!("ms|{a}")), Some(703));
+        assert_eq!(get(&total, &format!("b5|{a}")), Some(1));
+        assert_eq!(get(&total, &format!("b1|{a}")), Some(1));
+        assert_eq!(get(&total, &format!("b1000|{a}")), Some(1));
+        let m05 = keys.job_metrics("202612011905");
+        let m06 = keys.job_metrics("202612011906");
+        assert_eq!(get(&m05, &format!("n|{a}")), Some(2));
+        assert_eq!(get(&m06, &format!("n|{a}")), Some(1));
+        assert_eq!(
+            get(&m06, &format!("ms|{a}")),
+            Some(0),
+            "a 0 ms run keeps its field"
+        );
+        assert_eq!(get(&m06, &format!("f|{a}")), None, "no zero increments");
+        let hour = keys.job_metrics_hour("2026120119");
+        assert_eq!(get(&hour, &format!("n|{a}")), Some(3));
+        assert_eq!(
+            get(&hour, &format!("n|{}", field_suffix("q", "B"))),
+            Some(1)
+        );
+        let mut unique = incr.iter().map(|(k, f, _)| (k, f)).collect::<Vec<_>>();
+        unique.dedup();
+        assert_eq!(unique.len(), incr.len(), "one increment per key and field");
+        assert_eq!(
+            ttl,
+            vec![
+                (m05, MINUTE_TTL),
+                (m06, MINUTE_TTL),
+                (total, HISTORY_TTL),
+                (hour, HOUR_TTL),
+            ]
+            .into_iter()
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+        );
+        assert!(Sums::default().writes(&keys).expiries.is_empty());
     }
 }

@@ -753,7 +753,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         Some(working)
     );
     mon.clear();
-    assert!(!s.job_done(id, None, false, None).await?);
+    assert!(!s.job_done(id, None, false, None, None).await?);
     assert_eq!(
         mon.data_commands(),
         [
@@ -782,7 +782,7 @@ async fn worker_registry_operations_match_fixtures_03_and_04() -> Result<()> {
         queue,
         retried_at: None,
     };
-    s.job_done(id, Some(("failed", &record)), true, None)
+    s.job_done(id, Some(("failed", &record)), true, None, None)
         .await?;
     assert_eq!(stat(&server, "processed").as_deref(), Some("2"));
     assert_eq!(stat(&server, "failed").as_deref(), Some("1"));

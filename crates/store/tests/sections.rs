@@ -255,3 +255,83 @@ async fn calls_sent_together_over_tcp_share_one_delay() -> Result<()> {
     );
     Ok(())
 }
+
+/// Job metrics summed by a worker go with its call: added once however often the call is
+/// sent again under its token (its reply lost), each part's own in a shared call, and a
+/// call with nothing to finish or reserve carries them too.
+#[tokio::test(flavor = "current_thread")]
+async fn summed_job_metrics_are_added_once_per_call_whatever_is_resent() -> Result<()> {
+    use resque_protocol::metrics::{self, Sums};
+    let server = RedisServer::start();
+    let stores = stores(&server.url()).await?;
+    let a = vec!["a".to_owned()];
+    server.cmd(&["RPUSH", "resque:queue:a", &job(1)])?;
+    let now = jiff::Timestamp::now();
+    let mut sums = Sums::default();
+    for ms in [2, 3, 700] {
+        sums.add(now, "a", "NoopJob", ms, ms == 700);
+    }
+    let section = |i: usize, token: &str, sums: &Sums| -> resque_store::Result<_> {
+        let mut s = stores[i].reserve_section(IDS[i], None, Some((&a, RUN_AT)), token, false)?;
+        s.add_sums(sums);
+        Ok(s)
+    };
+    // Sent, then sent again with the same token: the job comes back again, the sums count once.
+    for _ in 0..2 {
+        let reply = stores[0].send_section(&section(0, "t1", &sums)?).await?;
+        assert!(matches!(
+            stores[0].read_reserved(IDS[0], Some((&a, RUN_AT)), reply)?,
+            Reserved::Job { .. }
+        ));
+    }
+    let total = || {
+        let flat = server.get_list(&["HGETALL", "resque:resque-rs:metrics:total"]);
+        let pairs: Vec<(String, String)> = flat
+            .chunks(2)
+            .map(|p| (p[0].clone(), p.get(1).cloned().unwrap_or_default()))
+            .collect();
+        metrics::read_hash(pairs.iter().map(|(f, v)| (f.as_str(), v.as_str())))
+            .remove(&("a".to_owned(), "NoopJob".to_owned()))
+            .unwrap_or_default()
+    };
+    let got = total();
+    assert_eq!((got.runs, got.failed, got.millis), (3, 1, 705));
+    assert_eq!(got.buckets[1], 2, "2 and 3 ms in the 5 ms bucket");
+    assert_eq!(got.buckets[6], 1, "700 ms in the 1 s bucket");
+    // Two parts in one call, each with its own sums, and a part that only carries sums.
+    let mut one = Sums::default();
+    one.add(now, "a", "NoopJob", 1, false);
+    let parts = [section(1, "t2", &one)?, {
+        let mut s = stores[2].reserve_section(IDS[2], None, None, "t3", false)?;
+        s.add_sums(&one);
+        s
+    }];
+    stores[1].send_sections(&parts).await?;
+    stores[1].send_sections(&parts).await?;
+    assert_eq!(total().runs, 5, "two parts' sums, once each");
+    // The minute's and the hour's keys hold the same and expire; the total too.
+    let minute = format!("resque:resque-rs:metrics:{}", metrics::minute(now));
+    let hour = format!("resque:resque-rs:metrics-hour:{}", metrics::hour(now));
+    for (key, most) in [
+        (minute.as_str(), metrics::MINUTE_TTL),
+        (hour.as_str(), metrics::HOUR_TTL),
+        ("resque:resque-rs:metrics:total", metrics::HISTORY_TTL),
+    ] {
+        let ttl = match server.cmd(&["TTL", key])? {
+            resque_test_support::Resp::Integer(t) => t,
+            other => anyhow::bail!("TTL {key}: {other:?}"),
+        };
+        let most = i64::try_from(most.as_secs())?;
+        assert!((most - 60..=most).contains(&ttl), "{key}: {ttl}");
+        assert_eq!(
+            server.get_str(&[
+                "HGET",
+                key,
+                &format!("n|{}", metrics::field_suffix("a", "NoopJob"))
+            ]),
+            Some("5".to_owned()),
+            "{key}"
+        );
+    }
+    Ok(())
+}

@@ -253,6 +253,7 @@ async fn ended_minutes_and_hours_are_read_once_and_added_to_the_open_ones() -> R
                 millis: 5,
                 per_class: true,
             }),
+            None,
         )
         .await?;
     // An ended minute changed behind the dashboard's back: it is kept as first read (for a

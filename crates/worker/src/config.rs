@@ -203,11 +203,12 @@ fn env_flag(s: &str) -> Result<bool, String> {
 pub enum Metrics {
     /// Nothing (`0`).
     Off,
-    /// The daily processed and failed counts only (`history`): about 3 µs of Redis time a
-    /// job.
+    /// The daily processed and failed counts only (`history`): one or two hash increments
+    /// a job, in its bookkeeping call.
     History,
     /// The daily counts and the per-class metrics by minute and hour (`1`, the default):
-    /// about 20 µs of Redis time a job more than `Off`, in the same round trip.
+    /// the latter added up in the worker and sent every five seconds and when it goes
+    /// idle, pauses or stops, with a bookkeeping call.
     #[default]
     Full,
 }

@@ -11,12 +11,11 @@
 --       counts stat:failed)   3 failure record to RPUSH ('' for none)   4 '1' to reserve,
 --       '0' not to   5 run_at   6 the call's token   7 '1' in reliable mode
 --       8 '1' if the finished job was registered under worker:<id>
---       9 the day's history key ('' for no metrics)  10 the minute's metrics key
---       11 the metrics total key  12 the fields' suffix (["queue","class"] as JSON; ''
---       for the history alone, when 10, 11, 13, 14 and 15 are '' too)
---       13 the run time in milliseconds  14 its histogram bucket's label
---       15 the hour's metrics key
---       15+j each queue's name as JSON, parallel to the queue keys
+--       9 the day's history key ('' for none)  10 m, the number of metrics increments
+--       11 e, the number of expiries   11+j each queue's name as JSON, parallel to the
+--       queue keys   then m triples (key, field, n) for HINCRBY   then e pairs (key,
+--       seconds) for EXPIRE (the job metrics: sums a worker added up, see
+--       resque_protocol::metrics::Sums)
 -- Reply: one per section, {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0
 --        nothing taken | 1 paused | 2 an LPOP failed (then its error) | 3 a job (then
 --        queue index, item, 1 if SET) | 4 the first write was refused (then nothing was
@@ -113,28 +112,25 @@ local function section(K, A)
     book('INCRBY', KEYS[K + 2], 1)
     book('INCRBY', KEYS[K + 3], 1)
     if ARGV[A + 9] ~= '' then
-      -- Ours (resque-protocol's metrics module): a key's expiry is set when one of its
-      -- fields is made, which is also when the key is made, so once per key, not per job.
-      local f, failed = ARGV[A + 12], ARGV[A + 2] == 'failed'
-      if f ~= '' then
-        -- Per class (off with RESQUE_METRICS=history). The minute's key lasts 72 hours,
-        -- the hour's 73, from its first field; the total 91 days from the day's first job.
-        local ttl = {[ARGV[A + 10]] = 259200, [ARGV[A + 15]] = 262800}
-        for _, key in ipairs({ARGV[A + 11], ARGV[A + 10], ARGV[A + 15]}) do
-          local n = redis.pcall('HINCRBY', key, 'n|' .. f, 1)
-          if n == 1 and ttl[key] then book('EXPIRE', key, ttl[key]) end
-          book('HINCRBY', key, 'ms|' .. f, ARGV[A + 13])
-          book('HINCRBY', key, 'b' .. ARGV[A + 14] .. '|' .. f, 1)
-          if failed then book('HINCRBY', key, 'f|' .. f, 1) end
-        end
-      end
+      -- Ours (resque-protocol's metrics module): the day's history counts what stat:processed
+      -- counts. Its expiry is set with its first field, once a day, not once a job.
       if redis.pcall('HINCRBY', ARGV[A + 9], 'processed', 1) == 1 then
-        -- The day's first job: the day's key lasts 91 days from here.
         book('EXPIRE', ARGV[A + 9], 7862400)
-        if f ~= '' then book('EXPIRE', ARGV[A + 11], 7862400) end
       end
-      if failed then book('HINCRBY', ARGV[A + 9], 'failed', 1) end
+      if ARGV[A + 2] == 'failed' then book('HINCRBY', ARGV[A + 9], 'failed', 1) end
     end
+  end
+  -- The job metrics: runs (counted or not: a job given up for dead that finished anyway did
+  -- run), summed by the worker over a few seconds. Part of this call, so a resent call
+  -- (answered above) adds nothing twice.
+  local n, m = tonumber(ARGV[A + 1]), tonumber(ARGV[A + 10])
+  local at = A + 11 + n
+  for j = 0, m - 1 do
+    book('HINCRBY', ARGV[at + 3 * j + 1], ARGV[at + 3 * j + 2], ARGV[at + 3 * j + 3])
+  end
+  at = at + 3 * m
+  for j = 0, tonumber(ARGV[A + 11]) - 1 do
+    book('EXPIRE', ARGV[at + 2 * j + 1], ARGV[at + 2 * j + 2])
   end
   local errors = table.concat(errs, '; ')
   -- Ruby's paused?: GET pause-all-workers, then .to_s.strip.downcase == 'true'.
@@ -158,12 +154,12 @@ local function section(K, A)
       if reliable then
         -- In the same step as the pop: a worker that dies from here on leaves the job where
         -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
-        redis.call('SET', KEYS[K + 9], ARGV[A + 15 + i] .. '\n' .. item)
+        redis.call('SET', KEYS[K + 9], ARGV[A + 11 + i] .. '\n' .. item)
       end
       local ok, job = pcall(cjson.decode, item)
       if ok and type(job) == 'table' and job['class'] ~= nil then
         -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
-        redis.call('SET', KEYS[K + 1], '{"queue":' .. ARGV[A + 15 + i] .. ',"run_at":"' .. ARGV[A + 5] ..
+        redis.call('SET', KEYS[K + 1], '{"queue":' .. ARGV[A + 11 + i] .. ',"run_at":"' .. ARGV[A + 5] ..
           '","payload":' .. item .. '}')
         answer(3, i, item, 1)
         return {3, errors, reaped, i, item, 1}
@@ -182,6 +178,6 @@ for s = 1, tonumber(ARGV[1]) do
   out[s] = section(K, A)
   local n = tonumber(ARGV[A + 1])
   K = K + 12 + n
-  A = A + 15 + n
+  A = A + 11 + n + 3 * tonumber(ARGV[A + 10]) + 2 * tonumber(ARGV[A + 11])
 end
 return out

@@ -105,14 +105,16 @@ impl Store {
     /// first and pass `None`. `count_failed` is Ruby's `report_failed_job` (failures raised
     /// inside `perform`; not dirty exits).
     ///
-    /// With `metrics`, the job's metrics and history ([`resque_protocol::metrics`]) go in
-    /// the same pipeline (each key's expiry sent every time: a pipeline cannot ask first).
+    /// With `metrics`, the job's history and (`per_class`) metrics, and with `sums` the
+    /// metrics a worker summed ([`resque_protocol::metrics`]), go in the same pipeline
+    /// (each key's expiry sent every time: a pipeline cannot ask first).
     pub async fn job_done(
         &self,
         id: &str,
         record: Option<(&str, &Failure)>,
         count_failed: bool,
         metrics: Option<JobMetrics<'_>>,
+        sums: Option<&metrics::Sums>,
     ) -> Result<bool> {
         let k = &self.keys;
         let p = self.client().pipeline();
@@ -126,42 +128,35 @@ impl Store {
         let () = p.del(k.worker(id)).await?;
         let () = p.incr_by(k.stat_processed(), 1).await?;
         let () = p.incr_by(k.stat_processed_for(id), 1).await?;
+        let mut all = sums.cloned().unwrap_or_default();
         if let Some(m) = metrics {
             let now = jiff::Timestamp::now();
-            let ttl = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
             if m.per_class {
-                let f = metrics::field_suffix(m.queue, m.class);
-                let minute = k.job_metrics(&metrics::minute(now));
-                let hour = k.job_metrics_hour(&metrics::hour(now));
-                let ms = i64::try_from(m.millis).unwrap_or(i64::MAX);
-                for key in [k.job_metrics_total(), minute.clone(), hour.clone()] {
-                    let () = p.hincrby(&key, format!("n|{f}"), 1).await?;
-                    let () = p.hincrby(&key, format!("ms|{f}"), ms).await?;
-                    let () = p
-                        .hincrby(&key, format!("b{}|{f}", metrics::bucket_label(m.millis)), 1)
-                        .await?;
-                    if count_failed {
-                        let () = p.hincrby(&key, format!("f|{f}"), 1).await?;
-                    }
-                }
-                let () = p.expire(&minute, ttl(metrics::MINUTE_TTL), None).await?;
-                let () = p.expire(&hour, ttl(metrics::HOUR_TTL), None).await?;
-                let () = p
-                    .expire(k.job_metrics_total(), ttl(metrics::HISTORY_TTL), None)
-                    .await?;
+                all.add(now, m.queue, m.class, m.millis, count_failed);
             }
             let day = k.history(&metrics::day(now));
             let () = p.hincrby(&day, "processed", 1).await?;
             if count_failed {
                 let () = p.hincrby(&day, "failed", 1).await?;
             }
-            let () = p.expire(&day, ttl(metrics::HISTORY_TTL), None).await?;
+            let ttl = i64::try_from(metrics::HISTORY_TTL.as_secs()).unwrap_or(i64::MAX);
+            let () = p.expire(&day, ttl, None).await?;
         }
+        pipe_sums(&p, k, &all).await?;
         // The next loop iteration's first command, sent in the same round trip.
         let () = p.get(k.pause_all_workers()).await?;
         let mut replies: Vec<RedisValue> = p.all().await?;
         let pause = replies.pop().and_then(value_to_string);
         Ok(pause.is_some_and(|v| v.trim().eq_ignore_ascii_case("true")))
+    }
+
+    /// Adds job metrics a worker summed ([`metrics::Sums`]), in one pipeline: what
+    /// [`Store::job_done`] sends with `sums`, when there is no job to finish.
+    pub async fn add_sums(&self, sums: &metrics::Sums) -> Result<()> {
+        let p = self.client().pipeline();
+        pipe_sums(&p, &self.keys, sums).await?;
+        let _: Vec<RedisValue> = p.all().await?;
+        Ok(())
     }
 
     /// [`Store::job_done`] for the last job (if any), then the next iteration's
@@ -203,12 +198,16 @@ impl Store {
         reliable: bool,
     ) -> Result<Reserved> {
         let section = self.reserve_section(id, finished, reserve, token, reliable)?;
-        let reply = self
-            .send_sections(std::slice::from_ref(&section))
+        let reply = self.send_section(&section).await?;
+        self.read_reserved(id, reserve, reply)
+    }
+
+    /// [`Store::send_sections`] for one worker's part.
+    pub async fn send_section(&self, section: &ReserveSection) -> Result<SectionReply> {
+        self.send_sections(std::slice::from_ref(section))
             .await?
             .pop()
-            .ok_or_else(|| Error::ScriptUnavailable("no reply to the reserve call".into()))?;
-        self.read_reserved(id, reserve, reply)
+            .ok_or_else(|| Error::ScriptUnavailable("no reply to the reserve call".into()))
     }
 
     /// One worker's part of a [`Store::finish_and_reserve`] call, ready to send with others
@@ -245,7 +244,7 @@ impl Store {
             keys[5] = list.as_str().into();
         }
         keys.extend(c.queue_keys.iter().cloned());
-        let mut argv = Vec::with_capacity(15 + queues.len());
+        let mut argv = Vec::with_capacity(11 + queues.len());
         argv.push(i64::try_from(queues.len()).unwrap_or(0).into());
         argv.push(done.into());
         argv.push(record.into());
@@ -261,25 +260,27 @@ impl Store {
             }
             .into(),
         );
+        let mut sums = metrics::Sums::default();
         match finished.and_then(|f| f.metrics) {
-            Some(m) if !m.per_class => {
-                argv.push(k.history(&metrics::day(jiff::Timestamp::now())).into());
-                argv.extend(std::iter::repeat_n(RedisValue::from(""), 6));
-            }
             Some(m) => {
                 let now = jiff::Timestamp::now();
                 argv.push(k.history(&metrics::day(now)).into());
-                argv.push(k.job_metrics(&metrics::minute(now)).into());
-                argv.push(k.job_metrics_total().into());
-                argv.push(metrics::field_suffix(m.queue, m.class).into());
-                argv.push(i64::try_from(m.millis).unwrap_or(i64::MAX).into());
-                argv.push(metrics::bucket_label(m.millis).into());
-                argv.push(k.job_metrics_hour(&metrics::hour(now)).into());
+                if m.per_class {
+                    sums.add(
+                        now,
+                        m.queue,
+                        m.class,
+                        m.millis,
+                        finished.is_some_and(|f| f.count_failed),
+                    );
+                }
             }
-            None => argv.extend(std::iter::repeat_n(RedisValue::from(""), 7)),
+            None => argv.push("".into()),
         }
+        // The numbers of metrics increments and expiries: set when the call is sent.
+        argv.extend([RedisValue::from(0), RedisValue::from(0)]);
         argv.extend(c.queue_json.iter().cloned());
-        Ok(ReserveSection { keys, argv })
+        Ok(ReserveSection { keys, argv, sums })
     }
 
     /// Sends several workers' [`Store::finish_and_reserve`] calls as one script call: one
@@ -289,18 +290,50 @@ impl Store {
     /// `finish_and_reserve`) is every part's.
     pub async fn send_sections(&self, sections: &[ReserveSection]) -> Result<Vec<SectionReply>> {
         const SCRIPT: &str = include_str!("finish_and_reserve.lua");
+        // Each section's metrics: how many `HINCRBY` triples and `EXPIRE` pairs, and those,
+        // sent after its queues.
+        let writes: Vec<(usize, usize, Vec<RedisValue>)> = sections
+            .iter()
+            .map(|s| {
+                let metrics::Writes {
+                    increments: incr,
+                    expiries: ttl,
+                } = s.sums.writes(&self.keys);
+                let (m, e) = (incr.len(), ttl.len());
+                let mut out = Vec::with_capacity(3 * m + 2 * e);
+                for (key, field, n) in incr {
+                    out.extend([
+                        key.into(),
+                        field.into(),
+                        i64::try_from(n).unwrap_or(i64::MAX).into(),
+                    ]);
+                }
+                for (key, d) in ttl {
+                    out.extend([
+                        key.into(),
+                        i64::try_from(d.as_secs()).unwrap_or(i64::MAX).into(),
+                    ]);
+                }
+                (m, e, out)
+            })
+            .collect();
         let argv = || {
             let keys: usize = sections.iter().map(|s| s.keys.len()).sum();
             let args: usize = sections.iter().map(|s| s.argv.len()).sum();
-            let mut argv = Vec::with_capacity(3 + keys + args);
+            let extra: usize = writes.iter().map(|w| w.2.len()).sum();
+            let mut argv = Vec::with_capacity(3 + keys + args + extra);
             argv.push(RedisValue::Null); // the SHA1, filled in by run_script
             argv.push(i64::try_from(keys).unwrap_or(0).into());
             for s in sections {
                 argv.extend(s.keys.iter().cloned());
             }
             argv.push(i64::try_from(sections.len()).unwrap_or(0).into());
-            for s in sections {
-                argv.extend(s.argv.iter().cloned());
+            for (s, (m, e, w)) in sections.iter().zip(&writes) {
+                argv.extend(s.argv[..COUNTS].iter().cloned());
+                argv.push(i64::try_from(*m).unwrap_or(0).into());
+                argv.push(i64::try_from(*e).unwrap_or(0).into());
+                argv.extend(s.argv[COUNTS + 2..].iter().cloned());
+                argv.extend(w.iter().cloned());
             }
             argv
         };
@@ -400,6 +433,30 @@ impl Store {
     }
 }
 
+/// Queues `sums`' increments and expiries on a pipeline.
+async fn pipe_sums(
+    p: &fred::clients::Pipeline<fred::clients::Client>,
+    k: &Keys,
+    sums: &metrics::Sums,
+) -> Result<()> {
+    let metrics::Writes {
+        increments: incr,
+        expiries: ttl,
+    } = sums.writes(k);
+    for (key, field, n) in incr {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let () = p.hincrby(key, field, n).await?;
+    }
+    for (key, d) in ttl {
+        let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let () = p.expire(key, secs, None).await?;
+    }
+    Ok(())
+}
+
+/// Where a section's arguments hold its numbers of metrics increments and expiries.
+const COUNTS: usize = 9;
+
 /// One part's reply to [`Store::send_sections`], for [`Store::read_reserved`].
 #[derive(Debug, Clone)]
 pub struct SectionReply(RedisValue);
@@ -410,6 +467,17 @@ pub struct SectionReply(RedisValue);
 pub struct ReserveSection {
     keys: Vec<RedisValue>,
     argv: Vec<RedisValue>,
+    /// Job metrics to add with this call (see [`ReserveSection::add_sums`]).
+    sums: metrics::Sums,
+}
+
+impl ReserveSection {
+    /// Adds job metrics summed by the caller ([`metrics::Sums`]) to this call: written in the
+    /// same script call, so a resent call (the same token) adds them once. A worker sends its
+    /// sums every few seconds this way rather than ten hash increments a job.
+    pub fn add_sums(&mut self, sums: &metrics::Sums) {
+        self.sums.merge(sums.clone());
+    }
 }
 
 /// The job whose bookkeeping [`Store::finish_and_reserve`] does: its failure record (the
@@ -428,8 +496,10 @@ pub struct Finished<'a> {
     /// run is not counted again; in reliable mode a requeued copy still waiting is taken
     /// back out instead, and this run counts.
     pub registered: bool,
-    /// The run's queue, class and time, for our job metrics and history
-    /// ([`resque_protocol::metrics`]), recorded when the job is counted; `None` records none.
+    /// The run's queue, class and time, for our history ([`resque_protocol::metrics`]: the
+    /// day's processed and failed jobs, recorded when the job is counted, as
+    /// `stat:processed` is) and, with [`JobMetrics::per_class`], its job metrics (a run,
+    /// recorded with the call); `None` records neither.
     pub metrics: Option<JobMetrics<'a>>,
 }
 
@@ -442,8 +512,10 @@ pub struct JobMetrics<'a> {
     pub class: &'a str,
     /// How long it ran, in milliseconds.
     pub millis: u64,
-    /// Also the per-class metrics by minute, hour and in total; `false` records only the
-    /// day's history (about 3 µs of Redis time a job against about 20).
+    /// Also this run's per-class metrics by minute, hour and in total (ten hash increments
+    /// a job); `false` records only the day's history. A worker sums its runs in memory
+    /// instead ([`resque_protocol::metrics::Sums`]) and sends them every few seconds
+    /// ([`ReserveSection::add_sums`]).
     pub per_class: bool,
 }
 

@@ -35,6 +35,7 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
                     millis: 3,
                     per_class: true,
                 }),
+                None,
             )
             .await?;
         R::Ok(())

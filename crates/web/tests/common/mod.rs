@@ -109,6 +109,7 @@ pub(crate) async fn record_runs(s: &RedisServer) -> R<resque_store::Client> {
                     millis,
                     per_class: true,
                 }),
+                None,
             )
             .await?;
     }

@@ -19,9 +19,9 @@ pub(super) struct Pending {
     pub(super) count_failed: bool,
     /// The job was under `worker:<id>` while it ran (see [`resque_store::Finished`]).
     pub(super) registered: bool,
-    /// The queue, class and run time for our job metrics, and whether to record them by
-    /// class (`None` with `RESQUE_METRICS=0`; `false` with `history`).
-    pub(super) metrics: Option<(String, String, u64, bool)>,
+    /// The queue, class and run time, for our daily history (`None` with
+    /// `RESQUE_METRICS=0`). The per-class metrics go through the worker's tally.
+    pub(super) metrics: Option<(String, String, u64)>,
 }
 
 impl Pending {
@@ -34,14 +34,12 @@ impl Pending {
             metrics: self
                 .metrics
                 .as_ref()
-                .map(
-                    |(queue, class, millis, per_class)| resque_store::JobMetrics {
-                        queue,
-                        class,
-                        millis: *millis,
-                        per_class: *per_class,
-                    },
-                ),
+                .map(|(queue, class, millis)| resque_store::JobMetrics {
+                    queue,
+                    class,
+                    millis: *millis,
+                    per_class: false,
+                }),
         }
     }
 }
@@ -69,7 +67,6 @@ impl Run<'_> {
         registered: bool,
         ran: Duration,
     ) -> Result<(), Error> {
-        let per_class = self.cfg.metrics == crate::Metrics::Full;
         let metrics = (self.cfg.metrics != crate::Metrics::Off).then(|| {
             let class = payload
                 .get("class")
@@ -77,7 +74,7 @@ impl Run<'_> {
                 .unwrap_or_default()
                 .to_owned();
             let millis = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
-            (queue.to_owned(), class, millis, per_class)
+            (queue.to_owned(), class, millis)
         });
         // resque-retry's counter after a success (only a class with a retry policy costs
         // anything here; a failure's step is below, with its record).
@@ -139,6 +136,11 @@ impl Run<'_> {
                 }
             }
         };
+        if self.cfg.metrics == crate::Metrics::Full
+            && let Some((queue, class, millis)) = &pending.metrics
+        {
+            self.tally.add(queue, class, *millis, pending.count_failed);
+        }
         self.pending = Some(pending);
         Ok(())
     }
@@ -155,7 +157,7 @@ impl Run<'_> {
         // job it took is given back rather than left to look like a dirty exit.
         let p = match self.pending.take() {
             Some(p) => Some(p),
-            None if self.use_script && self.token.unresolved() => None,
+            None if self.tally.waiting() || (self.use_script && self.token.unresolved()) => None,
             None => return Ok(()),
         };
         let id = self.id.as_str();
@@ -169,10 +171,21 @@ impl Run<'_> {
                 let finished = p.as_ref().map(Pending::finished);
                 let token = self.token.next();
                 let reliable = self.cfg.reliable;
-                match block_on(self.rt, || {
-                    self.store
-                        .finish_and_reserve(id, finished, None, token, reliable)
-                }) {
+                let section = self
+                    .store
+                    .reserve_section(id, finished, None, token, reliable)
+                    .map(|mut section| {
+                        if let Some(sums) = self.tally.due(true) {
+                            section.add_sums(sums);
+                        }
+                        section
+                    });
+                let reply = block_on(self.rt, || async {
+                    let reply = self.store.send_section(&section?).await?;
+                    self.store.read_reserved(id, None, reply)
+                });
+                self.tally.settle(&reply);
+                match reply {
                     // The same token as a reservation whose reply was lost: it had taken a
                     // job, which this worker, stopping, will not run. It goes back.
                     Ok(resque_store::Reserved::Job { queue, raw, .. }) => {
@@ -196,11 +209,21 @@ impl Run<'_> {
                         Err(e)
                     }
                 }
-            } else if p.is_some() {
+            } else if p.is_some() || self.tally.waiting() {
+                // Ruby's pipeline, which has no token: sums sent again after a lost reply
+                // may be added twice, as its stats may be counted twice.
                 let metrics = p.as_ref().and_then(|p| p.finished().metrics);
-                block_on(self.rt, || {
-                    self.store.job_done(id, record, count_failed, metrics)
-                })
+                let sums = self.tally.due(true);
+                let sent = match (&p, sums) {
+                    (None, Some(sums)) => {
+                        block_on(self.rt, || self.store.add_sums(sums)).map(|()| false)
+                    }
+                    _ => block_on(self.rt, || {
+                        self.store.job_done(id, record, count_failed, metrics, sums)
+                    }),
+                };
+                self.tally.settle(&sent);
+                sent
             } else {
                 return Ok(());
             };

@@ -24,6 +24,7 @@ mod pickup;
 mod prune;
 mod retry;
 mod signals;
+mod tally;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -296,6 +297,7 @@ impl Worker {
             beat,
             pause_hint: None,
             pending: None,
+            tally: tally::Tally::new(),
             use_script: true,
             static_queues: None,
             token: Token::new(),
@@ -343,6 +345,8 @@ struct Run<'a> {
     /// The last job's bookkeeping, not yet sent: the next reservation sends it in the same
     /// script (one round trip per job); stopping, pausing or the plain path send it alone.
     pending: Option<Pending>,
+    /// The per-class job metrics added up since they were last sent (`tally.rs`).
+    tally: tally::Tally,
     /// Whether to use [`Store::finish_and_reserve`]; turned off for good when the server
     /// will not run scripts, and the separate commands are used instead.
     use_script: bool,
@@ -443,6 +447,12 @@ impl Run<'_> {
                     interval = min;
                 }
                 Ok(None) => {
+                    // Idle: the job metrics added up go now rather than wait for a job.
+                    if self.tally.waiting()
+                        && let Err(e) = self.flush_pending()
+                    {
+                        break Err(e);
+                    }
                     // state_change: Ruby reads its own worker key after an empty poll, and
                     // runs queue_empty on the working -> idle transition.
                     if let Err(e) = block_on(self.rt, || self.store.worker_payload(&id)) {
@@ -583,17 +593,23 @@ impl Run<'_> {
         let token = self.token.next();
         let reserve = Some((queues, run_at.as_str()));
         let reliable = self.cfg.reliable;
+        let section = self
+            .store
+            .reserve_section(id, finished, reserve, token, reliable)
+            .map(|mut section| {
+                if let Some(sums) = self.tally.due(false) {
+                    section.add_sums(sums);
+                }
+                section
+            });
         let reply = match self.batch {
-            Some((batch, mailbox)) => self
-                .store
-                .reserve_section(id, finished, reserve, token, reliable)
-                .and_then(|section| batch.call(mailbox, section))
-                .and_then(|reply| self.store.read_reserved(id, reserve, reply)),
-            None => block_on(self.rt, || {
-                self.store
-                    .finish_and_reserve(id, finished, reserve, token, reliable)
-            }),
-        };
+            Some((batch, mailbox)) => section.and_then(|section| batch.call(mailbox, section)),
+            None => {
+                section.and_then(|section| block_on(self.rt, || self.store.send_section(&section)))
+            }
+        }
+        .and_then(|reply| self.store.read_reserved(id, reserve, reply));
+        self.tally.settle(&reply);
         let reserved = match reply {
             Ok(r) => r,
             Err(e) => {
