@@ -7,6 +7,7 @@
 # Then the graphs and metrics pages over 20 classes x 72 hours of minutes and 90 days.
 # Targets (issue #6, this 2-core machine): every page >= 3,000 req/s, p99 < 10 ms, RSS < 30 MB.
 # Usage: scripts/bench-web.sh [SECONDS_PER_PAGE]   (needs wrk and python3)
+# BENCH_PAGES="/overview /stats/keys" measures only those pages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --no-nextest
@@ -96,15 +97,17 @@ for _ in $(seq 100); do grep -q listening "$dir/web.out" 2>/dev/null && break; s
 
 rb() { redis-benchmark -h 127.0.0.1 -p "$rport" -n 100000 -t "$1" -P 1 -c "$2" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
 echo "redis-benchmark on the same server: GET -c1 $(rb get 1)/s, GET -c8 $(rb get 8)/s, LRANGE_100 -c8 $(rb lrange_100 8)/s"
-printf '%-28s %12s %10s %10s\n' page "req/s" "p50 ms" "p99 ms"
-for page in /overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats/keys /stats.txt /overview?days=90 /job-metrics "/job-metrics?minutes=480" "/job-metrics?minutes=4320" "/job-metrics/class?minutes=4320&queue=queue3&class=Class3" /metrics "/api/metrics?minutes=4320"; do
-  curl -fsS -o /dev/null "http://127.0.0.1:$wport$page" || { echo "$page failed" >&2; exit 1; }
+printf '%-28s %12s %10s %10s %8s\n' page "req/s" "p50 ms" "p99 ms" "bytes"
+pages=${BENCH_PAGES:-/overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats/keys /stats.txt /overview?days=90 /job-metrics "/job-metrics?minutes=480" "/job-metrics?minutes=4320" "/job-metrics/class?minutes=4320&queue=queue3&class=Class3" /metrics "/api/metrics?minutes=4320"}
+eval "set -- $pages"
+for page in "$@"; do
+  bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "http://127.0.0.1:$wport$page") || { echo "$page failed" >&2; exit 1; }
   out=$(wrk -t2 -c8 -d"${SECS}s" --latency "http://127.0.0.1:$wport$page")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   to_ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}'; }
   p50=$(awk '$1=="50%" {print $2}' <<<"$out" | to_ms)
   p99=$(awk '$1=="99%" {print $2}' <<<"$out" | to_ms)
   errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
-  printf '%-28s %12s %10s %10s %s\n' "$page" "$rps" "$p50" "$p99" "$errors"
+  printf '%-28s %12s %10s %10s %8s %s\n' "$page" "$rps" "$p50" "$p99" "$bytes" "$errors"
 done
 echo "resque-web peak RSS: $(awk '/VmHWM/ {printf "%.1f MB", $2/1024}' "/proc/$web_pid/status")"

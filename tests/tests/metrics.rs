@@ -247,7 +247,7 @@ fn a_busy_worker_sends_sums_not_increments_a_job_and_all_of_them_once_idle() -> 
         let total = stats(&server, "resque:resque-rs:metrics:total");
         assert_eq!((&by_minute, &by_hour), (&total, &total));
         let used = hincrbys(&server) - before;
-        // Written a job at a time this was eleven increments a job; now it is one (the
+        // Written a job at a time this was ten increments a job; now it is one (the
         // day's `processed`) and a dozen fields a send (when idle, and every five seconds).
         assert!(
             used < JOBS + 100,

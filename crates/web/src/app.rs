@@ -36,6 +36,8 @@ struct Inner {
     connecting: tokio::sync::Mutex<()>,
     /// The job metrics and history read so far that no longer change.
     figures: crate::figures::Figures,
+    /// The key list, read for a few seconds' requests at once.
+    key_list: crate::key_list::KeyList,
 }
 
 /// An open connection: the Resque client and the failure API over the same store.
@@ -76,6 +78,7 @@ impl Web {
                 conn: RwLock::new(None),
                 connecting: tokio::sync::Mutex::new(()),
                 figures: Default::default(),
+                key_list: Default::default(),
             }),
         }
     }
@@ -87,6 +90,10 @@ impl Web {
     /// The job metrics and history, through what is kept of them.
     pub(crate) fn figures(&self) -> &crate::figures::Figures {
         &self.inner.figures
+    }
+
+    pub(crate) fn key_list(&self) -> &crate::key_list::KeyList {
+        &self.inner.key_list
     }
 
     pub(crate) fn csrf(&self) -> &str {

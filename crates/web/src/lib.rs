@@ -26,6 +26,7 @@ pub mod cli;
 mod data;
 mod error;
 mod figures;
+mod key_list;
 mod pages;
 mod query;
 mod views;

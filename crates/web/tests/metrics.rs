@@ -108,7 +108,7 @@ async fn overview_shows_history_failure_rate_and_other_workers() -> R {
     );
     // Seven bars, today's last.
     assert_eq!(
-        r.body.matches("<rect class=\"ok\"").count(),
+        r.body.matches("<path class=\"ok\"").count(),
         7,
         "{}",
         r.body
@@ -127,7 +127,7 @@ async fn overview_shows_history_failure_rate_and_other_workers() -> R {
             "{}",
             r.body
         );
-        assert_eq!(r.body.matches("<rect class=\"ok\"").count(), days);
+        assert_eq!(r.body.matches("<path class=\"ok\"").count(), days);
     }
     // A Ruby worker (no resque-rs lease) registered: the page says its jobs are missing.
     cmd(&s, &["SADD", "resque:workers", "rubybox:77:file_serve"])?;

@@ -782,3 +782,56 @@ async fn namespaces_show_a_badge_and_read_their_own_keys() -> R {
     assert!(!plain.body.contains("/queues/mail"));
     Ok(())
 }
+
+/// `cmdstat_scan`'s calls so far.
+fn scans(s: &RedisServer) -> u64 {
+    s.get_str(&["INFO", "commandstats"])
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_scan:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The key list is read once for all the requests of two seconds (a keyspace of thousands
+/// of keys was scanned and sorted for each page), pages through that one list, and shows a
+/// new key once the two seconds are over; each key's type and size are read live.
+#[tokio::test(flavor = "current_thread")]
+async fn the_key_list_is_read_once_for_a_few_seconds_of_requests() -> R {
+    let s = RedisServer::start();
+    seed(&s)?;
+    for i in 0..150 {
+        cmd(&s, &["SET", &format!("resque:many:{i:03}"), "x"])?;
+    }
+    let app = app(&s);
+    let before = scans(&s);
+    let first = get(&app, "/stats/keys").await?;
+    assert!(first.body.contains("many:000"), "{}", first.body);
+    let read = scans(&s) - before;
+    assert!(read >= 1);
+    for start in ["0", "100", "0", "100"] {
+        let r = get(&app, &format!("/stats/keys?start={start}")).await?;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let page2 = get(&app, "/stats/keys?start=100").await?;
+    assert!(page2.body.contains("many:149"), "{}", page2.body);
+    assert_eq!(scans(&s) - before, read, "the kept list served every page");
+    // Live sizes: a key's type changes and the page says so at once.
+    cmd(&s, &["DEL", "resque:many:000"])?;
+    cmd(&s, &["RPUSH", "resque:many:000", "a", "b", "c"])?;
+    let r = get(&app, "/stats/keys").await?;
+    assert!(
+        r.body
+            .contains(r#">many:000</a></th><td>list</td><td class="num">3</td>"#),
+        "{}",
+        r.body
+    );
+    // A new key, once the list is two seconds old.
+    cmd(&s, &["SET", "resque:aaa-new", "x"])?;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let r = get(&app, "/stats/keys").await?;
+    assert!(r.body.contains("aaa-new"), "{}", r.body);
+    assert!(scans(&s) - before > read, "read again");
+    Ok(())
+}

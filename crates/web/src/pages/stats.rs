@@ -71,13 +71,14 @@ pub(crate) async fn stats(
             .into_response())
         }
         "keys" => {
-            let all = c.client.keys().await?;
+            let all = web.key_list().get(c.client.store()?).await?;
             let total = all.len() as u64;
             let start = q.start.min(total);
             let names: Vec<String> = all
-                .into_iter()
+                .iter()
                 .skip(usize::try_from(start).unwrap_or(usize::MAX))
                 .take(KEYS_PER_PAGE as usize)
+                .cloned()
                 .collect();
             let summaries = c.client.store()?.key_summaries(&names).await?;
             let r = &root.0;
