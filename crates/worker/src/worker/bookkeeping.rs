@@ -171,15 +171,11 @@ impl Run<'_> {
                 let finished = p.as_ref().map(Pending::finished);
                 let token = self.token.next();
                 let reliable = self.cfg.reliable;
-                let section = self
-                    .store
-                    .reserve_section(id, finished, None, token, reliable)
-                    .map(|mut section| {
-                        if let Some(sums) = self.tally.due(true) {
-                            section.add_sums(sums);
-                        }
-                        section
-                    });
+                let section = self.tally.attach(
+                    self.store
+                        .reserve_section(id, finished, None, token, reliable),
+                    true,
+                );
                 let reply = block_on(self.rt, || async {
                     let reply = self.store.send_section(&section?).await?;
                     self.store.read_reserved(id, None, reply)

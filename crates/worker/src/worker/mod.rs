@@ -593,15 +593,11 @@ impl Run<'_> {
         let token = self.token.next();
         let reserve = Some((queues, run_at.as_str()));
         let reliable = self.cfg.reliable;
-        let section = self
-            .store
-            .reserve_section(id, finished, reserve, token, reliable)
-            .map(|mut section| {
-                if let Some(sums) = self.tally.due(false) {
-                    section.add_sums(sums);
-                }
-                section
-            });
+        let section = self.tally.attach(
+            self.store
+                .reserve_section(id, finished, reserve, token, reliable),
+            false,
+        );
         let reply = match self.batch {
             Some((batch, mailbox)) => section.and_then(|section| batch.call(mailbox, section)),
             None => {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use resque_protocol::metrics::Sums;
+use resque_store::ReserveSection;
 
 /// How often the sums go out while jobs keep coming (they also go when the worker finds
 /// its queues empty, pauses or stops).
@@ -53,6 +54,20 @@ impl Tally {
             self.last = Instant::now();
         }
         self.sending.as_ref()
+    }
+
+    /// `section` with the sums [`Tally::due`] added.
+    pub(super) fn attach(
+        &mut self,
+        section: resque_store::Result<ReserveSection>,
+        now: bool,
+    ) -> resque_store::Result<ReserveSection> {
+        section.map(|mut section| {
+            if let Some(sums) = self.due(now) {
+                section.add_sums(sums);
+            }
+            section
+        })
     }
 
     /// The outcome of the call that carried [`Tally::due`]'s sums.
