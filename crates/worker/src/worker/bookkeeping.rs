@@ -161,6 +161,10 @@ impl Run<'_> {
             None => return Ok(()),
         };
         let id = self.id.as_str();
+        // Only job metrics to send (no job's bookkeeping, no reservation to settle): one
+        // attempt; if it fails they wait for a later call (the same token and sums), and an
+        // idle or stopping worker is not held up by a Redis that is away.
+        let only_metrics = p.is_none() && !self.token.unresolved();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let record = p
@@ -232,6 +236,10 @@ impl Run<'_> {
                     // Redis answered: the other commands took effect, and sending them
                     // again would repeat them.
                     tracing::error!(error = %e, "the job's end was recorded only in part");
+                    return Ok(());
+                }
+                Err(e) if only_metrics => {
+                    tracing::warn!(error = %e, "sending the job metrics failed; they go with a later call");
                     return Ok(());
                 }
                 Err(e) if Instant::now() < deadline => {

@@ -447,11 +447,14 @@ impl Run<'_> {
                     interval = min;
                 }
                 Ok(None) => {
-                    // Idle: the job metrics added up go now rather than wait for a job.
-                    if self.tally.waiting()
-                        && let Err(e) = self.flush_pending()
-                    {
-                        break Err(e);
+                    // Idle: the job metrics added up go now rather than wait for a job (one
+                    // attempt; kept for a later call if Redis is away).
+                    if self.tally.waiting() {
+                        match self.flush_pending() {
+                            Err(e @ Error::ReliableNeedsScripts(_)) => break Err(e),
+                            Err(e) => tracing::error!(error = %e, "sending the job metrics"),
+                            Ok(()) => {}
+                        }
                     }
                     // state_change: Ruby reads its own worker key after an empty poll, and
                     // runs queue_empty on the working -> idle transition.
