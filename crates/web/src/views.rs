@@ -8,6 +8,27 @@ use askama::Template;
 use askama_web::WebTemplate;
 use resque_protocol::{Value, json, time};
 
+/// A page rendered into a buffer of the size `last` says this page needed last time (and
+/// remembers this one's), served as askama_web serves a template: `text/html`, or 500.
+pub(crate) fn render_sized<T: Template>(
+    t: &T,
+    last: &std::sync::atomic::AtomicUsize,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::Ordering;
+    let mut out = String::with_capacity(last.load(Ordering::Relaxed).max(T::SIZE_HINT));
+    match t.render_into(&mut out) {
+        Ok(()) => {
+            last.store(out.len() + out.len() / 8, Ordering::Relaxed);
+            axum::response::Html(out).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
 /// `s` cut to at most `max` bytes (at a character boundary), with an ellipsis if cut.
 pub(crate) fn shorten(s: &str, max: usize) -> String {
     if s.len() <= max {

@@ -133,7 +133,7 @@ pub(crate) async fn working_one(
     working(State(web), root).await
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "overview/overview.html")]
 pub(crate) struct OverviewPage {
     pub(crate) l: Chrome,
@@ -199,4 +199,13 @@ pub(crate) struct WorkingPage {
 pub(crate) struct WorkingOnePage {
     pub(crate) l: Chrome,
     pub(crate) w: WorkerRow,
+}
+
+/// The Overview's size varies with its history (7 to 90 bars): rendered into a buffer as
+/// large as the last one needed, not grown from askama's estimate by copying.
+impl IntoResponse for OverviewPage {
+    fn into_response(self) -> axum::response::Response {
+        static LAST: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        crate::views::render_sized(&self, &LAST)
+    }
 }
