@@ -190,6 +190,10 @@ impl Sums {
     /// [`MINUTE_TTL`] and [`HOUR_TTL`] from their last write, a few minutes more than
     /// from their first; the total [`HISTORY_TTL`]).
     pub fn writes(&self, keys: &crate::Keys) -> Writes {
+        // Every reserve call asks, and almost every time there is nothing: no key made.
+        if self.runs.is_empty() {
+            return Writes::default();
+        }
         let mut incr: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut ttl: BTreeMap<String, std::time::Duration> = BTreeMap::new();
         let total = keys.job_metrics_total();
@@ -217,9 +221,7 @@ impl Sums {
                 }
             }
         }
-        if !self.runs.is_empty() {
-            ttl.insert(total, HISTORY_TTL);
-        }
+        ttl.insert(total, HISTORY_TTL);
         Writes {
             increments: incr.into_iter().map(|((k, f), n)| (k, f, n)).collect(),
             expiries: ttl.into_iter().collect(),

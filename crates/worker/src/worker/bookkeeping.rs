@@ -215,12 +215,14 @@ impl Run<'_> {
                 let metrics = p.as_ref().and_then(|p| p.finished().metrics);
                 let sums = self.tally.due(true);
                 let sent = match (&p, sums) {
+                    (Some(_), sums) => block_on(self.rt, || {
+                        self.store.job_done(id, record, count_failed, metrics, sums)
+                    }),
                     (None, Some(sums)) => {
                         block_on(self.rt, || self.store.add_sums(sums)).map(|()| false)
                     }
-                    _ => block_on(self.rt, || {
-                        self.store.job_done(id, record, count_failed, metrics, sums)
-                    }),
+                    // No job and nothing due: `job_done` would count a job that never ran.
+                    (None, None) => return Ok(()),
                 };
                 self.tally.settle(&sent);
                 sent
