@@ -4,7 +4,9 @@
 # round trip to Redis (resque-delay-proxy), each beside redis-benchmark through the same
 # proxy at -c 1, 10 and 30 (the round trips per second that proxy and server allow).
 #   - resque-rs: FORK_PER_JOB=false with CONCURRENCY 1, 10 and 30 (job slots in one process),
-#     and 10 and 30 with RESQUE_BATCH_RESERVATIONS (with its reserve calls and Redis time a job);
+#     each also with RESQUE_PREFETCH (BENCH_PREFETCH, default 30: jobs reserved ahead), and
+#     10 and 30 with RESQUE_BATCH_RESERVATIONS (BENCH_BATCHED= skips those), each with its
+#     reserve calls and Redis time a job;
 #   - Ruby Resque 3.0, FORK_PER_JOB=false (its fastest), with RESQUE_RB_SRC set and the
 #     peer harness beside this checkout;
 #   - Sidekiq 6.4 (Debian ruby-sidekiq), scripts/ruby/sidekiq_bench.rb load, 1, 10 and 30 threads;
@@ -20,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --demo
 JOBS=${1:-100000}; SLOW_JOBS=${2:-20000}
+prefetch=${BENCH_PREFETCH:-30}
 cargo build --quiet --profile bench-opt -p resque-e2e --bin resque-test-worker --bin resque-delay-proxy
 bin="${CARGO_TARGET_DIR:-target}/bench-opt"
 work_rb=../shared/peers/ruby/work.rb
@@ -96,7 +99,14 @@ for delay in 0 1; do
     drain "resque-rs, CONCURRENCY=$c" "$rn" \
       env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
       "$bin/resque-test-worker"
+    redis-cli -p "$port" config resetstat > /dev/null
+    drain "resque-rs, CONCURRENCY=$c, PREFETCH=$prefetch" "$n" \
+      env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
+      RESQUE_PREFETCH="$prefetch" "$bin/resque-test-worker"
+    redis-cli -p "$port" info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_evalsha/ {
+      printf "  (prefetch: %s reserve calls, %.1f jobs a call, %.1f us of Redis a job)\n", $3, n / $3, $5 / n }'
     [ "$c" = 1 ] && continue
+    [ -n "${BENCH_BATCHED:-1}" ] || continue
     redis-cli -p "$port" config resetstat > /dev/null
     drain "resque-rs, CONCURRENCY=$c, batched" "$n" \
       env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \

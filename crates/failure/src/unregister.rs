@@ -50,6 +50,9 @@ impl Backend {
     /// then the worker's registry entries and stats go. Returns the failure, if there
     /// was one.
     ///
+    /// Jobs the worker reserved ahead (`PREFETCH`, `resque-rs:held:<id>`) go back to the head
+    /// of their queues first ([`Store::return_held`]).
+    ///
     /// A worker in reliable mode holds its job in `resque-rs:inflight:<id>` too: that job
     /// goes back to the head of its queue instead of becoming a DirtyExit record
     /// ([`Store::recover_inflight`]), unless it was taken back from dead workers
@@ -81,6 +84,19 @@ impl Backend {
             }
         };
         let mut failed = None;
+        // Jobs it reserved ahead and had not finished go back first, at the head of their
+        // queues (they may have started: at least once, as reliable mode's in-flight job).
+        let held = store.held(id).await?;
+        if (!held.is_empty() || store.is_holder(id).await?)
+            && let Some(n) = store.return_held(id, &held).await?
+            && n > 0
+        {
+            tracing::warn!(
+                worker = id,
+                jobs = n,
+                "put a worker's jobs reserved ahead back at the head of their queues"
+            );
+        }
         if let Some(job) = store.inflight(id).await? {
             failed = self.take_back(store, id, &job, &mut hook).await?;
         }

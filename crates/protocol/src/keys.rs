@@ -171,6 +171,21 @@ impl Keys {
         self.key(&format!("resque-rs:inflight:{worker}"))
     }
 
+    /// resque-rs's jobs a worker reserved ahead (`PREFETCH`; a list Ruby never reads): each
+    /// entry the queue's name as JSON, a newline, then the job exactly as it was in the
+    /// queue, moved here in the same step as its pop and removed with its bookkeeping, or
+    /// put back at the head of its queue by [`Self::holders`]' reaper.
+    pub fn held(&self, worker: &str) -> String {
+        self.key(&format!("resque-rs:held:{worker}"))
+    }
+
+    /// resque-rs's set of the workers that hold (or held) jobs reserved ahead
+    /// ([`Self::held`]), so a reaper finds a held list whose worker is gone, whoever
+    /// unregistered it (a Ruby pruner knows nothing of held lists).
+    pub fn holders(&self) -> String {
+        self.key("resque-rs:holders")
+    }
+
     /// resque-rs's note of where a dead worker's in-flight job was put back (the queue key,
     /// then the job), so the worker, if it was only stopped and finishes the job after all,
     /// takes the copy back out (a list Ruby never reads; it expires).

@@ -37,7 +37,7 @@ pub use error::{Error, Result};
 pub use job::{AsyncJob, Context, Job, JobError, JobRuntime, Performed, Registry, RetryPolicy};
 pub use store::{
     ClassTable, Committed, ConnectOptions, ConnectionNews, DayCounts, DueBatch, Finished, Fired,
-    InFlight, JobMetrics, KeyPage, KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter, RecordTo,
-    Recovered, ReserveSection, Reserved, RetryDecision, RetryFailure, SectionReply, Store,
-    WorkerDetails,
+    Held, InFlight, JobMetrics, KeyPage, KeyType, LockHeld, MoveAction, MoveGroup, QueueWaiter,
+    RecordTo, Recovered, ReserveSection, Reserved, RetryDecision, RetryFailure, SectionReply,
+    Store, WorkerDetails,
 };

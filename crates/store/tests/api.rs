@@ -856,7 +856,8 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
         Reserved::Job {
             queue: "b".into(),
             raw: r#"{"class":"NoopJob","args":[1]}"#.into(),
-            written: Some(working.into())
+            written: Some(working.into()),
+            held: vec![],
         }
     );
     // What the script wrote is what protocol's WorkingOn encodes (canonical item).
@@ -952,7 +953,8 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
             Reserved::Job {
                 queue: "b".into(),
                 raw: bad.into(),
-                written: None
+                written: None,
+                held: vec![],
             }
         );
         assert_eq!(server.get_str(&["GET", &w]), None);
@@ -1069,7 +1071,8 @@ async fn finish_and_reserve_runs_rubys_commands_in_one_round_trip() -> Result<()
             written: Some(
                 r#"{"queue":"c","run_at":"2026-11-23T05:00:00Z","payload":{"class":"C","args":[]}}"#
                     .into()
-            )
+            ),
+            held: vec![],
         }
     );
     assert_eq!(

@@ -213,6 +213,9 @@ impl Builder {
         max_recoveries(u32) => "max_recoveries", |v| v.to_string();
         /// Poll every INTERVAL as Ruby does instead of blocking pickup (`RESQUE_POLLING`).
         polling(bool) => "polling", |v| flag(v);
+        /// Jobs reserved ahead of the running one, at most (`RESQUE_PREFETCH`; needs
+        /// `fork_per_job(false)`).
+        prefetch(u32) => "prefetch", |v| v.to_string();
         /// Job slots send their reservations together (`RESQUE_BATCH_RESERVATIONS`).
         batch_reservations(bool) => "batch_reservations", |v| flag(v);
         /// Job metrics and daily history (`RESQUE_METRICS`: all by default).

@@ -8,6 +8,8 @@ use clap::Parser;
 
 use crate::queues::{NoQueues, QueueSpec};
 
+/// The most jobs `RESQUE_PREFETCH` may hold ahead (each is an entry in one reply).
+const MAX_PREFETCH: u32 = 1000;
 /// Runs Resque jobs, compatible with Ruby Resque 3.0 workers, queues and resque-web.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "resque-worker", version, about)]
@@ -104,6 +106,12 @@ pub struct Args {
     /// pickup needs Redis 6.2's BLMOVE and a connection per queue).
     #[arg(long, env = "RESQUE_POLLING", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
     pub polling: Option<bool>,
+    /// With FORK_PER_JOB=false: reserve up to this many jobs ahead of the one running, moved
+    /// in the same step from their queues to a held list of ours (put back by the reaper
+    /// should the worker die), so jobs shorter than a round trip to Redis run several to a
+    /// round trip. 0 (the default) reserves one job at a time, as Ruby does.
+    #[arg(long, env = "RESQUE_PREFETCH", default_value = "0")]
+    pub prefetch: String,
     /// With CONCURRENCY above 1: send the job slots' reservations together, several slots'
     /// in one script call (less Redis CPU and fewer packets a job, one more thread hop).
     #[arg(long = "batch-reservations", env = "RESQUE_BATCH_RESERVATIONS", value_parser = env_flag, num_args = 0..=1, default_missing_value = "1")]
@@ -267,6 +275,9 @@ pub struct Config {
     pub max_recoveries: u32,
     /// Ruby's polling instead of blocking pickup (`--polling` / `RESQUE_POLLING`).
     pub polling: bool,
+    /// Jobs reserved ahead of the running one, at most (`--prefetch` / `RESQUE_PREFETCH`;
+    /// 0, the default, for none).
+    pub prefetch: u32,
     /// Job slots send their reservations together (`--batch-reservations` /
     /// `RESQUE_BATCH_RESERVATIONS`; no effect with one slot).
     pub batch_reservations: bool,
@@ -324,6 +335,7 @@ impl Default for Config {
             reliable: false,
             max_recoveries: 3,
             polling: false,
+            prefetch: 0,
             batch_reservations: false,
             metrics: Metrics::Full,
             procline_prefix: String::new(),
@@ -370,6 +382,9 @@ pub enum ConfigError {
     /// A bad CONCURRENCY, or one with fork per job.
     #[error("CONCURRENCY (--concurrency) {0}")]
     BadConcurrency(String),
+    /// A bad RESQUE_PREFETCH, or one with fork per job.
+    #[error("RESQUE_PREFETCH (--prefetch) {0}")]
+    BadPrefetch(String),
     /// A bad RESQUE_MAX_RECOVERIES.
     #[error("RESQUE_MAX_RECOVERIES (--max-recoveries) must be a whole number, got {0:?}")]
     BadMaxRecoveries(String),
@@ -451,6 +466,25 @@ impl TryFrom<Args> for Config {
             return Err(ConfigError::BadConcurrency(
                 "needs FORK_PER_JOB=false (with fork per job, run more processes with COUNT)"
                     .to_owned(),
+            ));
+        }
+        let prefetch = a
+            .prefetch
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= MAX_PREFETCH)
+            .ok_or_else(|| {
+                ConfigError::BadPrefetch(format!(
+                    "must be a whole number from 0 to {MAX_PREFETCH}, got {:?}",
+                    a.prefetch
+                ))
+            })?;
+        if prefetch > 0 && fork_per_job {
+            // A forking parent takes one job per child; holding more would only keep them
+            // from other workers while the children start.
+            return Err(ConfigError::BadPrefetch(
+                "needs FORK_PER_JOB=false".to_owned(),
             ));
         }
         let exec = a
@@ -537,6 +571,7 @@ impl TryFrom<Args> for Config {
                 .parse()
                 .map_err(|_| ConfigError::BadMaxRecoveries(a.max_recoveries.clone()))?,
             polling: a.polling.unwrap_or(false),
+            prefetch,
             batch_reservations: a.batch_reservations.unwrap_or(false),
             metrics: a.metrics.unwrap_or_default(),
             procline_prefix: a.procline_prefix,

@@ -51,6 +51,7 @@ pub(crate) fn worker_at(
         "CONCURRENCY",
         "RESQUE_POLLING",
         "RESQUE_BATCH_RESERVATIONS",
+        "RESQUE_PREFETCH",
         "RESQUE_METRICS",
         "TERM_CHILD",
         "GRACEFUL_TERM",

@@ -5,20 +5,24 @@
 --       4 stat:failed  5 stat:failed:<id>  6 failure list  7 pause-all-workers
 --       8 resque-rs:reserve:<id> (ours: the last call's token and answer)
 --       9 resque-rs:inflight:<id>  10 resque-rs:recoveries  11 resque-rs:requeued:<id>
---       (ours: reliable mode)  12 resque-rs:reaped:<id> (ours)  12+j queue:<name> (j = 1..n)
+--       (ours: reliable mode)  12 resque-rs:reaped:<id>  13 resque-rs:held:<id>
+--       14 resque-rs:holders (ours: jobs reserved ahead)  14+j queue:<name> (j = 1..n)
 -- ARGV: 1 the number of sections; then, per section (from offset A):
 --       1 n, the number of queues   2 '' (no job to finish) | 'done' | 'failed' (also
 --       counts stat:failed)   3 failure record to RPUSH ('' for none)   4 '1' to reserve,
 --       '0' not to   5 run_at   6 the call's token   7 '1' in reliable mode
 --       8 '1' if the finished job was registered under worker:<id>
 --       9 the day's history key ('' for none)  10 m, the number of metrics increments
---       11 e, the number of expiries   11+j each queue's name as JSON, parallel to the
---       queue keys   then m triples (key, field, n) for HINCRBY   then e pairs (key,
---       seconds) for EXPIRE (the job metrics: sums a worker added up, see
---       resque_protocol::metrics::Sums)
+--       11 e, the number of expiries  12 x, jobs finished before the one described, all
+--       done, the last x of them taken from the held list (reserving ahead; 0 without)
+--       13 h, jobs to hold ahead (-1: this worker never holds, the held list is not read)
+--       14 the worker's id (for resque-rs:holders)
+--       14+j each queue's name as JSON, parallel to the queue keys   then m triples
+--       (key, field, n) for HINCRBY   then e pairs (key, seconds) for EXPIRE (the job
+--       metrics: sums a worker added up, see resque_protocol::metrics::Sums)
 -- Reply: one per section, {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0
 --        nothing taken | 1 paused | 2 an LPOP failed (then its error) | 3 a job (then
---        queue index, item, 1 if SET) | 4 the first write was refused (then nothing was
+--        its queue's name as JSON, item, 1 if SET, then the held list's entries) | 4 the first write was refused (then nothing was
 --        written); reaped 0 | 1 the finished job had been given up for dead (not
 --        counted) | 2 the same, and its requeued copy was taken back out of its queue
 --        (counted)
@@ -30,24 +34,34 @@
 -- A section sent again with the same token (its reply was lost: a connection dropped, Redis
 -- restarted after running it, the client resent it) does nothing again: it answers what
 -- the first run answered, so no job is popped twice and no bookkeeping counts twice.
--- The record is one string, `token \n tag \n index \n set \n item`: one GET before and one
--- SET after (with its expiry) is the least this costs Redis per job.
+-- The record is one string, `token \n tag \n set \n queue JSON \n item`: one GET before and
+-- one SET after (with its expiry) is the least this costs Redis per job. A resent call's held
+-- list is read as it stands: nothing has touched it since (its worker waits for this reply).
 local function section(K, A)
+  local holds = tonumber(ARGV[A + 13]) >= 0
+  -- A job's reply: the job, then (a worker that holds jobs) its held list as it now stands.
+  local function job(qjson, item, set)
+    local out = {3, '', 0, qjson, item, set}
+    if holds then
+      for _, h in ipairs(redis.call('LRANGE', KEYS[K + 13], 0, -1)) do out[#out + 1] = h end
+    end
+    return out
+  end
   local seen = redis.pcall('GET', KEYS[K + 8])
   if type(seen) == 'string' then
-    local token, tag, index, set, item =
-      string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n(%d+)\n(.*)$')
+    local token, tag, set, qjson, item =
+      string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n([^\n]*)\n(.*)$')
     if token == ARGV[A + 6] then
       tag = tonumber(tag)
-      if tag == 3 then return {3, '', 0, tonumber(index), item, tonumber(set)} end
+      if tag == 3 then return job(qjson, item, tonumber(set)) end
       if tag == 2 then return {2, '', 0, item} end
       return {tag, '', 0}
     end
   end
   -- Remembers this call's answer under its token, for an hour (a dead worker's goes away).
-  local function answer(tag, index, item, set)
-    redis.pcall('SET', KEYS[K + 8], ARGV[A + 6] .. '\n' .. tag .. '\n' .. (index or 0) .. '\n' ..
-      (set or 0) .. '\n' .. (item or ''), 'EX', 3600)
+  local function answer(tag, qjson, item, set)
+    redis.pcall('SET', KEYS[K + 8], ARGV[A + 6] .. '\n' .. tag .. '\n' .. (set or 0) .. '\n' ..
+      (qjson or '') .. '\n' .. (item or ''), 'EX', 3600)
   end
 
   local errs = {}
@@ -108,13 +122,17 @@ local function section(K, A)
     book('DEL', KEYS[K + 9])
   end
   if finishing then book('DEL', KEYS[K + 1]) end
+  -- Jobs held ahead that ran before the one described: done, and out of the held list
+  -- (whether counted here or, given up for dead, put back by the reaper already).
+  local extra = tonumber(ARGV[A + 12])
+  if finishing and extra > 0 then book('LTRIM', KEYS[K + 13], extra, -1) end
   if count then
-    book('INCRBY', KEYS[K + 2], 1)
-    book('INCRBY', KEYS[K + 3], 1)
+    book('INCRBY', KEYS[K + 2], 1 + extra)
+    book('INCRBY', KEYS[K + 3], 1 + extra)
     if ARGV[A + 9] ~= '' then
       -- Ours (resque-protocol's metrics module): the day's history counts what stat:processed
       -- counts. Its expiry is set with its first field, once a day, not once a job.
-      if redis.pcall('HINCRBY', ARGV[A + 9], 'processed', 1) == 1 then
+      if redis.pcall('HINCRBY', ARGV[A + 9], 'processed', 1 + extra) == 1 + extra then
         book('EXPIRE', ARGV[A + 9], 7862400)
       end
       if ARGV[A + 2] == 'failed' then book('HINCRBY', ARGV[A + 9], 'failed', 1) end
@@ -124,7 +142,7 @@ local function section(K, A)
   -- run), summed by the worker over a few seconds. Part of this call, so a resent call
   -- (answered above) adds nothing twice.
   local n, m = tonumber(ARGV[A + 1]), tonumber(ARGV[A + 10])
-  local at = A + 11 + n
+  local at = A + 14 + n
   for j = 0, m - 1 do
     book('HINCRBY', ARGV[at + 3 * j + 1], ARGV[at + 3 * j + 2], ARGV[at + 3 * j + 3])
   end
@@ -144,32 +162,68 @@ local function section(K, A)
     answer(0)
     return {0, errors, reaped}
   end
-  for i = 1, tonumber(ARGV[A + 1]) do
-    local item = redis.pcall('LPOP', KEYS[K + 12 + i])
-    if type(item) == 'table' and item.err then
-      answer(2, 0, item.err)
-      return {2, errors, reaped, item.err}
-    end
-    if item then
-      if reliable then
-        -- In the same step as the pop: a worker that dies from here on leaves the job where
-        -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
-        redis.call('SET', KEYS[K + 9], ARGV[A + 11 + i] .. '\n' .. item)
-      end
-      local ok, job = pcall(cjson.decode, item)
-      if ok and type(job) == 'table' and job['class'] ~= nil then
-        -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
-        redis.call('SET', KEYS[K + 1], '{"queue":' .. ARGV[A + 11 + i] .. ',"run_at":"' .. ARGV[A + 5] ..
-          '","payload":' .. item .. '}')
-        answer(3, i, item, 1)
-        return {3, errors, reaped, i, item, 1}
-      end
-      answer(3, i, item, 0)
-      return {3, errors, reaped, i, item, 0}
+  -- The next job: the first held one (taken ahead, already out of its queue), else the
+  -- first queue's in priority order.
+  local qjson, item
+  if holds then
+    local h = redis.pcall('LPOP', KEYS[K + 13])
+    if type(h) == 'string' then
+      local nl = string.find(h, '\n', 1, true)
+      if nl then qjson, item = string.sub(h, 1, nl - 1), string.sub(h, nl + 1) end
     end
   end
-  answer(0)
-  return {0, errors, reaped}
+  if not item then
+    for i = 1, n do
+      local popped = redis.pcall('LPOP', KEYS[K + 14 + i])
+      if type(popped) == 'table' and popped.err then
+        answer(2, '', popped.err)
+        return {2, errors, reaped, popped.err}
+      end
+      if popped then
+        qjson, item = ARGV[A + 14 + i], popped
+        break
+      end
+    end
+  end
+  if not item then
+    answer(0)
+    return {0, errors, reaped}
+  end
+  if reliable then
+    -- In the same step as the pop: a worker that dies from here on leaves the job where
+    -- the reaper finds it (the queue's name as JSON, a newline, the item's bytes).
+    redis.call('SET', KEYS[K + 9], qjson .. '\n' .. item)
+  end
+  local set = 0
+  local ok, decoded = pcall(cjson.decode, item)
+  if ok and type(decoded) == 'table' and decoded['class'] ~= nil then
+    -- The bytes of WorkingOn::encode_raw (resque-protocol): keep the two the same.
+    redis.call('SET', KEYS[K + 1], '{"queue":' .. qjson .. ',"run_at":"' .. ARGV[A + 5] ..
+      '","payload":' .. item .. '}')
+    set = 1
+  end
+  -- Reserving ahead: more jobs, in priority order, moved in this same step from their
+  -- queues to the held list (its entries as the in-flight record's), which the worker
+  -- runs next and the reaper puts back should the worker die first.
+  local want = tonumber(ARGV[A + 13])
+  if want > 0 then
+    want = want - redis.call('LLEN', KEYS[K + 13])
+    local i = 1
+    while want > 0 and i <= n do
+      local popped = redis.pcall('LPOP', KEYS[K + 14 + i])
+      if type(popped) == 'string' then
+        redis.call('RPUSH', KEYS[K + 13], ARGV[A + 14 + i] .. '\n' .. popped)
+        want = want - 1
+      else
+        i = i + 1
+      end
+    end
+    redis.call('SADD', KEYS[K + 14], ARGV[A + 14])
+  end
+  answer(3, qjson, item, set)
+  local out = job(qjson, item, set)
+  out[2], out[3] = errors, reaped
+  return out
 end
 
 local out = {}
@@ -177,7 +231,7 @@ local K, A = 0, 1
 for s = 1, tonumber(ARGV[1]) do
   out[s] = section(K, A)
   local n = tonumber(ARGV[A + 1])
-  K = K + 12 + n
-  A = A + 11 + n + 3 * tonumber(ARGV[A + 10]) + 2 * tonumber(ARGV[A + 11])
+  K = K + 14 + n
+  A = A + 14 + n + 3 * tonumber(ARGV[A + 10]) + 2 * tonumber(ARGV[A + 11])
 end
 return out

@@ -14,6 +14,7 @@
 
 mod delayed;
 mod due;
+mod held;
 mod inflight;
 mod lists;
 mod metrics;
@@ -42,7 +43,7 @@ pub use inflight::{InFlight, RecordTo, Recovered};
 pub use metrics::{ClassTable, DayCounts};
 pub use news::ConnectionNews;
 use reserve::ReserveArgs;
-pub use reserve::{Finished, JobMetrics, ReserveSection, Reserved, SectionReply};
+pub use reserve::{Finished, Held, JobMetrics, ReserveSection, Reserved, SectionReply};
 pub use retry::{RetryDecision, RetryFailure};
 pub use server::{KeyPage, KeyType};
 pub use waiter::QueueWaiter;

@@ -21,9 +21,9 @@ pub(super) struct ReserveArgs {
     /// `worker:<id>`, `stat:processed`, `stat:processed:<id>`, `stat:failed`,
     /// `stat:failed:<id>`, `failed`, `pause-all-workers`, `resque-rs:reserve:<id>`,
     /// `resque-rs:inflight:<id>`, `resque-rs:recoveries`, `resque-rs:requeued:<id>`,
-    /// `resque-rs:reaped:<id>`: KEYS[1..=12].
+    /// `resque-rs:reaped:<id>`, `resque-rs:held:<id>`, `resque-rs:holders`: KEYS[1..=14].
     keys: Vec<RedisValue>,
-    /// `queue:<name>` for each queue: KEYS[13..].
+    /// `queue:<name>` for each queue: KEYS[15..].
     queue_keys: Vec<RedisValue>,
     /// Each queue's name as JSON: ARGV[8..].
     queue_json: Vec<RedisValue>,
@@ -33,7 +33,7 @@ impl ReserveArgs {
     /// Makes these the arguments for worker `id` and `queues`, unless they already are.
     fn prepare(&mut self, k: &Keys, id: &str, queues: &[String]) -> Result<()> {
         if self.id == id
-            && self.keys.len() == 12
+            && self.keys.len() == FIXED_KEYS
             && self.queues == queues
             && self.queue_keys.len() == queues.len()
             && self.queue_json.len() == queues.len()
@@ -56,6 +56,8 @@ impl ReserveArgs {
             k.recoveries().into(),
             k.requeued(id).into(),
             k.reaped(id).into(),
+            k.held(id).into(),
+            k.holders().into(),
         ];
         self.queue_json_text = queues
             .iter()
@@ -244,7 +246,7 @@ impl Store {
             keys[5] = list.as_str().into();
         }
         keys.extend(c.queue_keys.iter().cloned());
-        let mut argv = Vec::with_capacity(11 + queues.len());
+        let mut argv = Vec::with_capacity(FIXED_ARGS + queues.len());
         argv.push(i64::try_from(queues.len()).unwrap_or(0).into());
         argv.push(done.into());
         argv.push(record.into());
@@ -279,6 +281,9 @@ impl Store {
         }
         // The numbers of metrics increments and expiries: set when the call is sent.
         argv.extend([RedisValue::from(0), RedisValue::from(0)]);
+        // Reserving ahead: none ran, none to hold, and the held list not read (see
+        // `ReserveSection::hold`).
+        argv.extend([RedisValue::from(0), RedisValue::from(-1), id.into()]);
         argv.extend(c.queue_json.iter().cloned());
         Ok(ReserveSection { keys, argv, sums })
     }
@@ -392,36 +397,28 @@ impl Store {
             1 => Reserved::Paused,
             2 => Reserved::Failed(it.next().and_then(value_to_string).unwrap_or_default()),
             3 => {
-                let index = it.next().and_then(|v| v.as_i64()).unwrap_or(0);
+                let qjson = it.next().and_then(value_to_string).unwrap_or_default();
                 let raw = it.next().and_then(value_to_string).unwrap_or_default();
                 let registered = it.next().and_then(|v| v.as_i64()) == Some(1);
-                let i = usize::try_from(index - 1)
-                    .ok()
-                    .filter(|i| *i < queues.len())
-                    .ok_or_else(|| {
-                        Error::ScriptUnavailable(format!("reply names queue {index}"))
-                    })?;
-                let written = registered.then(|| {
-                    let c = self
-                        .reserve_args
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    match c.queues.get(i) {
-                        Some(q) if q == &queues[i] => {
-                            WorkingOn::encode_raw(&c.queue_json_text[i], run_at, &raw)
-                        }
-                        // Another clone of this store changed the cached list meanwhile.
-                        _ => WorkingOn::encode_raw(
-                            &json::to_string(&queues[i]).unwrap_or_default(),
-                            run_at,
-                            &raw,
-                        ),
-                    }
-                });
+                let queue = self.queue_named(queues, &qjson)?;
+                let written = registered.then(|| WorkingOn::encode_raw(&qjson, run_at, &raw));
+                let held = it
+                    .filter_map(value_to_string)
+                    .map(|entry| {
+                        let (qjson, raw) = entry.split_once('\n').ok_or_else(|| {
+                            Error::ScriptUnavailable("a held entry without its queue".into())
+                        })?;
+                        Ok(Held {
+                            queue: self.queue_named(queues, qjson)?,
+                            raw: raw.to_owned(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 Reserved::Job {
-                    queue: queues[i].clone(),
+                    queue,
                     raw,
                     written,
+                    held,
                 }
             }
             _ => {
@@ -430,6 +427,26 @@ impl Store {
                 ));
             }
         })
+    }
+}
+
+impl Store {
+    /// The queue whose name is `qjson` (as JSON), as the reserve script names it: one of
+    /// `queues` (their encodings kept by `ReserveArgs`), else decoded (a held job's queue
+    /// that a dynamic list no longer has).
+    fn queue_named(&self, queues: &[String], qjson: &str) -> Result<String> {
+        let c = self
+            .reserve_args
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if c.queues == queues
+            && let Some(i) = c.queue_json_text.iter().position(|j| j == qjson)
+        {
+            return Ok(queues[i].clone());
+        }
+        drop(c);
+        serde_json::from_str::<String>(qjson)
+            .map_err(|_| Error::ScriptUnavailable(format!("the reply names queue {qjson:?}")))
     }
 }
 
@@ -457,6 +474,15 @@ async fn pipe_sums(
 /// Where a section's arguments hold its numbers of metrics increments and expiries.
 const COUNTS: usize = 9;
 
+/// Where a section's arguments hold its jobs run ahead and jobs to hold ahead.
+const HOLD: usize = 11;
+
+/// A section's keys before its queues'.
+const FIXED_KEYS: usize = 14;
+
+/// A section's arguments before its queues' names.
+const FIXED_ARGS: usize = 14;
+
 /// One part's reply to [`Store::send_sections`], for [`Store::read_reserved`].
 #[derive(Debug, Clone)]
 pub struct SectionReply(RedisValue);
@@ -478,6 +504,27 @@ impl ReserveSection {
     pub fn add_sums(&mut self, sums: &metrics::Sums) {
         self.sums.merge(sums.clone());
     }
+
+    /// Makes this a call of a worker that reserves ahead (`PREFETCH`): `ran` jobs taken
+    /// from its held list ran, all done, before the finished job this call describes
+    /// (they are counted with it and leave the held list); the next job is the held list's
+    /// first, if any, else the queues' in order; and up to `ahead` more are moved from the
+    /// queues to the held list in the same step ([`Reserved::Job::held`] answers the list
+    /// as it then stands). Without this call the held list is not read at all.
+    pub fn hold(&mut self, ran: u32, ahead: u32) {
+        self.argv[HOLD] = i64::from(ran).into();
+        self.argv[HOLD + 1] = i64::from(ahead).into();
+    }
+}
+
+/// A job reserved ahead ([`ReserveSection::hold`]): moved from its queue to the worker's
+/// held list (`resque-rs:held:<id>`), to run after the job before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The queue it was taken from.
+    pub queue: String,
+    /// The item as it was in the queue.
+    pub raw: String,
 }
 
 /// The job whose bookkeeping [`Store::finish_and_reserve`] does: its failure record (the
@@ -539,5 +586,8 @@ pub enum Reserved {
         /// ([`WorkingOn::encode_raw`]); `None` when the item is not a job object (not JSON,
         /// or no `class`) and `worker:<id>` was not touched.
         written: Option<String>,
+        /// A worker that reserves ahead ([`ReserveSection::hold`]): its held list, to run
+        /// after this job, in order; empty otherwise.
+        held: Vec<Held>,
     },
 }

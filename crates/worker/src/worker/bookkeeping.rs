@@ -53,6 +53,8 @@ pub(super) struct Taken {
     pub(super) run_at: String,
     /// The `worker:<id>` value the script wrote, if it wrote one.
     pub(super) written: Option<String>,
+    /// Taken from the held list (reserved ahead): `worker:<id>` is left as it is.
+    pub(super) held: bool,
 }
 
 impl Run<'_> {
@@ -175,20 +177,33 @@ impl Run<'_> {
                 let finished = p.as_ref().map(Pending::finished);
                 let token = self.token.next();
                 let reliable = self.cfg.reliable;
-                let section = self.tally.attach(
-                    self.store
-                        .reserve_section(id, finished, None, token, reliable),
-                    true,
-                );
+                let section = self
+                    .tally
+                    .attach(
+                        self.store
+                            .reserve_section(id, finished, None, token, reliable),
+                        true,
+                    )
+                    .map(|mut s| {
+                        self.ahead.mark(&mut s, false);
+                        s
+                    });
                 let reply = block_on(self.rt, || async {
                     let reply = self.store.send_section(&section?).await?;
                     self.store.read_reserved(id, None, reply)
                 });
                 self.tally.settle(&reply);
+                if reply.is_ok() || matches!(&reply, Err(e) if !e.can_resend()) {
+                    self.ahead.answered(None);
+                }
                 match reply {
                     // The same token as a reservation whose reply was lost: it had taken a
-                    // job, which this worker, stopping, will not run. It goes back.
-                    Ok(resque_store::Reserved::Job { queue, raw, .. }) => {
+                    // job, which this worker, stopping, will not run. It goes back (and so
+                    // do any it held ahead with it: `give_back_held`, or unregistering).
+                    Ok(resque_store::Reserved::Job {
+                        queue, raw, held, ..
+                    }) => {
+                        self.ahead.answered(Some(held));
                         tracing::warn!(queue = %queue, "giving back a job taken just before stopping");
                         block_on(self.rt, || self.store.give_back(id, &queue, &raw)).map(|_| false)
                     }
@@ -262,6 +277,22 @@ impl Run<'_> {
                 }
             }
         }
+    }
+
+    /// Puts the jobs this worker holds ahead and will not run (pausing) back at the head
+    /// of their queues. Stopping, unregistering does the same.
+    pub(super) fn give_back_held(&mut self) -> Result<(), Error> {
+        if !self.ahead.holding() {
+            return Ok(());
+        }
+        let id = self.id.as_str();
+        let n = block_on(self.rt, || async {
+            let held = self.store.held(id).await?;
+            self.store.return_held(id, &held).await
+        })?;
+        tracing::info!(jobs = n.unwrap_or(0), "gave back the jobs reserved ahead");
+        self.ahead.given_back();
+        Ok(())
     }
 
     /// Ruby's `unregister_worker`: a job still registered as in progress becomes a

@@ -9,10 +9,12 @@
 //!
 //! Parts, each a part of [`Run`] (the running worker's state): `signals` (the waits,
 //! signals and heartbeat), `child` (one job: in a forked child or in-process, its outcome
-//! and the report pipe), `exec` (`--exec` programs), `bookkeeping` (after a job, and
-//! unregistering), `prune` (dead workers, at start-up and periodically: the reaper), `beat`
-//! (the heartbeat thread of an in-process worker).
+//! and the report pipe), `exec` (`--exec` programs), `reserve` (taking the next job, and
+//! the reserve script's call token), `ahead` (jobs reserved ahead, `PREFETCH`),
+//! `bookkeeping` (after a job, and unregistering), `prune` (dead workers, at start-up and
+//! periodically: the reaper), `beat` (the heartbeat thread of an in-process worker).
 
+mod ahead;
 mod batch;
 mod beat;
 mod bookkeeping;
@@ -22,6 +24,7 @@ mod hooks;
 mod outcome;
 mod pickup;
 mod prune;
+mod reserve;
 mod retry;
 mod signals;
 mod tally;
@@ -44,6 +47,7 @@ use bookkeeping::{Pending, Taken};
 use child::{ReportPipe, Runner};
 pub use hooks::{Hooks, JobInfo};
 use outcome::Outcome;
+use reserve::Token;
 use signals::{Flags, SIGNALS};
 
 /// Errors that stop a worker.
@@ -298,6 +302,7 @@ impl Worker {
             pause_hint: None,
             pending: None,
             tally: tally::Tally::new(),
+            ahead: ahead::Ahead::new(self.config.prefetch),
             use_script: true,
             static_queues: None,
             token: Token::new(),
@@ -347,6 +352,8 @@ struct Run<'a> {
     pending: Option<Pending>,
     /// The per-class job metrics added up since they were last sent (`tally.rs`).
     tally: tally::Tally,
+    /// Jobs reserved ahead (`PREFETCH`, `ahead.rs`).
+    ahead: ahead::Ahead,
     /// Whether to use [`Store::finish_and_reserve`]; turned off for good when the server
     /// will not run scripts, and the separate commands are used instead.
     use_script: bool,
@@ -417,6 +424,12 @@ impl Run<'_> {
         let backoff = c.backoff_interval.min(max);
         let mut interval = c.interval.unwrap_or(Duration::ZERO).clamp(min, max);
         let result = loop {
+            if self.ahead.holding() {
+                // The last job ran with no Redis call since the one before: let the runtime
+                // turn its driver once, or a signal that came meanwhile goes unread until
+                // the held jobs are done.
+                self.rt.block_on(tokio::task::yield_now());
+            }
             self.drain_signals();
             if self.flags.shutdown {
                 break Ok(());
@@ -520,135 +533,6 @@ impl Run<'_> {
         result.and(unregistered)
     }
 
-    /// Takes the next job, sending the last job's bookkeeping first: nothing while paused
-    /// (USR2 or `pause-all-workers`), else `LPOP` the queues in order (re-resolving dynamic
-    /// lists first). With scripts (the default) the bookkeeping, the pause check, the pops
-    /// and `SET worker:<id>` are one [`Store::finish_and_reserve`] call.
-    fn reserve(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
-        if self.flags.paused {
-            self.flush_pending()?;
-            return Ok(None);
-        }
-        if self.use_script {
-            match self.reserve_scripted() {
-                Err(Error::Store(resque_store::Error::ScriptUnavailable(why))) => {
-                    if self.cfg.reliable {
-                        return Err(Error::ReliableNeedsScripts(why));
-                    }
-                    tracing::warn!(
-                        reason = %why,
-                        "Redis will not run the reserve script; using separate commands"
-                    );
-                    self.use_script = false;
-                }
-                other => return other,
-            }
-        }
-        self.flush_pending()?;
-        let spec = &self.cfg.queues;
-        let hint = self.pause_hint.take();
-        Ok(block_on(self.rt, || async {
-            let paused = match hint {
-                Some(p) => p,
-                None => self.store.pause_all_requested().await?,
-            };
-            if paused {
-                return Ok(None);
-            }
-            let queues = if spec.is_dynamic() {
-                spec.resolve(&self.store.queue_names().await?)
-            } else {
-                spec.resolve(&[])
-            };
-            self.store.pop_first(&queues).await
-        })?
-        .map(|(q, raw)| (q, raw, None)))
-    }
-
-    /// The queues this worker takes jobs from now, in order (a dynamic list read afresh).
-    fn queues_now(&mut self) -> Result<Vec<String>, Error> {
-        let spec = &self.cfg.queues;
-        if spec.is_dynamic() {
-            let names = block_on(self.rt, || self.store.queue_names())?;
-            return Ok(spec.resolve(&names));
-        }
-        Ok(spec.resolve(&[]))
-    }
-
-    fn reserve_scripted(&mut self) -> Result<Option<(String, String, Option<Taken>)>, Error> {
-        let spec = &self.cfg.queues;
-        let dynamic;
-        let queues: &[String] = if spec.is_dynamic() {
-            let names = block_on(self.rt, || self.store.queue_names())?;
-            dynamic = spec.resolve(&names);
-            &dynamic
-        } else {
-            if self.static_queues.is_none() {
-                self.static_queues = Some(spec.resolve(&[]));
-            }
-            self.static_queues.as_deref().unwrap_or_default()
-        };
-        let at = Timestamp::now();
-        let run_at = time::run_at(at);
-        let pending = self.pending.take();
-        let finished = pending.as_ref().map(Pending::finished);
-        let id = self.id.as_str();
-        let token = self.token.next();
-        let reserve = Some((queues, run_at.as_str()));
-        let reliable = self.cfg.reliable;
-        let section = self.tally.attach(
-            self.store
-                .reserve_section(id, finished, reserve, token, reliable),
-            false,
-        );
-        let reply = match self.batch {
-            Some((batch, mailbox)) => section.and_then(|section| batch.call(mailbox, section)),
-            None => {
-                section.and_then(|section| block_on(self.rt, || self.store.send_section(&section)))
-            }
-        }
-        .and_then(|reply| self.store.read_reserved(id, reserve, reply));
-        self.tally.settle(&reply);
-        let reserved = match reply {
-            Ok(r) => r,
-            Err(e) => {
-                if e.can_resend() {
-                    // We cannot tell whether it ran: send the same call again, under the same
-                    // token, so that if it did run, its reply (the job it took) comes back
-                    // instead of a second job being taken and the bookkeeping counted twice.
-                    self.pending = pending;
-                    self.token.keep();
-                } else if matches!(e, resque_store::Error::ScriptUnavailable(_)) {
-                    // Nothing was done (the script was refused): the separate commands
-                    // send the bookkeeping.
-                    self.pending = pending;
-                } else if pending.is_some() {
-                    // Redis ran part of it and refused a command (say, a stats key of the
-                    // wrong type): sending it again would repeat what did run.
-                    tracing::error!(error = %e, "the job's end was recorded only in part");
-                }
-                return Err(e.into());
-            }
-        };
-        Ok(match reserved {
-            resque_store::Reserved::Paused | resque_store::Reserved::Empty => None,
-            resque_store::Reserved::Failed(msg) => return Err(Error::Reserve(msg)),
-            resque_store::Reserved::Job {
-                queue,
-                raw,
-                written,
-            } => Some((
-                queue,
-                raw,
-                Some(Taken {
-                    at,
-                    run_at,
-                    written,
-                }),
-            )),
-        })
-    }
-
     fn process(&mut self, queue: &str, raw: &str, taken: Option<Taken>) -> Result<(), Error> {
         let payload = match Payload::decode(raw.as_bytes()) {
             Ok(p) => p,
@@ -667,11 +551,11 @@ impl Run<'_> {
                 );
             }
         };
-        let (now, run_at, written) = match taken {
-            Some(t) => (t.at, t.run_at, t.written),
+        let (now, run_at, written, held) = match taken {
+            Some(t) => (t.at, t.run_at, t.written, t.held),
             None => {
                 let now = Timestamp::now();
-                (now, time::run_at(now), None)
+                (now, time::run_at(now), None, false)
             }
         };
         let class = payload.class().unwrap_or_default();
@@ -683,7 +567,9 @@ impl Run<'_> {
             WorkingOn::encode_parts(queue, &run_at, &payload).map_err(resque_store::Error::from)?;
         // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
         // are the same bytes unless the item was not in canonical form (spaces, escapes).
-        if written.as_deref() != Some(encoded.as_str()) {
+        // A job run from the held list leaves `worker:<id>` on the job its batch began with:
+        // writing it would cost the round trip holding saves.
+        if !held && written.as_deref() != Some(encoded.as_str()) {
             let id = self.id.as_str();
             block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
         }
@@ -704,54 +590,10 @@ impl Run<'_> {
                 .perform(queue, &payload)
         };
         let ran = began.elapsed();
+        self.ahead.job(ran);
         outcome.log(queue, class, ran);
         self.working_on = None;
         self.complete(queue, payload.into_value(), outcome, true, ran)
-    }
-}
-
-/// The reserve script's call token: this run's start time and a sequence number. Each new
-/// call gets the next one; a call whose reply was lost is sent again with the same one, and
-/// the script answers it from its record of the first run (see `Store::finish_and_reserve`).
-/// One buffer, rewritten in place: no allocation a job.
-#[derive(Debug)]
-struct Token {
-    base: i128,
-    seq: u64,
-    text: String,
-    /// The last call's outcome is unknown: send the same token again.
-    again: bool,
-}
-
-impl Token {
-    fn new() -> Self {
-        Self {
-            base: Timestamp::now().as_nanosecond(),
-            seq: 0,
-            text: String::with_capacity(48),
-            again: false,
-        }
-    }
-
-    /// The token for the call about to be made.
-    fn next(&mut self) -> &str {
-        if !std::mem::take(&mut self.again) {
-            use std::fmt::Write;
-            self.seq += 1;
-            self.text.clear();
-            let _ = write!(self.text, "{}:{}", self.base, self.seq);
-        }
-        &self.text
-    }
-
-    /// Whether the last call's outcome is unknown (its retry is still to be sent).
-    fn unresolved(&self) -> bool {
-        self.again
-    }
-
-    /// The call just made may or may not have run: its retry uses the same token.
-    fn keep(&mut self) {
-        self.again = true;
     }
 }
 

@@ -23,7 +23,8 @@ impl Run<'_> {
     ///    killed just after a beat is so gone within 1.75 intervals of that beat.
     ///
     /// In reliable mode a dead worker's in-flight job goes back to its queue instead of
-    /// becoming a failure ([`resque_failure::Backend::unregister_worker`]).
+    /// becoming a failure ([`resque_failure::Backend::unregister_worker`]). Then jobs held
+    /// ahead by workers no longer registered go back to their queues (`reap_held`).
     ///
     /// Unlike Ruby, rule 2 asks the kernel whether the pid exists rather than looking for a
     /// resque-titled process in `ps`: a live worker of another Resque client (node-resque,
@@ -104,6 +105,31 @@ impl Run<'_> {
             tracing::info!(worker = %w, "pruning dead worker (no heartbeat within its lease)");
             self.unregister_other(w, true)?;
         }
+        self.reap_held()
+    }
+
+    /// Jobs reserved ahead by workers no longer registered (whoever unregistered them: a
+    /// Ruby pruner knows nothing of held lists) go back to the head of their queues; a
+    /// worker that holds nothing leaves `resque-rs:holders`.
+    fn reap_held(&mut self) -> Result<(), Error> {
+        let store = self.store;
+        block_on(self.rt, || async {
+            let holders = store.holders().await?;
+            if holders.is_empty() {
+                return Ok(());
+            }
+            let registered: std::collections::HashSet<String> =
+                store.worker_ids().await?.into_iter().collect();
+            for w in holders.iter().filter(|w| !registered.contains(*w)) {
+                let held = store.held(w).await?;
+                if let Some(n) = store.return_held(w, &held).await?
+                    && n > 0
+                {
+                    tracing::warn!(worker = %w, jobs = n, "put a gone worker's jobs reserved ahead back at the head of their queues");
+                }
+            }
+            Ok::<_, resque_store::Error>(())
+        })?;
         Ok(())
     }
 
