@@ -72,9 +72,12 @@ drain() { # label n command...: seeds n jobs, runs the command until it exits, p
   t1=$(date +%s.%N)
   local left
   left=$(redis-cli -p "$port" llen resque:queue:noop)
+  last_rate=$(python3 -c "print(round($n / ($t1 - $t0)))")
   printf '%-44s %9s jobs/s  (%s jobs, %s left)\n' "$label" \
     "$(rate "$n" "$(python3 -c "print($t1 - $t0)")")" "$n" "$left"
 }
+
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}x' if b else 'n/a')" "$1" "$2"; }
 
 parts=" ${BENCH_PARTS:-throughput scaling} "
 for delay in 0 1; do
@@ -90,20 +93,25 @@ for delay in 0 1; do
   url="redis://127.0.0.1:$pport/0"
   n=$JOBS; [ "$delay" = 1 ] && n=$SLOW_JOBS
   echo "== $delay ms added per round trip"
+  declare -A ping=() plain=() held=() redis_us=() sidekiq=()
   for c in 1 10 30; do
-    printf 'redis-benchmark -c %-2s on the same path: PING %s/s\n' "$c" \
-      "$(redis-benchmark -h 127.0.0.1 -p "$pport" -n $((c * 2000)) -t ping_mbulk -P 1 -c "$c" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')"
+    ping[$c]=$(redis-benchmark -h 127.0.0.1 -p "$pport" -n $((c * 2000)) -t ping_mbulk -P 1 -c "$c" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')
+    printf 'redis-benchmark -c %-2s on the same path: PING %s/s\n' "$c" "${ping[$c]}"
   done
   for c in 1 10 30; do
     rn=$n; [ "$delay" = 1 ] && [ "$c" = 1 ] && rn=$SLOW_JOBS
     drain "resque-rs, CONCURRENCY=$c" "$rn" \
       env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
       "$bin/resque-test-worker"
+    plain[$c]=$last_rate
     redis-cli -p "$port" config resetstat > /dev/null
-    drain "resque-rs, CONCURRENCY=$c, PREFETCH=$prefetch" "$n" \
+    # Reserving ahead drains JOBS at 1 ms too (SLOW_JOBS would take a fraction of a second).
+    drain "resque-rs, CONCURRENCY=$c, PREFETCH=$prefetch" "$JOBS" \
       env REDIS_URL="$url" QUEUES=noop INTERVAL=0 FORK_PER_JOB=false CONCURRENCY="$c" \
       RESQUE_PREFETCH="$prefetch" "$bin/resque-test-worker"
-    redis-cli -p "$port" info commandstats | awk -F'[=,:]' -v n="$n" '/^cmdstat_evalsha/ {
+    held[$c]=$last_rate
+    redis_us[$c]=$(redis-cli -p "$port" info commandstats | awk -F'[=,:]' -v n="$JOBS" '/^cmdstat_evalsha/ { printf "%.2f", $5 / n }')
+    redis-cli -p "$port" info commandstats | awk -F'[=,:]' -v n="$JOBS" '/^cmdstat_evalsha/ {
       printf "  (prefetch: %s reserve calls, %.1f jobs a call, %.1f us of Redis a job)\n", $3, n / $3, $5 / n }'
     [ "$c" = 1 ] && continue
     [ -n "${BENCH_BATCHED:-1}" ] || continue
@@ -124,10 +132,24 @@ for delay in 0 1; do
       sn=$n; [ "$c" = 1 ] && sn=$SLOW_JOBS
       out=$(REDIS_URL="$url" JOBS="$sn" CONCURRENCY="$c" ruby scripts/ruby/sidekiq_bench.rb load 2>"$dir/sidekiq.err" | tail -1) ||
         { echo "sidekiq_bench.rb load failed:"; tail -5 "$dir/sidekiq.err"; exit 1; }
+      sidekiq[$c]=$(python3 -c "import json, sys; print(round(json.loads(sys.argv[1])['jobs_per_s']))" "$out")
       printf '%-44s %9s jobs/s  (%s jobs)\n' "Sidekiq 6.4, $c threads" \
         "$(python3 -c "import json, sys; print(f\"{json.loads(sys.argv[1])['jobs_per_s']:,}\")" "$out")" "$sn"
     done
   fi
+  # Ratios from this sitting. The limits: the proxy's round trips (PING at the same
+  # concurrency: one job a round trip), and Redis's own time a job in the reserve script
+  # (1 s over it: what Redis could do with nothing else to do, an upper bound).
+  echo "-- ratios at $delay ms (this sitting)"
+  for c in 1 10 30; do
+    line="c=$c: one at a time / PING -c $c $(ratio "${plain[$c]}" "${ping[$c]}")"
+    line+="; PREFETCH=$prefetch / PING -c $c $(ratio "${held[$c]}" "${ping[$c]}")"
+    [ -n "${redis_us[$c]:-}" ] && line+=", / Redis-time limit ($(python3 -c "print(round(1e6 / ${redis_us[$c]}))")/s) $(ratio "${held[$c]}" "$(python3 -c "print(1e6 / ${redis_us[$c]})")")"
+    if [ -n "${sidekiq[$c]:-}" ]; then
+      line+="; vs Sidekiq $c threads: one at a time $(ratio "${plain[$c]}" "${sidekiq[$c]}"), PREFETCH $(ratio "${held[$c]}" "${sidekiq[$c]}")"
+    fi
+    echo "$line"
+  done
   if [ -n "$proxy_pid" ]; then
     kill "$proxy_pid" 2>/dev/null || true
     wait "$proxy_pid" 2>/dev/null || true

@@ -3,7 +3,10 @@
 #   1. jobs enqueued by resque-rs are read by Ruby (inspect.rb exits 0) and run by a real
 #      Ruby worker (work.rb: every job done, none failed);
 #   2. jobs enqueued by Ruby are read by resque-rs, and both write identical bytes;
-#   3. a Ruby worker's registry entry is listed by `resque list`.
+#   3. a Ruby worker's registry entry is listed by `resque list`;
+#   then failures both ways, our workers and job slots as Ruby sees and prunes them, a
+#   prefetching worker (6c: Ruby's jobs run once, Ruby's view, a Ruby pruner and our reaper),
+#   and both resque-webs on one Redis.
 # Needs Ruby Resque's source (RESQUE_RB_SRC) and Debian's ruby gems (see shared/peers/README.md).
 # Usage: RESQUE_RB_SRC=$HOME/resque-rb scripts/interop-ruby.sh [PEERS_DIR]
 set -euo pipefail
@@ -192,6 +195,61 @@ done
 echo "   Ruby workers (queue slots, and *) pruned a dead worker and left all 3 slots alone"
 kill -QUIT "$slotpid"; wait "$slotpid" || fail "our slotted worker's exit status"
 [ "$("$resque" list | grep -c ":$slotpid:")" = 0 ] || fail "our slots left registrations behind"
+
+echo "== 6c. reserving ahead (RESQUE_PREFETCH): Ruby's jobs, Ruby's view, Ruby's pruner"
+"$resque" failures clear; redis-cli -p "$port" del resque:stat:processed resque:stat:failed >/dev/null
+rb enqueue.rb -q ahead -c NoopJob -n 300 --clear > /dev/null
+QUEUES=ahead INTERVAL=0 FORK_PER_JOB=false RESQUE_PREFETCH=20 "$rsworker" || fail "our prefetching worker failed"
+[ "$("$resque" stats | grep processed)" = "resque.processed+=300" ] || fail "processed: $("$resque" stats)"
+[ -z "$(redis-cli -p "$port" --scan --pattern 'resque:resque-rs:held:*')" ] || fail "a held list was left behind"
+echo "   our prefetching worker ran Ruby's 300 jobs, each counted once, nothing left held"
+# Quick jobs, one that takes 20 s, quick ones: killed while it runs, our worker holds jobs.
+redis-cli -p "$port" del resque:stat:processed >/dev/null
+rb enqueue.rb -q ahead -c NoopJob -n 5 > /dev/null
+"$resque" enqueue ahead SleepJob 20 >/dev/null
+rb enqueue.rb -q ahead -c NoopJob -n 5 > /dev/null
+QUEUES=ahead INTERVAL=0.2 FORK_PER_JOB=false RESQUE_PREFETCH=20 RESQUE_HEARTBEAT_INTERVAL=1 "$rsworker" &
+aheadpid=$!
+for _ in $(seq 100); do [ -n "$(redis-cli -p "$port" --scan --pattern 'resque:resque-rs:held:*')" ] && \
+  [ "$(redis-cli -p "$port" llen resque:queue:ahead)" = 0 ] && break; sleep 0.1; done
+[ "$(redis-cli -p "$port" llen resque:queue:ahead)" = 0 ] || fail "our worker holds nothing ahead"
+rb inspect.rb > "$dir/inspect_ahead.json" || fail "Ruby cannot read our holding worker"
+python3 - "$dir/inspect_ahead.json" "$aheadpid" <<'PY' || fail "Ruby's view of our holding worker"
+import json, sys
+d, pid = json.load(open(sys.argv[1])), sys.argv[2]
+w = [w for w in d["workers"] if w["id"].split(":")[1] == pid]
+assert w and w[0]["state"] == "working", d["workers"]
+assert d["queues"]["ahead"]["size"] == 0, d["queues"]
+print("   Ruby sees our holding worker working on", w[0]["job"]["payload"]["class"], "and queue ahead empty (the rest held)")
+PY
+kill -KILL "$aheadpid"; wait "$aheadpid" 2>/dev/null || true
+# A Ruby worker on this host and queue prunes ours (no such process) with Ruby's
+# unregister_worker, which knows nothing of held lists; our next reaper pass returns them.
+redis-cli -p "$port" del resque:pruning_dead_workers_in_progress >/dev/null
+INTERVAL=0 rb work.rb ahead > /dev/null
+"$resque" list | grep -q ":$aheadpid:" && fail "Ruby did not prune our killed worker"
+[ -n "$(redis-cli -p "$port" --scan --pattern 'resque:resque-rs:held:*')" ] || fail "the held list went with Ruby's prune?"
+echo "   a Ruby worker pruned our killed worker; its held list is still there (Ruby does not know it)"
+redis-cli -p "$port" del resque:pruning_dead_workers_in_progress >/dev/null
+QUEUES=elsewhere INTERVAL=0.2 RESQUE_HEARTBEAT_INTERVAL=1 "$rsworker" &
+reaperpid=$!
+for _ in $(seq 100); do [ -z "$(redis-cli -p "$port" --scan --pattern 'resque:resque-rs:held:*')" ] && break; sleep 0.1; done
+kill -QUIT "$reaperpid"; wait "$reaperpid" || fail "our reaper's exit status"
+[ -z "$(redis-cli -p "$port" --scan --pattern 'resque:resque-rs:held:*')" ] || fail "our reaper did not return the held list"
+rb inspect.rb --peek 20 > "$dir/inspect_back.json" || fail "Ruby cannot read the returned jobs"
+python3 - "$dir/inspect_back.json" <<'PY' || fail "Ruby's view of the returned jobs"
+import json, sys
+d = json.load(open(sys.argv[1]))
+q = d["queues"]["ahead"]
+processed = int(d["stats"].get("processed") or 0) if isinstance(d["stats"], dict) else 0
+failed = d["failure"]["count"]
+# Every one of the 11 jobs: run and counted, a DirtyExit record, or back in the queue.
+assert processed + failed + q["size"] == 11, (processed, failed, q["size"])
+assert any(j["class"] == "SleepJob" for j in q["peek"]) or failed == 1, q["peek"]
+print(f"   our reaper put {q['size']} held jobs back; Ruby's Resque.peek reads them "
+      f"({processed} counted, {failed} DirtyExit records, {q['size']} queued: none lost)")
+PY
+redis-cli -p "$port" del resque:queue:ahead >/dev/null; "$resque" failures clear
 
 echo "== 7. Ruby's resque-web and ours, side by side on the same Redis"
 # State written by both: a busy Ruby worker and a busy resque-rs worker, queues from both,

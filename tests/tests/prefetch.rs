@@ -87,6 +87,29 @@ fn prefetching(log: &std::path::Path) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Enqueues [`with_a_slow_one`], starts a worker with `env` and waits until the slow job
+/// runs with the jobs after it held ahead (out of their queue). Returns the worker and
+/// the jobs enqueued.
+fn holding(
+    server: &RedisServer,
+    env: &[(&'static str, String)],
+    log: &std::path::Path,
+) -> Result<(std::process::Child, Vec<String>)> {
+    let all = with_a_slow_one();
+    seed(server, &all)?;
+    let w = start(server, env)?;
+    assert!(eventually(Duration::from_secs(10), || logged(
+        log,
+        "start \"slow\""
+    )));
+    assert_eq!(
+        held_lists(server).len(),
+        1,
+        "jobs held while the slow one runs"
+    );
+    Ok((w, all))
+}
+
 fn start(server: &RedisServer, env: &[(&'static str, String)]) -> Result<std::process::Child> {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     worker(server, "mix", &env)
@@ -142,15 +165,7 @@ fn a_prefetching_worker_runs_and_counts_every_job_once() -> Result<()> {
 fn quit_puts_the_held_jobs_back_in_order_and_counts_what_ran() -> Result<()> {
     let server = RedisServer::start();
     let log = server.dir().join("hooks.log");
-    let all = with_a_slow_one();
-    seed(&server, &all)?;
-    let mut w = start(&server, &prefetching(&log))?;
-    assert!(eventually(Duration::from_secs(10), || logged(
-        &log,
-        "start \"slow\""
-    )));
-    // While the slow job runs, the worker holds jobs ahead (out of their queue).
-    assert_eq!(held_lists(&server).len(), 1);
+    let (mut w, all) = holding(&server, &prefetching(&log), &log)?;
     signal(&w, Signal::SIGQUIT)?;
     assert_eq!(finish(&mut w, Duration::from_secs(10))?, Some(0));
     // The slow job finished; those not run are back at the head of the queue, in order;
@@ -169,14 +184,7 @@ fn quit_puts_the_held_jobs_back_in_order_and_counts_what_ran() -> Result<()> {
 fn pausing_gives_the_held_jobs_back_and_resuming_runs_them() -> Result<()> {
     let server = RedisServer::start();
     let log = server.dir().join("hooks.log");
-    let all = with_a_slow_one();
-    seed(&server, &all)?;
-    let mut w = start(&server, &prefetching(&log))?;
-    assert!(eventually(Duration::from_secs(10), || logged(
-        &log,
-        "start \"slow\""
-    )));
-    assert_eq!(held_lists(&server).len(), 1);
+    let (mut w, all) = holding(&server, &prefetching(&log), &log)?;
     signal(&w, Signal::SIGUSR2)?;
     // Paused after the slow job: the rest are back in the queue while the worker lives.
     assert!(eventually(Duration::from_secs(10), || nothing_held(
@@ -250,5 +258,67 @@ fn a_killed_workers_held_jobs_go_back_to_their_queue_and_run() -> Result<()> {
     }
     quit_all(&mut [&mut again, &mut reaper])?;
     assert!(nothing_held(&server));
+    Ok(())
+}
+
+#[test]
+fn a_lost_reply_while_holding_loses_no_job_and_counts_none_twice() -> Result<()> {
+    // The reply to one reserve call is lost after Redis ran it: it had counted the held
+    // jobs run, trimmed them off and held more. Sent again under the same token, it
+    // answers the same job and held list: every job runs once, and the counts are exact.
+    let server = RedisServer::start();
+    let log = server.dir().join("ran.log");
+    let all: Vec<String> = (0..200).map(record).collect();
+    seed(&server, &all)?;
+    let proxy = resque_test_support::ReplyLosingProxy::start(&server, 4);
+    let mut env = prefetching(&log);
+    env.push(("INTERVAL", "0".into()));
+    env.push(("REDIS_URL", proxy.url()));
+    let mut w = start(&server, &env)?;
+    assert_eq!(finish(&mut w, Duration::from_secs(60))?, Some(0));
+    assert_eq!(proxy.lost(), 1, "one reply was lost");
+    let mut ran = runs(&log);
+    ran.sort_unstable();
+    let mut want: Vec<String> = (0..200).map(|n| format!("ran [{n}]")).collect();
+    want.sort_unstable();
+    assert_eq!(ran, want, "every job ran exactly once");
+    assert_eq!(stat(&server, "processed"), 200);
+    assert!(failures(&server)?.is_empty());
+    assert!(nothing_held(&server));
+    assert!(registry_is_empty(&server));
+    Ok(())
+}
+
+#[test]
+fn held_jobs_of_a_worker_someone_else_unregistered_go_back() -> Result<()> {
+    // A Ruby pruner unregisters a dead worker with Ruby's commands and knows nothing of its
+    // held list; the next reaper pass of any resque-rs worker puts the list back.
+    let server = RedisServer::start();
+    let log = server.dir().join("hooks.log");
+    let mut env = prefetching(&log);
+    // Its pruning lock (taken at start-up) lasts a heartbeat interval.
+    env.push(("RESQUE_HEARTBEAT_INTERVAL", "1".into()));
+    let (mut w, all) = holding(&server, &env, &log)?;
+    let held = held_lists(&server);
+    let id = held[0]
+        .strip_prefix("resque:resque-rs:held:")
+        .context("a held list's key")?
+        .to_owned();
+    w.kill()?;
+    let _ = w.wait();
+    // Ruby's unregister_worker: SREM workers, DEL worker:<id> and its stats.
+    server.cmd(&["SREM", "resque:workers", &id])?;
+    server.cmd(&["DEL", &format!("resque:worker:{id}")])?;
+    server.cmd(&["DEL", &format!("resque:worker:{id}:started")])?;
+    server.cmd(&["HDEL", "resque:workers:heartbeat", &id])?;
+    assert_eq!(held_lists(&server).len(), 1, "still held: no one knew");
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut reaper = worker(&server, "elsewhere", &env_ref)?;
+    assert!(eventually(Duration::from_secs(10), || nothing_held(
+        &server
+    )));
+    let back = queue(&server, "mix");
+    assert!(!back.is_empty() && is_tail(&back, &all), "{back:?}");
+    quit_all(&mut [&mut reaper])?;
     Ok(())
 }

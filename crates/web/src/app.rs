@@ -38,6 +38,8 @@ struct Inner {
     figures: crate::figures::Figures,
     /// The key list, read for a few seconds' requests at once.
     key_list: crate::key_list::KeyList,
+    /// The history charts' ended days, drawn once.
+    chart_heads: crate::chart::Heads,
 }
 
 /// An open connection: the Resque client and the failure API over the same store.
@@ -79,6 +81,7 @@ impl Web {
                 connecting: tokio::sync::Mutex::new(()),
                 figures: Default::default(),
                 key_list: Default::default(),
+                chart_heads: Default::default(),
             }),
         }
     }
@@ -90,6 +93,11 @@ impl Web {
     /// The job metrics and history, through what is kept of them.
     pub(crate) fn figures(&self) -> &crate::figures::Figures {
         &self.inner.figures
+    }
+
+    /// The history charts' ended days, drawn once.
+    pub(crate) fn chart_heads(&self) -> &crate::chart::Heads {
+        &self.inner.chart_heads
     }
 
     pub(crate) fn key_list(&self) -> &crate::key_list::KeyList {

@@ -181,7 +181,8 @@ impl Web {
         })?;
         let processed = counts.iter().map(|d| d.processed).sum();
         let failed = counts.iter().map(|d| d.failed).sum();
-        let chart = Chart::new(
+        // The days that have ended are drawn once and kept (chart::Heads).
+        let chart = self.chart_heads().chart(
             counts
                 .into_iter()
                 .map(|d| Point {

@@ -49,11 +49,11 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
     b.goto(&format!("{base}/overview"))?;
     b.wait_loaded()?;
     assert_eq!(
-        b.eval("document.querySelectorAll('.history figure.chart svg g').length")?,
+        b.eval("document.querySelectorAll('.history figure.chart svg > g > g').length")?,
         json!(7)
     );
     let today_height = b.eval(
-        "document.querySelector('.history figure.chart svg g:last-child path.ok').getBoundingClientRect().height",
+        "document.querySelector('.history figure.chart svg > g > g:last-child path.ok').getBoundingClientRect().height",
     )?;
     // On screen: its good part is 5 of the tallest bar's 6 jobs, of a drawing 120 px tall.
     assert!(
@@ -71,7 +71,7 @@ fn the_graphs_and_the_metrics_tab_work_in_headless_chromium() -> R {
         Duration::from_secs(20),
     )?;
     assert_eq!(
-        b.eval("document.querySelectorAll('.history figure.chart svg g').length")?,
+        b.eval("document.querySelectorAll('.history figure.chart svg > g > g').length")?,
         json!(30)
     );
     shots.push(b.screenshot("overview-graphs")?);

@@ -177,17 +177,13 @@ impl Run<'_> {
                 let finished = p.as_ref().map(Pending::finished);
                 let token = self.token.next();
                 let reliable = self.cfg.reliable;
-                let section = self
-                    .tally
-                    .attach(
-                        self.store
-                            .reserve_section(id, finished, None, token, reliable),
-                        true,
-                    )
-                    .map(|mut s| {
-                        self.ahead.mark(&mut s, false);
-                        s
-                    });
+                let section = super::reserve::extras(
+                    &mut self.tally,
+                    &self.ahead,
+                    self.store
+                        .reserve_section(id, finished, None, token, reliable),
+                    true,
+                );
                 let reply = block_on(self.rt, || async {
                     let reply = self.store.send_section(&section?).await?;
                     self.store.read_reserved(id, None, reply)

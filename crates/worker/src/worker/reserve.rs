@@ -8,7 +8,24 @@ use jiff::Timestamp;
 use resque_protocol::time;
 
 use super::bookkeeping::{Pending, Taken};
-use super::{Error, Run, ahead, block_on};
+use resque_store::ReserveSection;
+
+use super::{Error, Run, ahead, block_on, tally};
+
+/// `section` with what this worker adds to a reserve call: the job metrics due (all of them
+/// when `alone`, a call that reserves nothing) and, reserving ahead, the held jobs it ran
+/// and how many to hold.
+pub(super) fn extras(
+    tally: &mut tally::Tally,
+    ahead: &ahead::Ahead,
+    section: resque_store::Result<ReserveSection>,
+    alone: bool,
+) -> resque_store::Result<ReserveSection> {
+    tally.attach(section, alone).map(|mut s| {
+        ahead.mark(&mut s, !alone);
+        s
+    })
+}
 
 impl Run<'_> {
     /// Takes the next job, sending the last job's bookkeeping first: nothing while paused
@@ -108,17 +125,13 @@ impl Run<'_> {
         let token = self.token.next();
         let reserve = Some((queues, run_at.as_str()));
         let reliable = self.cfg.reliable;
-        let section = self
-            .tally
-            .attach(
-                self.store
-                    .reserve_section(id, finished, reserve, token, reliable),
-                false,
-            )
-            .map(|mut s| {
-                self.ahead.mark(&mut s, true);
-                s
-            });
+        let section = extras(
+            &mut self.tally,
+            &self.ahead,
+            self.store
+                .reserve_section(id, finished, reserve, token, reliable),
+            false,
+        );
         let sent = Instant::now();
         let reply = match self.batch {
             Some((batch, mailbox)) => section.and_then(|section| batch.call(mailbox, section)),
