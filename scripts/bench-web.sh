@@ -98,9 +98,13 @@ for _ in $(seq 100); do grep -q listening "$dir/web.out" 2>/dev/null && break; s
 rb() { redis-benchmark -h 127.0.0.1 -p "$rport" -n 100000 -t "$1" -P 1 -c "$2" --csv | awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}'; }
 echo "redis-benchmark on the same server: GET -c1 $(rb get 1)/s, GET -c8 $(rb get 8)/s, LRANGE_100 -c8 $(rb lrange_100 8)/s"
 printf '%-28s %12s %10s %10s %8s\n' page "req/s" "p50 ms" "p99 ms" "bytes"
-pages=${BENCH_PAGES:-/overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980" /stats/resque /stats/keys /stats.txt /overview?days=90 /job-metrics "/job-metrics?minutes=480" "/job-metrics?minutes=4320" "/job-metrics/class?minutes=4320&queue=queue3&class=Class3" /metrics "/api/metrics?minutes=4320"}
-eval "set -- $pages"
-for page in "$@"; do
+# BENCH_PAGES: a space-separated list of paths to measure instead of these.
+pages=(/overview /overview.poll /queues /queues/queue7 /workers /workers/all /failed "/failed?start=9980"
+  /stats/resque /stats/keys /stats.txt "/overview?days=90" /job-metrics "/job-metrics?minutes=480"
+  "/job-metrics?minutes=4320" "/job-metrics/class?minutes=4320&queue=queue3&class=Class3" /metrics
+  "/api/metrics?minutes=4320")
+[ -n "${BENCH_PAGES:-}" ] && read -r -a pages <<<"$BENCH_PAGES"
+for page in "${pages[@]}"; do
   bytes=$(curl -fsS -o /dev/null -w '%{size_download}' "http://127.0.0.1:$wport$page") || { echo "$page failed" >&2; exit 1; }
   out=$(wrk -t2 -c8 -d"${SECS}s" --latency "http://127.0.0.1:$wport$page")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")

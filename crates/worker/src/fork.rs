@@ -139,6 +139,19 @@ pub fn thread_count() -> Result<usize, ForkError> {
 ///
 /// Refuses (with [`ForkError::Threads`]) unless this process has exactly one thread.
 pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
+    fork_with(false, child)
+}
+
+/// [`fork_child`] for a child that ignores SIGTERM (and any program it `exec`s does), so a
+/// TERM a platform sends to every process (Heroku) reaches only the parent, which asks the
+/// child with the configured child signal instead (`RESQUE_CHILD_SIGNAL` other than TERM).
+/// It is ignored from before the child's signals are unblocked: one sent the moment the
+/// child exists is discarded, not acted on.
+pub fn fork_child_ignoring_term<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
+    fork_with(true, child)
+}
+
+fn fork_with<F: FnOnce() -> i32>(ignore_term: bool, child: F) -> Result<Pid, ForkError> {
     let threads = thread_count()?;
     if threads != 1 {
         return Err(ForkError::Threads(threads));
@@ -161,9 +174,15 @@ pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
         Ok(ForkResult::Child) => {
             let _ = nix::unistd::setpgid(Pid::from_raw(0), Pid::from_raw(0));
             for s in HANDLED_SIGNALS {
-                // SAFETY: setting SIG_DFL installs no Rust handler; raw sigaction takes no lock.
+                let to = if ignore_term && s == Signal::SIGTERM {
+                    SigHandler::SigIgn
+                } else {
+                    SigHandler::SigDfl
+                };
+                // SAFETY: SIG_DFL and SIG_IGN install no Rust handler; raw sigaction takes
+                // no lock.
                 unsafe {
-                    let _ = nix::sys::signal::signal(s, SigHandler::SigDfl);
+                    let _ = nix::sys::signal::signal(s, to);
                 }
             }
             let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
@@ -185,17 +204,6 @@ pub fn fork_child<F: FnOnce() -> i32>(child: F) -> Result<Pid, ForkError> {
     }
 }
 
-/// In a forked child: ignore SIGTERM from now on (and in any program it `exec`s), so a
-/// TERM a platform sends to every process (Heroku) reaches only the parent, which asks the
-/// child with the configured child signal instead (`RESQUE_CHILD_SIGNAL` other than TERM).
-pub fn ignore_term_in_child() {
-    // SAFETY: SIG_IGN installs no Rust handler; raw sigaction takes no lock. Called only in
-    // a forked child, before the job runs.
-    unsafe {
-        let _ = nix::sys::signal::signal(Signal::SIGTERM, SigHandler::SigIgn);
-    }
-}
-
 /// [`fork_child`], waiting out the reasons to refuse that pass by themselves: a second
 /// thread (the runtime's blocking-pool thread that resolved a host name at a reconnect
 /// lives a millisecond after its task) and `EAGAIN` (the process limit, briefly reached).
@@ -203,13 +211,14 @@ pub fn ignore_term_in_child() {
 /// spent, then returns the last refusal. `make` builds the child's closure for each try.
 pub fn fork_child_patiently<F: FnOnce() -> i32>(
     mut make: impl FnMut() -> F,
+    ignore_term: bool,
     patience: std::time::Duration,
 ) -> Result<Pid, ForkError> {
     let deadline = std::time::Instant::now() + patience;
     let mut pause = std::time::Duration::from_millis(1);
     let mut waited = false;
     loop {
-        match fork_child(make()) {
+        match fork_with(ignore_term, make()) {
             Err(e @ (ForkError::Threads(_) | ForkError::Sys(nix::errno::Errno::EAGAIN))) => {
                 if std::time::Instant::now() + pause > deadline {
                     return Err(e);

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use resque_worker::fork::{ForkError, PANIC_EXIT, fork_child, thread_count};
+use resque_worker::fork::{
+    ForkError, PANIC_EXIT, fork_child, fork_child_ignoring_term, thread_count,
+};
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -75,6 +77,34 @@ fn ten_thousand_forks_no_hang_no_zombie_no_leak() -> Result<()> {
     Ok(())
 }
 
+/// A child that ignores TERM ignores one sent the instant it exists: it is ignored from
+/// before the child's signals are unblocked (a platform's TERM to every process, arriving
+/// as a job forks, must not kill the job).
+fn a_term_sent_as_the_child_starts_is_ignored() -> Result<()> {
+    for i in 0..300 {
+        let pid = fork_child_ignoring_term(|| {
+            std::thread::sleep(Duration::from_millis(2));
+            3
+        })?;
+        kill(pid, Signal::SIGTERM)?;
+        match wait(pid)? {
+            WaitStatus::Exited(_, 3) => {}
+            other => bail!("fork {i}: {other:?}"),
+        }
+    }
+    // Without it, the same TERM ends the child.
+    let pid = fork_child(|| {
+        std::thread::sleep(Duration::from_secs(5));
+        0
+    })?;
+    kill(pid, Signal::SIGTERM)?;
+    assert!(matches!(
+        wait(pid)?,
+        WaitStatus::Signaled(_, Signal::SIGTERM, _)
+    ));
+    Ok(())
+}
+
 static PARENT_HANDLER_RAN: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_term(_: libc::c_int) {
@@ -133,14 +163,14 @@ fn waits_for_a_passing_thread_before_forking() -> Result<()> {
     use resque_worker::fork::fork_child_patiently;
     let t = std::thread::spawn(|| std::thread::sleep(Duration::from_millis(80)));
     let began = Instant::now();
-    let pid = fork_child_patiently(|| || 7, Duration::from_secs(10))?;
+    let pid = fork_child_patiently(|| || 7, false, Duration::from_secs(10))?;
     assert!(began.elapsed() >= Duration::from_millis(50), "it waited");
     assert_eq!(wait(pid)?, WaitStatus::Exited(pid, 7));
     let _ = t.join();
 
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || rx.recv());
-    let e = fork_child_patiently(|| || 0, Duration::from_millis(30)).expect_err("stays");
+    let e = fork_child_patiently(|| || 0, false, Duration::from_millis(30)).expect_err("stays");
     assert!(matches!(e, ForkError::Threads(2)), "{e}");
     drop(tx);
     let _ = t.join();
@@ -243,7 +273,11 @@ fn process_titles_show_whole_in_ps() -> Result<()> {
 
 type Test = (&'static str, fn() -> Result<()>);
 
-const TESTS: [Test; 6] = [
+const TESTS: [Test; 7] = [
+    (
+        "a_term_sent_as_the_child_starts_is_ignored",
+        a_term_sent_as_the_child_starts_is_ignored,
+    ),
     (
         "waits_for_a_passing_thread_before_forking",
         waits_for_a_passing_thread_before_forking,

@@ -13,19 +13,20 @@
 --       '0' not to   5 run_at   6 the call's token   7 '1' in reliable mode
 --       8 '1' if the finished job was registered under worker:<id>
 --       9 the day's history key ('' for none)  10 m, the number of metrics increments
---       11 e, the number of expiries  12 x, jobs finished before the one described, all
---       done, the last x of them taken from the held list (reserving ahead; 0 without)
---       13 h, jobs to hold ahead (-1: this worker never holds, the held list is not read)
+--       11 e, the number of expiries  12 x, jobs run before the one described, all done
+--       (reserving ahead; 0 without): they and the one described came from the held list
+--       but for the first, so x entries leave it
+--       13 h, jobs to hold ahead ('-1': this worker never holds, the held list is not read)
 --       14 the worker's id (for resque-rs:holders)
 --       14+j each queue's name as JSON, parallel to the queue keys   then m triples
 --       (key, field, n) for HINCRBY   then e pairs (key, seconds) for EXPIRE (the job
 --       metrics: sums a worker added up, see resque_protocol::metrics::Sums)
 -- Reply: one per section, {tag, bookkeeping errors ('' if none), reaped, ...} with tag 0
 --        nothing taken | 1 paused | 2 an LPOP failed (then its error) | 3 a job (then
---        its queue's name as JSON, item, 1 if SET, then the held list's entries) | 4 the first write was refused (then nothing was
---        written); reaped 0 | 1 the finished job had been given up for dead (not
---        counted) | 2 the same, and its requeued copy was taken back out of its queue
---        (counted)
+--        its queue's name as JSON, item, 1 if SET, then the held list's entries) | 4 the
+--        first write was refused (then nothing was written); reaped 0 | 1 the finished
+--        job had been given up for dead (not counted) | 2 the same, and its requeued copy
+--        was taken back out of its queue (counted)
 -- The sections are independent: each does what a call of its own would have done, in the
 -- order given, so the end state is that of each worker calling in turn.
 -- The bookkeeping runs each command whatever the others answer, as Ruby's pipeline does: one
@@ -37,23 +38,24 @@
 -- The record is one string, `token \n tag \n set \n queue JSON \n item`: one GET before and
 -- one SET after (with its expiry) is the least this costs Redis per job. A resent call's held
 -- list is read as it stands: nothing has touched it since (its worker waits for this reply).
-local function section(K, A)
-  local holds = tonumber(ARGV[A + 13]) >= 0
-  -- A job's reply: the job, then (a worker that holds jobs) its held list as it now stands.
-  local function job(qjson, item, set)
-    local out = {3, '', 0, qjson, item, set}
-    if holds then
-      for _, h in ipairs(redis.call('LRANGE', KEYS[K + 13], 0, -1)) do out[#out + 1] = h end
-    end
-    return out
+-- A job's reply: the job, then (a worker that holds jobs) its held list as it now stands.
+local function job(K, holds, errors, reaped, qjson, item, set)
+  local out = {3, errors, reaped, qjson, item, set}
+  if holds then
+    for _, h in ipairs(redis.call('LRANGE', KEYS[K + 13], 0, -1)) do out[#out + 1] = h end
   end
+  return out
+end
+
+local function section(K, A)
+  local holds = ARGV[A + 13] ~= '-1'
   local seen = redis.pcall('GET', KEYS[K + 8])
   if type(seen) == 'string' then
     local token, tag, set, qjson, item =
       string.match(seen, '^([^\n]*)\n(%d+)\n(%d+)\n([^\n]*)\n(.*)$')
     if token == ARGV[A + 6] then
       tag = tonumber(tag)
-      if tag == 3 then return job(qjson, item, tonumber(set)) end
+      if tag == 3 then return job(K, holds, '', 0, qjson, item, tonumber(set)) end
       if tag == 2 then return {2, '', 0, item} end
       return {tag, '', 0}
     end
@@ -221,9 +223,7 @@ local function section(K, A)
     redis.call('SADD', KEYS[K + 14], ARGV[A + 14])
   end
   answer(3, qjson, item, set)
-  local out = job(qjson, item, set)
-  out[2], out[3] = errors, reaped
-  return out
+  return job(K, holds, errors, reaped, qjson, item, set)
 end
 
 local out = {}

@@ -114,10 +114,6 @@ impl Run<'_> {
         let child = || {
             move || {
                 // The child: run the job, report a failure, leave.
-                if cfg.child_signal != nix::sys::signal::Signal::SIGTERM {
-                    // resque-heroku-signals, built in: only the parent decides.
-                    crate::fork::ignore_term_in_child();
-                }
                 for h in &hooks.after_fork {
                     h(JobInfo { queue, payload });
                 }
@@ -137,7 +133,10 @@ impl Run<'_> {
                 code
             }
         };
-        let pid = fork_child_patiently(child, FORK_PATIENCE)?;
+        // resque-heroku-signals, built in: with another child signal, only the parent
+        // decides, and the child ignores a TERM sent to it directly.
+        let ignore_term = self.cfg.child_signal != nix::sys::signal::Signal::SIGTERM;
+        let pid = fork_child_patiently(child, ignore_term, FORK_PATIENCE)?;
         proctitle::set_forked(
             &self.cfg.procline_prefix,
             pid.as_raw(),
