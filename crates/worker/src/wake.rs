@@ -51,6 +51,20 @@ impl Wake {
         while matches!((&self.rx).read(&mut buf), Ok(n) if n == buf.len()) {}
     }
 
+    /// Whether a signal came since the pipe was last read (and reads it): one `read(2)`,
+    /// cheaper than turning the runtime to look at its signal stream.
+    pub(crate) fn pending(&self) -> bool {
+        let mut buf = [0u8; 64];
+        let mut came = false;
+        while let Ok(n) = (&self.rx).read(&mut buf) {
+            came |= n > 0;
+            if n < buf.len() {
+                break;
+            }
+        }
+        came
+    }
+
     /// Blocks until a signal arrives or `until` (at most [`MAX_WAIT`]); returns whether a
     /// signal arrived.
     pub(crate) fn wait(&self, until: Instant) -> bool {

@@ -278,6 +278,8 @@ impl Run<'_> {
     /// Puts the jobs this worker holds ahead and will not run (pausing) back at the head
     /// of their queues. Stopping, unregistering does the same.
     pub(super) fn give_back_held(&mut self) -> Result<(), Error> {
+        // What this worker holds is what the last answered call said (a resent call answers
+        // with the held list as it stands, so the two views meet again).
         if !self.ahead.holding() {
             return Ok(());
         }
@@ -286,7 +288,9 @@ impl Run<'_> {
             let held = self.store.held(id).await?;
             self.store.return_held(id, &held).await
         })?;
-        tracing::info!(jobs = n.unwrap_or(0), "gave back the jobs reserved ahead");
+        if let Some(n) = n.filter(|n| *n > 0) {
+            tracing::info!(jobs = n, "gave back the jobs reserved ahead");
+        }
         self.ahead.given_back();
         Ok(())
     }

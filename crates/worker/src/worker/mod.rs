@@ -424,13 +424,15 @@ impl Run<'_> {
         let backoff = c.backoff_interval.min(max);
         let mut interval = c.interval.unwrap_or(Duration::ZERO).clamp(min, max);
         let result = loop {
-            if self.ahead.holding() {
-                // The last job ran with no Redis call since the one before: let the runtime
-                // turn its driver once, or a signal that came meanwhile goes unread until
-                // the held jobs are done.
+            if !self.ahead.holding() {
+                self.drain_signals();
+            } else if self.wake.pending() {
+                // A held job is next, and none of the runtime's work since the last call has
+                // read its signal stream: let it turn its driver once, then read it. (No
+                // signal came, the self-pipe says: nothing to read, no runtime turn a job.)
                 self.rt.block_on(tokio::task::yield_now());
+                self.drain_signals();
             }
-            self.drain_signals();
             if self.flags.shutdown {
                 break Ok(());
             }
@@ -563,23 +565,26 @@ impl Run<'_> {
         // the job (in LOGFORMAT=json and logfmt; the text formats leave spans out).
         let span = tracing::info_span!("job", class, queue, worker = self.id.as_str());
         let _in_job = span.enter();
-        let encoded =
-            WorkingOn::encode_parts(queue, &run_at, &payload).map_err(resque_store::Error::from)?;
-        // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
-        // are the same bytes unless the item was not in canonical form (spaces, escapes).
-        // A job run from the held list leaves `worker:<id>` on the job its batch began with:
-        // writing it would cost the round trip holding saves.
-        if !held && written.as_deref() != Some(encoded.as_str()) {
-            let id = self.id.as_str();
-            block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
+        // A job run from the held list leaves `worker:<id>` (and the process title) on the
+        // job its batch began with, which Redis shows while the batch runs: writing it
+        // would cost the round trip holding saves.
+        if !held {
+            let encoded = WorkingOn::encode_parts(queue, &run_at, &payload)
+                .map_err(resque_store::Error::from)?;
+            // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
+            // are the same bytes unless the item was not in canonical form (spaces, escapes).
+            if written.as_deref() != Some(encoded.as_str()) {
+                let id = self.id.as_str();
+                block_on(self.rt, || self.store.set_working_on(id, &encoded))?;
+            }
+            self.working_on = Some(encoded);
+            self.title(&titles::processing(
+                &self.cfg.procline_prefix,
+                queue,
+                now.as_second(),
+                class,
+            ));
         }
-        self.working_on = Some(encoded);
-        self.title(&titles::processing(
-            &self.cfg.procline_prefix,
-            queue,
-            now.as_second(),
-            class,
-        ));
         tracing::debug!("got: (Job{{{queue}}} | {class})");
 
         let began = Instant::now();

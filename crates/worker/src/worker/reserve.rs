@@ -41,10 +41,10 @@ impl Run<'_> {
         // A job reserved ahead runs at once, its predecessor's bookkeeping kept for the next
         // call (which counts them together).
         if let Some(job) = self.ahead.next(&mut self.pending) {
-            let at = Timestamp::now();
             let taken = Taken {
-                at,
-                run_at: time::run_at(at),
+                at: Timestamp::now(),
+                // Not written: a held job leaves `worker:<id>` as it is.
+                run_at: String::new(),
                 written: None,
                 held: true,
             };
