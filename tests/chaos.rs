@@ -267,10 +267,22 @@ impl Run<'_> {
         for i in 0..self.workers.len() {
             if let Some(status) = self.workers[i].child.try_wait()? {
                 let forking = self.workers[i].forking;
+                let pid = self.workers[i].child.id();
+                // Its last words, to tell why (the workers share one log; lines carry pids).
+                let log = std::fs::read_to_string(self.server.dir().join("workers.log"))
+                    .unwrap_or_default();
+                let mine: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains(&pid.to_string()))
+                    .collect();
+                let last = mine[mine.len().saturating_sub(5)..].join(" | ");
+                // Error lines need not name the pid: the log's last few, whoever wrote them.
+                let errors: Vec<&str> = log.lines().filter(|l| l.contains("rror")).collect();
+                let errors = errors[errors.len().saturating_sub(3)..].join(" | ");
                 self.report.unexpected_exits.push(format!(
-                    "{} worker {} ended: {status}",
+                    "{} worker {pid} ended: {status}; its last lines: {last}; the log's last \
+                     errors: {errors}",
                     if forking { "forking" } else { "in-process" },
-                    self.workers[i].child.id()
                 ));
                 self.workers[i] = self.spawn(forking, "0.1")?;
             }
