@@ -148,16 +148,31 @@ pub fn read_hash<'a>(
 /// queue and class.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sums {
-    /// Keyed by the minute (seconds since the epoch / 60), the queue and the class.
-    runs: BTreeMap<(i64, String, String), ClassStats>,
+    /// By the minute (seconds since the epoch / 60), then the queue, then the class:
+    /// nested, so a run of a queue and class already there is added by `&str` lookups,
+    /// with no allocation (a worker adds one a job).
+    runs: BTreeMap<i64, BTreeMap<String, BTreeMap<String, ClassStats>>>,
+}
+
+/// The entry for `key` in `map`, made (with the key's one allocation) only if missing.
+fn entry_for<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    match map.get_mut(key) {
+        Some(v) => v,
+        None => unreachable!("inserted just above"),
+    }
 }
 
 impl Sums {
     /// Adds one run that ended at `at`.
     pub fn add(&mut self, at: Timestamp, queue: &str, class: &str, millis: u64, failed: bool) {
         let minute = at.as_second().div_euclid(60);
-        let key = (minute, queue.to_owned(), class.to_owned());
-        let s = self.runs.entry(key).or_default();
+        let s = entry_for(
+            entry_for(self.runs.entry(minute).or_default(), queue),
+            class,
+        );
         s.runs += 1;
         s.failed += u64::from(failed);
         s.millis = s.millis.saturating_add(millis);
@@ -169,8 +184,14 @@ impl Sums {
 
     /// Adds another set of sums (say, ones that could not be sent).
     pub fn merge(&mut self, other: Sums) {
-        for (k, v) in other.runs {
-            self.runs.entry(k).or_default().merge(&v);
+        for (minute, queues) in other.runs {
+            let mine = self.runs.entry(minute).or_default();
+            for (queue, classes) in queues {
+                let mine = mine.entry(queue).or_default();
+                for (class, v) in classes {
+                    mine.entry(class).or_default().merge(&v);
+                }
+            }
         }
     }
 
@@ -179,9 +200,20 @@ impl Sums {
         self.runs.is_empty()
     }
 
+    /// Each `(minute, queue, class)` with its runs, in that order.
+    fn each(&self) -> impl Iterator<Item = (i64, &str, &str, &ClassStats)> {
+        self.runs.iter().flat_map(|(minute, queues)| {
+            queues.iter().flat_map(move |(queue, classes)| {
+                classes
+                    .iter()
+                    .map(move |(class, s)| (*minute, queue.as_str(), class.as_str(), s))
+            })
+        })
+    }
+
     /// The runs added.
     pub fn runs(&self) -> u64 {
-        self.runs.values().map(|s| s.runs).sum()
+        self.each().map(|(_, _, _, s)| s.runs).sum()
     }
 
     /// What to write: `(key, field, n)` for `HINCRBY`, in the minute's, the hour's and the
@@ -197,7 +229,7 @@ impl Sums {
         let mut incr: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut ttl: BTreeMap<String, std::time::Duration> = BTreeMap::new();
         let total = keys.job_metrics_total();
-        for ((minute_no, queue, class), s) in &self.runs {
+        for (minute_no, queue, class, s) in self.each() {
             let at = Timestamp::from_second(minute_no.saturating_mul(60)).unwrap_or_default();
             let f = field_suffix(queue, class);
             let minute = keys.job_metrics(&minute(at));

@@ -215,3 +215,46 @@ async fn a_worker_that_never_holds_leaves_the_held_list_alone() -> Result<()> {
     assert_eq!(list(&server, &format!("resque-rs:held:{ID}")).len(), 1);
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_fill_takes_each_queue_in_turn_and_goes_past_a_key_that_is_not_a_list() -> Result<()> {
+    let server = RedisServer::start();
+    let store = Client::connect(&server.url()).await?.store()?.clone();
+    // `a` has the job to run and two more; `b` is a string (someone's SET), whose pop with
+    // a count fails and whose single pop fails too; `c` has four.
+    for n in 1..=3 {
+        server.cmd(&["RPUSH", "resque:queue:a", &job(n)])?;
+    }
+    server.cmd(&["SET", "resque:queue:b", "not a list"])?;
+    for n in 4..=7 {
+        server.cmd(&["RPUSH", "resque:queue:c", &job(n)])?;
+    }
+    let abc = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+    let got = call(&store, None, &abc, "t1", 0, 5).await?;
+    let Reserved::Job { raw, held: h, .. } = got else {
+        panic!("expected a job, got {got:?}");
+    };
+    assert_eq!(raw, job(1));
+    let mut want = held("a", &[2, 3]);
+    want.extend(held("c", &[4, 5, 6]));
+    assert_eq!(h, want);
+    assert_eq!(
+        list(&server, &format!("resque-rs:held:{ID}")),
+        [("a", 2), ("a", 3), ("c", 4), ("c", 5), ("c", 6)].map(|(q, n)| held_entry(q, n))
+    );
+    assert_eq!(list(&server, "queue:c"), [job(7)]);
+    assert_eq!(get(&server, "queue:b").as_deref(), Some("not a list"));
+
+    // The next call: job 1 and held job 2 ran before held job 3, the one described (two
+    // entries leave the list); the next job is the first still held, and the list is
+    // topped up from `c`'s last job, past `b` again.
+    let got = call(&store, Some(done()), &abc, "t2", 2, 5).await?;
+    let Reserved::Job { raw, held: h, .. } = got else {
+        panic!("expected a job, got {got:?}");
+    };
+    assert_eq!(raw, job(4), "the first still held");
+    assert_eq!(h, held("c", &[5, 6, 7]));
+    assert!(list(&server, "queue:c").is_empty());
+    assert_eq!(get(&server, "stat:processed").as_deref(), Some("3"));
+    Ok(())
+}

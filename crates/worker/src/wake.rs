@@ -12,6 +12,8 @@
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -25,6 +27,9 @@ const MAX_WAIT: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub(crate) struct Wake {
     rx: UnixStream,
+    /// Set by the same signals, after their byte is written: [`Wake::pending`] asks it
+    /// first, so a job that no signal came during costs no `read(2)`.
+    came: Arc<AtomicBool>,
     ids: Vec<SigId>,
 }
 
@@ -33,36 +38,40 @@ impl Wake {
     pub(crate) fn new(signals: &[i32]) -> std::io::Result<Self> {
         let (rx, tx) = UnixStream::pair()?;
         rx.set_nonblocking(true)?;
-        let mut ids = Vec::with_capacity(signals.len());
+        let came = Arc::new(AtomicBool::new(false));
+        let mut ids = Vec::with_capacity(2 * signals.len());
         for &sig in signals {
             ids.push(signal_hook::low_level::pipe::register(
                 sig,
                 tx.try_clone()?,
             )?);
+            // Registered after the pipe: signal-hook runs a signal's actions in that order.
+            ids.push(signal_hook::flag::register(sig, Arc::clone(&came))?);
         }
-        Ok(Self { rx, ids })
+        Ok(Self { rx, came, ids })
     }
 
     /// Forgets signals that came before now (call before forking, so that only what
     /// happens while the child runs wakes [`Wake::wait`]).
     pub(crate) fn clear(&self) {
+        // The flag first: a signal from here on sets it again (and writes its byte).
+        self.came.store(false, Ordering::Relaxed);
         let mut buf = [0u8; 64];
         // A short read took all there was: no second read to be told so.
         while matches!((&self.rx).read(&mut buf), Ok(n) if n == buf.len()) {}
     }
 
-    /// Whether a signal came since the pipe was last read (and reads it): one `read(2)`,
-    /// cheaper than turning the runtime to look at its signal stream.
+    /// Whether a signal came since the pipe was last read (and reads it): an atomic load
+    /// when none did, cheaper than turning the runtime to look at its signal stream.
     pub(crate) fn pending(&self) -> bool {
-        let mut buf = [0u8; 64];
-        let mut came = false;
-        while let Ok(n) = (&self.rx).read(&mut buf) {
-            came |= n > 0;
-            if n < buf.len() {
-                break;
-            }
+        if !self.came.load(Ordering::Relaxed) || !self.came.swap(false, Ordering::Acquire) {
+            return false;
         }
-        came
+        // A signal came: its byte goes too (it may land just after, and then only makes a
+        // later wait look once more).
+        let mut buf = [0u8; 64];
+        while matches!((&self.rx).read(&mut buf), Ok(n) if n == buf.len()) {}
+        true
     }
 
     /// Blocks until a signal arrives or `until` (at most [`MAX_WAIT`]); returns whether a

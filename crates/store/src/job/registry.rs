@@ -1,7 +1,7 @@
 //! [`Registry`]: job types by class name, and the shared state their jobs reach.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -113,7 +113,9 @@ impl RetryHooks {
 /// Clones share the state's values.
 #[derive(Default, Clone)]
 pub struct Registry {
-    jobs: HashMap<String, Entry>,
+    /// A B-tree: a worker looks its class up several times a job, and a few comparisons
+    /// of short names cost less than hashing the name with SipHash each time.
+    jobs: BTreeMap<String, Entry>,
     states: HashMap<TypeId, Arc<Slot>>,
 }
 

@@ -566,6 +566,19 @@ pub struct JobMetrics<'a> {
     pub per_class: bool,
 }
 
+impl JobMetrics<'static> {
+    /// The day's history alone (`per_class` false, which reads neither queue, class nor
+    /// time): for a worker that sums its per-class runs itself ([`ReserveSection::add_sums`]).
+    pub fn history_only() -> Self {
+        Self {
+            queue: "",
+            class: "",
+            millis: 0,
+            per_class: false,
+        }
+    }
+}
+
 /// What [`Store::finish_and_reserve`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reserved {

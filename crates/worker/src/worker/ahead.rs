@@ -137,7 +137,7 @@ mod tests {
             record: None,
             count_failed: false,
             registered: true,
-            metrics: None,
+            history: false,
         })
     }
 
@@ -182,7 +182,7 @@ mod tests {
             record: None,
             count_failed: true,
             registered: true,
-            metrics: None,
+            history: false,
         });
         assert!(
             a.next(&mut pending).is_none(),

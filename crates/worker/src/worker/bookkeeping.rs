@@ -19,9 +19,9 @@ pub(super) struct Pending {
     pub(super) count_failed: bool,
     /// The job was under `worker:<id>` while it ran (see [`resque_store::Finished`]).
     pub(super) registered: bool,
-    /// The queue, class and run time, for our daily history (`None` with
-    /// `RESQUE_METRICS=0`). The per-class metrics go through the worker's tally.
-    pub(super) metrics: Option<(String, String, u64)>,
+    /// Counted in our daily history (not with `RESQUE_METRICS=0`). The per-class metrics
+    /// go through the worker's tally, so the call needs no queue or class.
+    pub(super) history: bool,
 }
 
 impl Pending {
@@ -31,30 +31,26 @@ impl Pending {
             record: self.record.as_ref().map(|(l, r)| (l.as_str(), r)),
             count_failed: self.count_failed,
             registered: self.registered,
-            metrics: self
-                .metrics
-                .as_ref()
-                .map(|(queue, class, millis)| resque_store::JobMetrics {
-                    queue,
-                    class,
-                    millis: *millis,
-                    per_class: false,
-                }),
+            metrics: self.history.then(resque_store::JobMetrics::history_only),
         }
     }
 }
 
 /// What the reserve script already did for a job it took.
 #[derive(Debug)]
-pub(super) struct Taken {
-    /// The time the reservation was made (the process title).
-    pub(super) at: Timestamp,
-    /// That time as `worker:<id>`'s `run_at`.
-    pub(super) run_at: String,
-    /// The `worker:<id>` value the script wrote, if it wrote one.
-    pub(super) written: Option<String>,
-    /// Taken from the held list (reserved ahead): `worker:<id>` is left as it is.
-    pub(super) held: bool,
+pub(super) enum Taken {
+    /// Popped by a reserve call, which registered it under `worker:<id>`.
+    Popped {
+        /// The time the reservation was made (the process title).
+        at: Timestamp,
+        /// That time as `worker:<id>`'s `run_at`.
+        run_at: String,
+        /// The `worker:<id>` value the script wrote, if it wrote one.
+        written: Option<String>,
+    },
+    /// Taken from the held list (reserved ahead): `worker:<id>` and the process title are
+    /// left on the job the batch began with (so no clock read, no encoding).
+    Held,
 }
 
 impl Run<'_> {
@@ -69,15 +65,20 @@ impl Run<'_> {
         registered: bool,
         ran: Duration,
     ) -> Result<(), Error> {
-        let metrics = (self.cfg.metrics != crate::Metrics::Off).then(|| {
-            let class = payload
-                .get("class")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
+        let history = self.cfg.metrics != crate::Metrics::Off;
+        if self.cfg.metrics == crate::Metrics::Full {
+            let class = payload.get("class").and_then(Value::as_str);
             let millis = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
-            (queue.to_owned(), class, millis)
-        });
+            let failed = matches!(
+                outcome,
+                Outcome::Failed {
+                    count_failed: true,
+                    ..
+                }
+            );
+            self.tally
+                .add(queue, class.unwrap_or_default(), millis, failed);
+        }
         // resque-retry's counter after a success (only a class with a retry policy costs
         // anything here; a failure's step is below, with its record).
         if matches!(outcome, Outcome::Done) {
@@ -88,7 +89,7 @@ impl Run<'_> {
                 record: None,
                 count_failed: false,
                 registered,
-                metrics,
+                history,
             },
             Outcome::Failed {
                 exception,
@@ -134,15 +135,10 @@ impl Run<'_> {
                     record,
                     count_failed,
                     registered,
-                    metrics,
+                    history,
                 }
             }
         };
-        if self.cfg.metrics == crate::Metrics::Full
-            && let Some((queue, class, millis)) = &pending.metrics
-        {
-            self.tally.add(queue, class, *millis, pending.count_failed);
-        }
         self.pending = Some(pending);
         Ok(())
     }

@@ -296,6 +296,7 @@ impl Worker {
             flags: Flags::default(),
             tz: jiff::tz::TimeZone::system(),
             next_heartbeat: now,
+            job_ended: now,
             next_reap: now + self.config.heartbeat_interval / 4,
             lease_rule_from: now + lease(&self.config),
             beat,
@@ -336,6 +337,8 @@ struct Run<'a> {
     flags: Flags,
     tz: jiff::tz::TimeZone,
     next_heartbeat: Instant,
+    /// When the last job ended (its run time's second clock read).
+    job_ended: Instant,
     /// The periodic reaper's next pass (every quarter heartbeat interval).
     next_reap: Instant,
     /// The reaper judges workers by their leases only from this time: one lease after
@@ -436,8 +439,11 @@ impl Run<'_> {
             if self.flags.shutdown {
                 break Ok(());
             }
-            // A worker that is never idle beats (and reaps) between jobs too.
-            if let Err(e) = self.heartbeat_if_due() {
+            // A worker that is never idle beats (and reaps) between jobs too. Between held
+            // jobs, run back to back, only once one is due by the last job's end: no clock
+            // read, no connection news a job (the next call looks at those anyway).
+            let duty_due = !self.ahead.holding() || self.job_ended >= self.next_duty();
+            if duty_due && let Err(e) = self.heartbeat_if_due() {
                 break Err(e);
             }
             match self.reserve() {
@@ -553,13 +559,6 @@ impl Run<'_> {
                 );
             }
         };
-        let (now, run_at, written, held) = match taken {
-            Some(t) => (t.at, t.run_at, t.written, t.held),
-            None => {
-                let now = Timestamp::now();
-                (now, time::run_at(now), None, false)
-            }
-        };
         let class = payload.class().unwrap_or_default();
         // Every line logged for this job, the forked child's and its hooks' too, carries
         // the job (in LOGFORMAT=json and logfmt; the text formats leave spans out).
@@ -568,7 +567,19 @@ impl Run<'_> {
         // A job run from the held list leaves `worker:<id>` (and the process title) on the
         // job its batch began with, which Redis shows while the batch runs: writing it
         // would cost the round trip holding saves.
-        if !held {
+        let (now, run_at, written) = match taken {
+            Some(Taken::Held) => (None, String::new(), None),
+            Some(Taken::Popped {
+                at,
+                run_at,
+                written,
+            }) => (Some(at), run_at, written),
+            None => {
+                let now = Timestamp::now();
+                (Some(now), time::run_at(now), None)
+            }
+        };
+        if let Some(now) = now {
             let encoded = WorkingOn::encode_parts(queue, &run_at, &payload)
                 .map_err(resque_store::Error::from)?;
             // The reserve script wrote the item as it came; Ruby writes it re-encoded. Those
@@ -594,7 +605,8 @@ impl Run<'_> {
             Runner::new(self.registry, self.jobs, self.cfg, self.id.as_str())
                 .perform(queue, &payload)
         };
-        let ran = began.elapsed();
+        self.job_ended = Instant::now();
+        let ran = self.job_ended.saturating_duration_since(began);
         self.ahead.job(ran);
         outcome.log(queue, class, ran);
         self.working_on = None;

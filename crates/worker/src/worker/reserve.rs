@@ -41,14 +41,7 @@ impl Run<'_> {
         // A job reserved ahead runs at once, its predecessor's bookkeeping kept for the next
         // call (which counts them together).
         if let Some(job) = self.ahead.next(&mut self.pending) {
-            let taken = Taken {
-                at: Timestamp::now(),
-                // Not written: a held job leaves `worker:<id>` as it is.
-                run_at: String::new(),
-                written: None,
-                held: true,
-            };
-            return Ok(Some((job.queue, job.raw, Some(taken))));
+            return Ok(Some((job.queue, job.raw, Some(Taken::Held))));
         }
         if self.use_script {
             match self.reserve_scripted() {
@@ -189,11 +182,10 @@ impl Run<'_> {
                 Some((
                     queue,
                     raw,
-                    Some(Taken {
+                    Some(Taken::Popped {
                         at,
                         run_at,
                         written,
-                        held: false,
                     }),
                 ))
             }
