@@ -15,9 +15,10 @@
 # The "metrics" part (not run by default): what RESQUE_METRICS costs, as an A/B drain of
 # JOBS no-op jobs, one slot, 0 ms, three rounds of 1 / history / 0 in turn, each with the
 # reserve script's Redis time a call, beside redis-benchmark GET -c 1.
-# The "limit" part (not run by default): how near 30 slots with RESQUE_PREFETCH=30 come, at 1 ms,
-# to what the proxy and Redis allow their calls: Redis pinned to a core of its own, the proxy
-# and the client to the other, our worker against redis-benchmark sending the same script call.
+# The "limit" part (not run by default; JOBS 600000 makes its rounds a few seconds each): how
+# near 30 slots with RESQUE_PREFETCH=30 come, at 1 ms, to what the proxy and Redis allow their
+# calls: our worker against redis-benchmark sending the same script call, in alternate
+# rounds, with the client on a core apart from the proxy and Redis, then sharing the proxy's.
 # BENCH_PARTS="throughput", "scaling", "metrics" or "limit" runs one part.
 # Usage: scripts/bench-throughput.sh [JOBS] [SLOW_JOBS]   (defaults 100000 and 20000: SLOW_JOBS
 # is used at 1 ms for one job at a time, and for Ruby, so a run stays in minutes)
@@ -179,28 +180,62 @@ if [[ $parts == *" metrics "* ]]; then
 fi
 
 if [[ $parts == *" limit "* ]]; then
-  # How near reserving ahead comes to what the proxy and Redis allow its calls: Redis on a
-  # core of its own (as a Redis on another host has), the proxy and the client on the other;
-  # the client is our worker (30 slots, PREFETCH), then redis-benchmark sending the same
-  # reserve-script call (steady state: 30 held jobs run, 31 jobs a call) as fast as 30
-  # connections let it, a client that does nothing else.
-  echo "== limit: 1 ms, Redis pinned to CPU 0, the proxy and the client to CPU 1"
-  taskset -pc 0 "$(cat "$dir/redis.pid")" >/dev/null
-  taskset -c 1 "$bin/resque-delay-proxy" --upstream "127.0.0.1:$port" --delay-ms 1 >"$dir/proxy.port" &
-  proxy_pid=$!
-  for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.05; done
-  pport=$(head -1 "$dir/proxy.port")
-  rates=()
-  for round in 1 2 3; do
-    drain "resque-rs, CONCURRENCY=30, PREFETCH=30, round $round" "$JOBS" \
-      taskset -c 1 env REDIS_URL="redis://127.0.0.1:$pport/0" QUEUES=noop INTERVAL=0 \
-      FORK_PER_JOB=false CONCURRENCY=30 RESQUE_PREFETCH=30 "$bin/resque-test-worker"
-    rates+=("$last_rate")
-  done
-  ours=$(printf '%s\n' "${rates[@]}" | sort -n | sed -n 2p)
+  # How near reserving ahead comes to what the proxy and Redis allow its calls, at 1 ms:
+  # the client is our worker (30 slots, PREFETCH=30), then redis-benchmark sending the
+  # same reserve-script call (steady state: 30 held jobs run, 31 jobs a call) as fast as 30
+  # connections let it, a client that does nothing else. Rounds alternate the two (this
+  # VM's speed drifts by a fifth within minutes), each round's ratio from its own pair.
+  # Ours is timed two ways: the drain (start to exit, as above) and the steady rate (from
+  # 10% to 90% of the jobs counted, read straight from Redis every 2 ms), which leaves out
+  # start-up and exit as redis-benchmark's own figure does. Two placements on the two
+  # vCPUs: "apart", the client on a core of its own and the proxy (the network) with Redis
+  # on the other, as a worker on its own host has; "shared", Redis alone and the proxy
+  # with the client, which charges the proxy's CPU to the client.
   calls=$((JOBS / 31 + 1))
-  redis-cli -p "$port" del limit:q limit:sp limit:held >/dev/null
-  python3 - "$port" $((calls * 31 + 1000)) <<'PY'
+  sha=$(redis-cli -p "$port" script load "$(cat crates/store/src/store/finish_and_reserve.lua)")
+  # One section: 14 keys of the worker's, the queue; a finished job after 30 run ahead,
+  # a fresh token each call, 30 to hold.
+  keys="limit:w limit:sp limit:spw limit:sf limit:sfw limit:failed limit:pause limit:rsv limit:infl limit:rec limit:req limit:reaped limit:held limit:holders limit:q"
+  steady() { # n: waits for 10% and 90% of n more jobs counted in stat:processed, prints jobs/s
+    python3 - "$port" "$1" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
+def count():
+    key = b"resque:stat:processed"
+    s.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(key), key))
+    line = f.readline()
+    if not line.startswith(b"$"): sys.exit(f"reading stat:processed: {line!r}")
+    return 0 if line.startswith(b"$-1") else int(f.readline())
+base = count(); marks = []; give_up = time.monotonic() + 600
+for frac in (0.1, 0.9):
+    while count() - base < frac * n:
+        if time.monotonic() > give_up: sys.exit("the worker never counted its jobs")
+        time.sleep(0.002)
+    marks.append(time.monotonic())
+print(round(0.8 * n / (marks[1] - marks[0])))
+PY
+  }
+  for place in apart shared; do
+    redis_cpu=0; proxy_cpu=1; client_cpu=1
+    [ "$place" = apart ] && proxy_cpu=0
+    echo "== limit, $place: 1 ms, Redis on CPU $redis_cpu, the proxy on CPU $proxy_cpu, the client on CPU $client_cpu"
+    taskset -pc "$redis_cpu" "$(cat "$dir/redis.pid")" >/dev/null
+    taskset -c "$proxy_cpu" "$bin/resque-delay-proxy" --upstream "127.0.0.1:$port" --delay-ms 1 >"$dir/proxy.port" &
+    proxy_pid=$!
+    for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.05; done
+    pport=$(head -1 "$dir/proxy.port")
+    ratios=(); drains=()
+    for round in 1 2 3; do
+      steady "$JOBS" >"$dir/steady" &
+      sampler=$!
+      drain "resque-rs, CONCURRENCY=30, PREFETCH=30, round $round" "$JOBS" \
+        taskset -c "$client_cpu" env REDIS_URL="redis://127.0.0.1:$pport/0" QUEUES=noop INTERVAL=0 \
+        FORK_PER_JOB=false CONCURRENCY=30 RESQUE_PREFETCH=30 "$bin/resque-test-worker"
+      wait "$sampler"
+      ours=$(cat "$dir/steady")
+      redis-cli -p "$port" del limit:q limit:sp limit:held >/dev/null
+      python3 - "$port" $((calls * 31 + 1000)) <<'PY'
 import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
 s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
@@ -212,22 +247,22 @@ i = 0
 while i < n:
     k = min(1000, n - i); s.sendall(cmd(b"RPUSH", b"limit:q", *([b'{"class":"NoopJob","args":[]}'] * k))); f.readline(); i += k
 PY
-  sha=$(redis-cli -p "$port" script load "$(cat crates/store/src/store/finish_and_reserve.lua)")
-  # One section: 14 keys of the worker's, the queue; a finished job after 30 run ahead,
-  # a fresh token each call, 30 to hold.
-  keys="limit:w limit:sp limit:spw limit:sf limit:sfw limit:failed limit:pause limit:rsv limit:infl limit:rec limit:req limit:reaped limit:held limit:holders limit:q"
-  per_s=$(taskset -c 1 redis-benchmark -h 127.0.0.1 -p "$pport" -n "$calls" -c 30 -r 1000000000 --csv \
-    EVALSHA "$sha" 15 $keys 1 1 done '' 1 2026-12-02T00:00:00Z 'tok:__rand_int__' 0 1 limit:day 0 0 30 30 limit-worker '"limit"' |
-    awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')
-  # Jobs a call as Redis counted them (31 while the queue lasts).
-  counted=$(redis-cli -p "$port" get limit:sp)
-  limit=$(python3 -c "print(round($per_s * $counted / $calls))")
-  echo "redis-benchmark, the same reserve call, -c 30 on the same path: $per_s calls/s, $(python3 -c "print(f'{$counted / $calls:.1f}')") jobs a call (counted) = $limit jobs/s"
-  echo "-- resque-rs (median of three) / that limit: $ours / $limit = $(ratio "$ours" "$limit")"
-  redis-cli -p "$port" del limit:q limit:held limit:w limit:rsv limit:sp limit:spw limit:day >/dev/null
-  kill "$proxy_pid" 2>/dev/null || true
-  wait "$proxy_pid" 2>/dev/null || true
-  proxy_pid=
+      per_s=$(taskset -c "$client_cpu" redis-benchmark -h 127.0.0.1 -p "$pport" -n "$calls" -c 30 -r 1000000000 --csv \
+        EVALSHA "$sha" 15 $keys 1 1 done '' 1 2026-12-02T00:00:00Z 'tok:__rand_int__' 0 1 limit:day 0 0 30 30 limit-worker '"limit"' |
+        awk -F, 'NR==2 {gsub(/"/,"",$2); print $2}')
+      # Jobs a call as Redis counted them (31 while the queue lasts).
+      counted=$(redis-cli -p "$port" get limit:sp)
+      limit=$(python3 -c "print(round($per_s * $counted / $calls))")
+      echo "   steady $ours jobs/s; redis-benchmark, the same call, -c 30: $per_s calls/s x $(python3 -c "print(f'{$counted / $calls:.1f}')") jobs = $limit jobs/s; steady $(ratio "$ours" "$limit"), drain $(ratio "$last_rate" "$limit")"
+      ratios+=("$(python3 -c "print(round($ours / $limit, 3))")")
+      drains+=("$(python3 -c "print(round($last_rate / $limit, 3))")")
+      redis-cli -p "$port" del limit:q limit:held limit:w limit:rsv limit:sp limit:spw limit:day >/dev/null
+    done
+    echo "-- $place: ratios to the limit, steady: ${ratios[*]} (median $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)x); drain: ${drains[*]} (median $(printf '%s\n' "${drains[@]}" | sort -n | sed -n 2p)x)"
+    kill "$proxy_pid" 2>/dev/null || true
+    wait "$proxy_pid" 2>/dev/null || true
+    proxy_pid=
+  done
   taskset -pc 0-1 "$(cat "$dir/redis.pid")" >/dev/null
 fi
 

@@ -43,11 +43,15 @@ pub const BUCKET_LABELS: [&str; 10] = [
 
 /// The label of the bucket a run of `millis` falls in.
 pub fn bucket_label(millis: u64) -> &'static str {
-    let i = BUCKETS_MS
+    BUCKET_LABELS[bucket_index(millis)]
+}
+
+/// The index in [`BUCKET_LABELS`] of the bucket a run of `millis` falls in.
+fn bucket_index(millis: u64) -> usize {
+    BUCKETS_MS
         .iter()
         .position(|b| millis <= *b)
-        .unwrap_or(BUCKETS_MS.len());
-    BUCKET_LABELS[i]
+        .unwrap_or(BUCKETS_MS.len())
 }
 
 /// The JSON part of a field: `["queue","class"]`.
@@ -176,10 +180,7 @@ impl Sums {
         s.runs += 1;
         s.failed += u64::from(failed);
         s.millis = s.millis.saturating_add(millis);
-        let label = bucket_label(millis);
-        if let Some(i) = BUCKET_LABELS.iter().position(|b| *b == label) {
-            s.buckets[i] += 1;
-        }
+        s.buckets[bucket_index(millis)] += 1;
     }
 
     /// Adds another set of sums (say, ones that could not be sent).

@@ -64,6 +64,7 @@ impl Run<'_> {
         outcome: Outcome,
         registered: bool,
         ran: Duration,
+        ended: Instant,
     ) -> Result<(), Error> {
         let history = self.cfg.metrics != crate::Metrics::Off;
         if self.cfg.metrics == crate::Metrics::Full {
@@ -77,7 +78,7 @@ impl Run<'_> {
                 }
             );
             self.tally
-                .add(queue, class.unwrap_or_default(), millis, failed);
+                .add(queue, class.unwrap_or_default(), millis, failed, ended);
         }
         // resque-retry's counter after a success (only a class with a retry policy costs
         // anything here; a failure's step is below, with its record).

@@ -556,6 +556,7 @@ impl Run<'_> {
                     outcome,
                     false,
                     Duration::ZERO,
+                    Instant::now(),
                 );
             }
         };
@@ -610,7 +611,14 @@ impl Run<'_> {
         self.ahead.job(ran);
         outcome.log(queue, class, ran);
         self.working_on = None;
-        self.complete(queue, payload.into_value(), outcome, true, ran)
+        self.complete(
+            queue,
+            payload.into_value(),
+            outcome,
+            true,
+            ran,
+            self.job_ended,
+        )
     }
 }
 

@@ -25,6 +25,10 @@ pub(super) struct Tally {
     sending: Option<Sums>,
     /// When sums were last handed to a call.
     last: Instant,
+    /// The clock's time and the wall clock's, read together at every [`Tally::due`] (once
+    /// a call): a run's minute is found from the `Instant` its end was read at, with no
+    /// wall-clock read a job. A step of the wall clock counts from the next call on.
+    anchor: (Instant, Timestamp),
 }
 
 impl Tally {
@@ -33,19 +37,31 @@ impl Tally {
             adding: Sums::default(),
             sending: None,
             last: Instant::now(),
+            anchor: (Instant::now(), Timestamp::now()),
         }
     }
 
-    /// One run, ended now.
-    pub(super) fn add(&mut self, queue: &str, class: &str, millis: u64, failed: bool) {
-        self.adding
-            .add(Timestamp::now(), queue, class, millis, failed);
+    /// One run, which ended at `ended`.
+    pub(super) fn add(
+        &mut self,
+        queue: &str,
+        class: &str,
+        millis: u64,
+        failed: bool,
+        ended: Instant,
+    ) {
+        let (then, wall) = self.anchor;
+        let at = wall
+            .checked_add(ended.saturating_duration_since(then))
+            .unwrap_or(wall);
+        self.adding.add(at, queue, class, millis, failed);
     }
 
     /// The sums to send with the call about to be made: those of a call whose outcome is
     /// unknown (it is being sent again), else, every [`SEND_EVERY`] or with `now`, the runs
     /// added so far. Settle the call's outcome with [`Tally::settle`].
     pub(super) fn due(&mut self, now: bool) -> Option<&Sums> {
+        self.anchor = (Instant::now(), Timestamp::now());
         if self.sending.is_none()
             && !self.adding.is_empty()
             && (now || self.last.elapsed() >= SEND_EVERY)
@@ -112,14 +128,14 @@ mod tests {
     fn sums_wait_their_turn_and_a_resent_call_carries_the_same_ones() {
         let mut t = Tally::new();
         assert!(t.due(true).is_none(), "nothing to send");
-        t.add("q", "A", 3, false);
+        t.add("q", "A", 3, false, Instant::now());
         assert!(t.due(false).is_none(), "not due yet");
         assert!(t.waiting());
         let first = t.due(true).cloned().expect("sent when asked");
         assert_eq!(first.runs(), 1);
         // Its reply was lost: the next call carries the same sums, not the new run too.
         t.settle::<()>(&Err(unknown()));
-        t.add("q", "A", 4, true);
+        t.add("q", "A", 4, true, Instant::now());
         assert_eq!(t.due(true), Some(&first));
         t.settle(&Ok(()));
         assert_eq!(t.due(true).map(Sums::runs), Some(1), "the later run");
@@ -135,7 +151,25 @@ mod tests {
     fn sums_go_every_few_seconds() {
         let mut t = Tally::new();
         t.last = Instant::now() - SEND_EVERY;
-        t.add("q", "A", 1, false);
+        t.add("q", "A", 1, false, Instant::now());
         assert!(t.due(false).is_some(), "due");
+    }
+
+    #[test]
+    fn a_runs_minute_comes_from_its_end_and_the_calls_wall_clock()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut t = Tally::new();
+        let then = Instant::now();
+        // The last call read 00:10:00 UTC; a run that ended 125 s later is in 00:12.
+        t.anchor = (then, Timestamp::from_second(600)?);
+        t.add("q", "A", 1, false, then + Duration::from_secs(125));
+        let writes = t.adding.writes(&resque_protocol::Keys::new("resque")?);
+        let minute = resque_protocol::metrics::minute(Timestamp::from_second(720)?);
+        assert_eq!(minute, "197001010012");
+        assert!(
+            writes.expiries.iter().any(|(k, _)| k.ends_with(&minute)),
+            "{minute}: {writes:?}"
+        );
+        Ok(())
     }
 }
