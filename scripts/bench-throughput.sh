@@ -196,6 +196,12 @@ if [[ $parts == *" limit "* ]]; then
   # One section: 14 keys of the worker's, the queue; a finished job after 30 run ahead,
   # a fresh token each call, 30 to hold.
   keys="limit:w limit:sp limit:spw limit:sf limit:sfw limit:failed limit:pause limit:rsv limit:infl limit:rec limit:req limit:reaped limit:held limit:holders limit:q"
+  cpu_ticks() { # pids...: their user and system CPU so far, in clock ticks
+    local t=0 p
+    for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$t"
+  }
+  evalsha_calls() { redis-cli -p "$port" info commandstats | awk -F'[=,]' '/^cmdstat_evalsha:/ {print $2}' | grep . || echo 0; }
   steady() { # n: waits for 10% and 90% of n more jobs counted in stat:processed, prints jobs/s
     python3 - "$port" "$1" <<'PY'
 import socket, sys, time
@@ -225,15 +231,22 @@ PY
     proxy_pid=$!
     for _ in $(seq 100); do [ -s "$dir/proxy.port" ] && break; sleep 0.05; done
     pport=$(head -1 "$dir/proxy.port")
-    ratios=(); drains=()
+    ratios=(); drains=(); busy=()
     for round in 1 2 3; do
       steady "$JOBS" >"$dir/steady" &
       sampler=$!
+      c0=$(cpu_ticks "$(cat "$dir/redis.pid")" "$proxy_pid"); e0=$(evalsha_calls)
       drain "resque-rs, CONCURRENCY=30, PREFETCH=30, round $round" "$JOBS" \
         taskset -c "$client_cpu" env REDIS_URL="redis://127.0.0.1:$pport/0" QUEUES=noop INTERVAL=0 \
         FORK_PER_JOB=false CONCURRENCY=30 RESQUE_PREFETCH=30 "$bin/resque-test-worker"
+      c1=$(cpu_ticks "$(cat "$dir/redis.pid")" "$proxy_pid"); e1=$(evalsha_calls)
       wait "$sampler"
       ours=$(cat "$dir/steady")
+      # How busy the drain kept Redis and the proxy (their CPU over its wall time; on one
+      # core, apart, that core's share), and its jobs a call.
+      share=$(python3 -c "print(round(($c1 - $c0) / $(getconf CLK_TCK) / ($JOBS / $last_rate), 2))")
+      busy+=("$share")
+      echo "   Redis and the proxy used $share of a core while it drained; $(python3 -c "print(f'{$JOBS / max(1, $e1 - $e0):.1f}')") jobs a call"
       redis-cli -p "$port" del limit:q limit:sp limit:held >/dev/null
       python3 - "$port" $((calls * 31 + 1000)) <<'PY'
 import socket, sys
@@ -258,7 +271,7 @@ PY
       drains+=("$(python3 -c "print(round($last_rate / $limit, 3))")")
       redis-cli -p "$port" del limit:q limit:held limit:w limit:rsv limit:sp limit:spw limit:day >/dev/null
     done
-    echo "-- $place: ratios to the limit, steady: ${ratios[*]} (median $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)x); drain: ${drains[*]} (median $(printf '%s\n' "${drains[@]}" | sort -n | sed -n 2p)x)"
+    echo "-- $place: ratios to the limit, steady: ${ratios[*]} (median $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 2p)x); drain: ${drains[*]} (median $(printf '%s\n' "${drains[@]}" | sort -n | sed -n 2p)x); Redis and the proxy busy: ${busy[*]} of a core"
     kill "$proxy_pid" 2>/dev/null || true
     wait "$proxy_pid" 2>/dev/null || true
     proxy_pid=
