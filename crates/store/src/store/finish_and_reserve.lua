@@ -39,10 +39,14 @@
 -- one SET after (with its expiry) is the least this costs Redis per job. A resent call's held
 -- list is read as it stands: nothing has touched it since (its worker waits for this reply).
 -- A job's reply: the job, then (a worker that holds jobs) its held list as it now stands.
-local function job(K, holds, errors, reaped, qjson, item, set)
+-- `whole`, when given, is the held list as this call left it (it was empty before the
+-- call's fill, which pushed exactly these), so it is not read back.
+local function job(K, holds, errors, reaped, qjson, item, set, whole)
   local out = {3, errors, reaped, qjson, item, set}
   if holds then
-    for _, h in ipairs(redis.call('LRANGE', KEYS[K + 13], 0, -1)) do out[#out + 1] = h end
+    for _, h in ipairs(whole or redis.call('LRANGE', KEYS[K + 13], 0, -1)) do
+      out[#out + 1] = h
+    end
   end
   return out
 end
@@ -210,8 +214,11 @@ local function section(K, A)
   -- it has with one LPOP of a count (Redis 6.2+) and the held list takes them with one
   -- RPUSH: a command a queue, not two a job (Redis's time a call fell by a third).
   local want = tonumber(ARGV[A + 13])
+  local whole
   if want > 0 then
-    want = want - redis.call('LLEN', KEYS[K + 13])
+    local before = redis.call('LLEN', KEYS[K + 13])
+    want = want - before
+    if before == 0 then whole = {} end
     local i = 1
     while want > 0 and i <= n do
       local popped = redis.pcall('LPOP', KEYS[K + 14 + i], want)
@@ -229,6 +236,9 @@ local function section(K, A)
         local q = ARGV[A + 14 + i] .. '\n'
         for j = 1, #popped do popped[j] = q .. popped[j] end
         redis.call('RPUSH', KEYS[K + 13], unpack(popped))
+        if whole then
+          for j = 1, #popped do whole[#whole + 1] = popped[j] end
+        end
         want = want - #popped
       end
       i = i + 1
@@ -236,7 +246,7 @@ local function section(K, A)
     redis.call('SADD', KEYS[K + 14], ARGV[A + 14])
   end
   answer(3, qjson, item, set)
-  return job(K, holds, errors, reaped, qjson, item, set)
+  return job(K, holds, errors, reaped, qjson, item, set, whole)
 end
 
 local out = {}
