@@ -58,13 +58,13 @@ impl Payload {
 
     /// The job class name, if `class` is a string.
     pub fn class(&self) -> Option<&str> {
-        self.map.get("class").and_then(Value::as_str)
+        self.field("class").and_then(Value::as_str)
     }
 
     /// The job arguments. A missing or `null` `args` is no arguments, as in Ruby's worker
     /// (`args || []`); `None` when `args` is something other than an array.
     pub fn args(&self) -> Option<&[Value]> {
-        match self.map.get("args") {
+        match self.field("args") {
             None | Some(Value::Null) => Some(&[]),
             Some(Value::Array(a)) => Some(a),
             Some(_) => None,
@@ -85,6 +85,10 @@ impl Payload {
             return Some(inner);
         }
         Some(class)
+    }
+
+    fn field(&self, name: &str) -> Option<&Value> {
+        map_field(&self.map, name)
     }
 
     /// The underlying JSON object.
@@ -115,6 +119,29 @@ impl<'de> Deserialize<'de> for Payload {
 }
 
 /// A short name for a JSON value's type, for error messages.
+/// A top-level field of a job as JSON (`class`, `args`), as [`Payload`]'s accessors find
+/// it; `None` when `job` is not an object or has no such key.
+///
+/// ```
+/// use resque_protocol::payload::field;
+/// let job = serde_json::json!({"class": "Archive", "args": [44]});
+/// assert_eq!(field(&job, "class").and_then(|c| c.as_str()), Some("Archive"));
+/// assert_eq!(field(&job, "queue"), None);
+/// ```
+pub fn field<'a>(job: &'a Value, name: &str) -> Option<&'a Value> {
+    job.as_object().and_then(|map| map_field(map, name))
+}
+
+/// A job has a few keys (`class`, `args`, now and then a few more): comparing them in
+/// order is cheaper than hashing the name (SipHash) for the map's lookup, and a worker
+/// looks up `class` and `args` several times a job.
+fn map_field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if map.len() > 8 {
+        return map.get(name);
+    }
+    map.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+}
+
 pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -161,6 +188,28 @@ mod tests {
         assert_eq!(p.args(), None);
         let p = Payload::decode(br#"{"class":"A"}"#).expect("an object");
         assert_eq!(p.args(), Some(&[][..]));
+    }
+
+    #[test]
+    fn fields_are_found_in_small_and_large_objects_and_a_repeated_key_keeps_its_last_value()
+    -> Result<()> {
+        // Nine keys or more take the map's own lookup; fewer are compared in order.
+        for extra in [0, 3, 12] {
+            let mut text = String::from(r#"{"class":"First""#);
+            for i in 0..extra {
+                text.push_str(&format!(r#","k{i}":{i}"#));
+            }
+            text.push_str(r#","args":[1],"class":"Last"}"#);
+            let p = Payload::decode(text.as_bytes())?;
+            assert_eq!(p.class(), Some("Last"), "{extra} extra keys");
+            assert_eq!(p.args(), Some(&[Value::from(1)][..]), "{extra} extra keys");
+            let v = p.into_value();
+            assert_eq!(field(&v, "class"), Some(&Value::from("Last")));
+            assert_eq!(field(&v, "k1").is_some(), extra > 1);
+            assert_eq!(field(&v, "nope"), None);
+        }
+        assert_eq!(field(&Value::from("not an object"), "class"), None);
+        Ok(())
     }
 
     #[test]

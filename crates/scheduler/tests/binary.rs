@@ -20,6 +20,8 @@ const LOCK: &str = "resque:resque:resque_scheduler_master_lock";
 struct Sched {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
+    /// How many of the two output readers have reached the end of their pipe.
+    readers_done: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Sched {
@@ -48,6 +50,7 @@ impl Sched {
         }
         let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
         let log = Arc::new(Mutex::new(Vec::new()));
+        let readers_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for stream in [
             child
                 .stdout
@@ -61,16 +64,21 @@ impl Sched {
         .into_iter()
         .flatten()
         {
-            let log = Arc::clone(&log);
+            let (log, done) = (Arc::clone(&log), Arc::clone(&readers_done));
             thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(|l| l.ok()) {
                     if let Ok(mut v) = log.lock() {
                         v.push(line);
                     }
                 }
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
-        Ok(Self { child, log })
+        Ok(Self {
+            child,
+            log,
+            readers_done,
+        })
     }
 
     fn pid(&self) -> i32 {
@@ -100,6 +108,11 @@ impl Sched {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait()? {
+                // Its last lines may still be in the pipes: read them before the caller
+                // looks (a bounded wait: a daemonised child may keep the pipes open).
+                eventually(Duration::from_secs(2), || {
+                    self.readers_done.load(std::sync::atomic::Ordering::SeqCst) == 2
+                });
                 return Ok(status.code().unwrap_or(-1));
             }
             if Instant::now() > deadline {

@@ -9,8 +9,10 @@ use crate::{Client, Error, Result};
 /// What a running job can reach: its queue, its worker, the application's shared state,
 /// a runtime for async work, and a way to enqueue more jobs.
 pub struct Context {
-    queue: String,
-    worker: Option<String>,
+    // Shared, not owned: a worker gives every job a context, and the names repeat job after
+    // job, so it hands the same two over instead of copying them a job.
+    queue: Arc<str>,
+    worker: Option<Arc<str>>,
     /// Enqueues run at once (inline mode) instead of going to Redis.
     inline: bool,
     registry: Arc<Registry>,
@@ -32,7 +34,7 @@ impl fmt::Debug for Context {
 
 impl Context {
     /// A context for a job from `queue`, with no state and no Redis (tests, simple callers).
-    pub fn new(queue: impl Into<String>) -> Self {
+    pub fn new(queue: impl Into<Arc<str>>) -> Self {
         Self {
             queue: queue.into(),
             worker: None,
@@ -46,8 +48,8 @@ impl Context {
     /// The context a worker gives a job: the worker's id, its job types and state, and its
     /// [`JobRuntime`] (where enqueues connect).
     pub fn for_worker(
-        queue: impl Into<String>,
-        worker: impl Into<String>,
+        queue: impl Into<Arc<str>>,
+        worker: impl Into<Arc<str>>,
         registry: Arc<Registry>,
         runtime: Arc<JobRuntime>,
     ) -> Self {
@@ -77,7 +79,7 @@ impl Context {
     pub(crate) fn inline(registry: Arc<Registry>, runtime: Arc<JobRuntime>) -> Self {
         Self {
             // Ruby runs inline jobs with the queue `:inline`.
-            queue: "inline".to_owned(),
+            queue: Arc::from("inline"),
             worker: None,
             inline: true,
             registry,

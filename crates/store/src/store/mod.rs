@@ -276,6 +276,10 @@ fn to_i64(n: u64) -> i64 {
 }
 
 fn value_to_string(v: RedisValue) -> Option<String> {
+    // fred checked a `String` reply's UTF-8 already: copied as it is, not checked again.
+    if let RedisValue::String(s) = &v {
+        return Some(String::from(&**s));
+    }
     value_to_bytes(v).map(|b| match String::from_utf8(b) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),

@@ -402,16 +402,26 @@ impl Store {
                 let registered = it.next().and_then(|v| v.as_i64()) == Some(1);
                 let queue = self.queue_named(queues, &qjson)?;
                 let written = registered.then(|| WorkingOn::encode_raw(&qjson, run_at, &raw));
+                // Held entries mostly share their queue: its name is looked up once a run
+                // of them, and each entry's own string becomes the job's (its queue part
+                // cut off in place, not copied out).
+                let mut last: Option<(String, String)> = None;
                 let held = it
                     .filter_map(value_to_string)
-                    .map(|entry| {
-                        let (qjson, raw) = entry.split_once('\n').ok_or_else(|| {
+                    .map(|mut entry| {
+                        let nl = entry.find('\n').ok_or_else(|| {
                             Error::ScriptUnavailable("a held entry without its queue".into())
                         })?;
-                        Ok(Held {
-                            queue: self.queue_named(queues, qjson)?,
-                            raw: raw.to_owned(),
-                        })
+                        let queue = match &last {
+                            Some((qjson, name)) if *qjson == entry[..nl] => name.clone(),
+                            _ => {
+                                let name = self.queue_named(queues, &entry[..nl])?;
+                                last = Some((entry[..nl].to_owned(), name.clone()));
+                                name
+                            }
+                        };
+                        entry.drain(..=nl);
+                        Ok(Held { queue, raw: entry })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Reserved::Job {

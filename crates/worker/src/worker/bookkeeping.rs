@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use resque_failure::{Departure, NewFailure};
+use resque_protocol::payload::field;
 use resque_protocol::{Failure, Value, failure, time};
 
 use super::child::run_failure_hook;
@@ -68,7 +69,7 @@ impl Run<'_> {
     ) -> Result<(), Error> {
         let history = self.cfg.metrics != crate::Metrics::Off;
         if self.cfg.metrics == crate::Metrics::Full {
-            let class = payload.get("class").and_then(Value::as_str);
+            let class = field(&payload, "class").and_then(Value::as_str);
             let millis = u64::try_from(ran.as_millis()).unwrap_or(u64::MAX);
             let failed = matches!(
                 outcome,

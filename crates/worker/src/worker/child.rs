@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use nix::sys::wait::WaitStatus;
+use resque_protocol::payload::field;
 use resque_protocol::{Payload, Value, failure};
 use resque_store::{Context, JobRuntime, Performed, Registry};
 
@@ -117,7 +118,11 @@ impl Run<'_> {
                 for h in &hooks.after_fork {
                     h(JobInfo { queue, payload });
                 }
-                let outcome = Runner::new(registry, jobs, cfg, id.as_str()).perform(queue, payload);
+                let outcome = Runner::new(registry, jobs, cfg, id.as_str()).perform(
+                    queue,
+                    payload,
+                    &mut Names::default(),
+                );
                 // A job that enqueued opened a connection: say goodbye to Redis.
                 jobs.close();
                 // Only a failure is reported (the parent reads the pipe only after an exit
@@ -197,12 +202,10 @@ impl Run<'_> {
 
 /// Runs a job class's `on_failure` hook for a failure found outside its `perform`.
 pub(super) fn run_failure_hook(registry: &Registry, payload: &Value, exception: &str, error: &str) {
-    let class = payload
-        .get("class")
+    let class = field(payload, "class")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let args = payload
-        .get("args")
+    let args = field(payload, "args")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -212,6 +215,26 @@ pub(super) fn run_failure_hook(registry: &Registry, payload: &Value, exception: 
 
 /// What running a job needs, borrowed from the worker: the job types and their state, the
 /// jobs' runtime and connection, the `--exec` programs and this worker's id.
+/// The queue's and worker's names a job's [`Context`] shares, kept from one job to the next:
+/// they repeat (one worker; held jobs mostly share a queue), so a context then costs no copy.
+#[derive(Default)]
+pub(super) struct Names {
+    queue: Option<Arc<str>>,
+    worker: Option<Arc<str>>,
+}
+
+impl Names {
+    fn get(&mut self, queue: &str, worker: &str) -> (Arc<str>, Arc<str>) {
+        fn keep(slot: &mut Option<Arc<str>>, name: &str) -> Arc<str> {
+            match slot {
+                Some(kept) if **kept == *name => Arc::clone(kept),
+                _ => Arc::clone(slot.insert(Arc::from(name))),
+            }
+        }
+        (keep(&mut self.queue, queue), keep(&mut self.worker, worker))
+    }
+}
+
 pub(super) struct Runner<'a> {
     pub(super) registry: &'a Arc<Registry>,
     pub(super) jobs: &'a Arc<JobRuntime>,
@@ -236,8 +259,9 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Runs one job with its hooks (in the child, or in-process), catching panics.
-    pub(super) fn perform(&self, queue: &str, payload: &Payload) -> Outcome {
+    /// Runs one job with its hooks (in the child, or in-process), catching panics; its
+    /// context takes the queue's and worker's names from `names`.
+    pub(super) fn perform(&self, queue: &str, payload: &Payload, names: &mut Names) -> Outcome {
         let Some(class) = payload.class().filter(|c| !c.is_empty()) else {
             return Outcome::failed(failure::NAME_ERROR, "job payload has no class");
         };
@@ -266,9 +290,10 @@ impl<'a> Runner<'a> {
         } else {
             self.cfg.timeout_for(class, self.registry.timeout_of(class))
         };
+        let (queue_name, worker_name) = names.get(queue, self.worker);
         let mut ctx = Context::for_worker(
-            queue,
-            self.worker,
+            queue_name,
+            worker_name,
             Arc::clone(self.registry),
             Arc::clone(self.jobs),
         )
@@ -431,6 +456,19 @@ pub(super) fn parse_report(report: &str) -> Option<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_shared_while_they_repeat_and_new_when_they_change() {
+        let mut names = Names::default();
+        let (q1, w1) = names.get("mail", "host:1:mail");
+        let (q2, w2) = names.get("mail", "host:1:mail");
+        assert!(Arc::ptr_eq(&q1, &q2) && Arc::ptr_eq(&w1, &w2));
+        let (q3, w3) = names.get("archive", "host:1:mail");
+        assert_eq!(&*q3, "archive");
+        assert!(!Arc::ptr_eq(&q1, &q3) && Arc::ptr_eq(&w1, &w3));
+        let (q4, _) = names.get("mail", "host:1:mail");
+        assert_eq!(&*q4, "mail");
+    }
 
     #[test]
     fn reports_round_trip_and_stay_small() {

@@ -312,6 +312,7 @@ impl Worker {
             working_on: None,
             pickup: pickup::Pickup::new(),
             slot: self.slot,
+            names: child::Names::default(),
             batch: batch.map(|b| (&**b, &mailbox)),
         };
         let result = run.work();
@@ -375,6 +376,8 @@ struct Run<'a> {
     pickup: pickup::Pickup,
     /// This job slot's number (see `Worker::slot`).
     slot: u32,
+    /// The names in-process jobs' contexts share (`child::Names`).
+    names: child::Names,
     /// Where this slot's reservations go with the other slots' (`batch.rs`); `None` for a
     /// worker with one slot, which sends its own.
     batch: Option<(&'a batch::Batcher, &'a batch::Mailbox)>,
@@ -603,8 +606,11 @@ impl Run<'_> {
         let outcome = if self.cfg.fork_per_job {
             self.perform_with_fork(queue, &payload)?
         } else {
-            Runner::new(self.registry, self.jobs, self.cfg, self.id.as_str())
-                .perform(queue, &payload)
+            Runner::new(self.registry, self.jobs, self.cfg, self.id.as_str()).perform(
+                queue,
+                &payload,
+                &mut self.names,
+            )
         };
         self.job_ended = Instant::now();
         let ran = self.job_ended.saturating_duration_since(began);

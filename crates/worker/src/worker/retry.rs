@@ -6,6 +6,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
+use resque_protocol::payload::field;
 use resque_protocol::{DelayedItem, Failure, Payload, Value, retry, time};
 use resque_store::{RetryDecision, RetryFailure, RetryPolicy};
 
@@ -45,7 +46,7 @@ impl Run<'_> {
         outcome: &Outcome,
         record: Option<&Failure>,
     ) -> bool {
-        let Some(class) = payload.get("class").and_then(Value::as_str) else {
+        let Some(class) = field(payload, "class").and_then(Value::as_str) else {
             return false;
         };
         // `--retry` (jobs in any language, or a setting over the code's), else the job
@@ -57,7 +58,7 @@ impl Run<'_> {
         else {
             return false;
         };
-        let args: Vec<Value> = match payload.get("args") {
+        let args: Vec<Value> = match field(payload, "args") {
             Some(Value::Array(a)) => a.clone(),
             _ => Vec::new(),
         };
