@@ -118,7 +118,6 @@ impl<'de> Deserialize<'de> for Payload {
     }
 }
 
-/// A short name for a JSON value's type, for error messages.
 /// A top-level field of a job as JSON (`class`, `args`), as [`Payload`]'s accessors find
 /// it; `None` when `job` is not an object or has no such key.
 ///
@@ -142,6 +141,7 @@ fn map_field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     map.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
+/// A short name for a JSON value's type, for error messages.
 pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
