@@ -46,20 +46,24 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
-seed() { # n: NoopJob items into resque:queue:noop, pipelined straight to the server
-  python3 - "$port" "$1" <<'PY'
+seed() { # n [key]: NoopJob items into resque:queue:noop (or into key, emptied first), pipelined straight to the server
+  python3 - "$port" "$1" "${2:-}" <<'PY'
 import socket, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
 s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
 def cmd(*a):
     out = b"*%d\r\n" % len(a)
     for x in a:
         out += b"$%d\r\n%s\r\n" % (len(x), x)
     return out
-s.sendall(cmd(b"DEL", b"resque:queue:noop") + cmd(b"SADD", b"resque:queues", b"noop")); f.readline(); f.readline()
+if key:
+    s.sendall(cmd(b"DEL", key)); f.readline()
+else:
+    key = b"resque:queue:noop"
+    s.sendall(cmd(b"DEL", key) + cmd(b"SADD", b"resque:queues", b"noop")); f.readline(); f.readline()
 item, i = b'{"class":"NoopJob","args":[]}', 0
 while i < n:
-    k = min(1000, n - i); s.sendall(cmd(b"RPUSH", b"resque:queue:noop", *([item] * k))); f.readline(); i += k
+    k = min(1000, n - i); s.sendall(cmd(b"RPUSH", key, *([item] * k))); f.readline(); i += k
 PY
 }
 
@@ -258,19 +262,7 @@ PY
     # (workers), each taking 31 jobs, over 30 connections as fast as they allow; sets limit
     local parts=$1 rpid r0 r1 p0 p1 e0 e1 w0 w1 t0 t1 per_s counted=0 n args=() k
     n=$((JOBS / (31 * parts) + 1))
-    redis-cli -p "$port" del limit:q >/dev/null
-    python3 - "$port" $((n * 31 * parts + 1000)) <<'PY'
-import socket, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-s = socket.create_connection(("127.0.0.1", port)); f = s.makefile("rb")
-def cmd(*a):
-    o = b"*%d\r\n" % len(a)
-    for x in a: o += b"$%d\r\n%s\r\n" % (len(x), x)
-    return o
-i = 0
-while i < n:
-    k = min(1000, n - i); s.sendall(cmd(b"RPUSH", b"limit:q", *([b'{"class":"NoopJob","args":[]}'] * k))); f.readline(); i += k
-PY
+    seed $((n * 31 * parts + 1000)) limit:q
     # One part: 14 keys of its worker's and the queue; a finished job after 30 run ahead,
     # a fresh token each call, 30 to hold.
     for k in $(seq "$parts"); do
@@ -295,6 +287,7 @@ PY
     done
     redis-cli -p "$port" del limit:q limit:day >/dev/null
   }
+  median() { printf '%s\n' "$@" | sort -n | sed -n 2p; } # of three
   for place in apart shared; do
     redis_cpu=0; proxy_cpu=1; client_cpu=1
     [ "$place" = apart ] && proxy_cpu=0
@@ -321,7 +314,6 @@ PY
       batched+=("$(python3 -c "print(round($steady_batched / $limit, 3))")")
       echo "   round $round: batched steady $steady_batched jobs/s = $(ratio "$steady_batched" "$one") of the one-part limit, $(ratio "$steady_batched" "$limit") of the two-part"
     done
-    median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
     echo "-- $place: ratios to the limit, steady: ${ratios[*]} (median $(median "${ratios[@]}")x); drain: ${drains[*]} (median $(median "${drains[@]}")x); batched against two parts, steady: ${batched[*]} (median $(median "${batched[@]}")x)"
     if [ "$place" = apart ]; then
       # The issue's measure: only here do the proxy and Redis get the same CPU whichever

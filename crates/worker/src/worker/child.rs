@@ -213,8 +213,6 @@ pub(super) fn run_failure_hook(registry: &Registry, payload: &Value, exception: 
     let _ = catch_unwind(AssertUnwindSafe(|| registry.on_failure(class, &err, &args)));
 }
 
-/// What running a job needs, borrowed from the worker: the job types and their state, the
-/// jobs' runtime and connection, the `--exec` programs and this worker's id.
 /// The queue's and worker's names a job's [`Context`] shares, kept from one job to the next:
 /// they repeat (one worker; held jobs mostly share a queue), so a context then costs no copy.
 #[derive(Default)]
@@ -235,6 +233,8 @@ impl Names {
     }
 }
 
+/// What running a job needs, borrowed from the worker: the job types and their state, the
+/// jobs' runtime and connection, the `--exec` programs and this worker's id.
 pub(super) struct Runner<'a> {
     pub(super) registry: &'a Arc<Registry>,
     pub(super) jobs: &'a Arc<JobRuntime>,
